@@ -1,0 +1,82 @@
+// @ts-check
+import js from '@eslint/js';
+import { importX } from 'eslint-plugin-import-x';
+import tseslint from 'typescript-eslint';
+
+const runtimeInternals = {
+  group: ['**/runtime/**', '../runtime/*', '../../runtime/*'],
+  message: 'adapters and secret providers implement an interface; they never import runtime internals',
+};
+const cloudInternals = {
+  group: ['**/cloud/**', '../cloud/*', '../../cloud/*'],
+  message: 'only tests, bench and scripts may import the reference cloud',
+};
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', 'bench/results/**', '.sdr/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.js'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    plugins: { 'import-x': importX },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/require-await': 'off',
+      '@typescript-eslint/only-throw-error': 'error',
+      'import-x/no-cycle': 'error',
+      'no-console': 'error',
+    },
+  },
+  {
+    files: ['protocol/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['../*', '!../protocol/*'], message: 'protocol/ imports nothing of ours' }] },
+      ],
+    },
+  },
+  {
+    files: ['adapters/**', 'secrets/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [runtimeInternals, cloudInternals] }] },
+  },
+  {
+    files: ['runtime/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [cloudInternals] }] },
+  },
+  {
+    files: ['cloud/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/runtime/**', '../runtime/*'],
+              message: 'the cloud speaks to the runtime only through protocol/',
+            },
+            {
+              group: ['**/adapters/**', '**/secrets/**'],
+              message: 'the cloud never touches sources or secrets',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['tests/**', 'bench/**', 'scripts/**', '*.config.ts', '*.config.js'],
+    rules: { 'no-console': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
+  },
+  {
+    files: ['**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+);

@@ -1,0 +1,242 @@
+/**
+ * The one catalogue of stable error codes. A code is never reused once retired; `docs/errors.md`
+ * documents each, and a unit test checks that the two agree.
+ */
+
+/** Options every catalogued error accepts. */
+export interface SdrErrorOptions {
+  cause?: unknown;
+}
+
+/** Base class of every error the product raises on purpose; checked by `code`, never by message. */
+export class SdrError extends Error {
+  /** Stable identifier such as `SDR_ERR_CONFIG_INVALID`. */
+  readonly code: string;
+  /** False when running the same work again cannot succeed (bad config, missing object, no permission). */
+  readonly retryable: boolean;
+
+  constructor(code: string, message: string, retryable: boolean, options?: SdrErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = code;
+    this.code = code;
+    this.retryable = retryable;
+  }
+}
+
+type Formatter<A extends unknown[]> = (...args: A) => string;
+
+/** A constructor for one catalogued code; `new Codes.X(...args, { cause })`. */
+export interface SdrErrorClass<A extends unknown[]> {
+  new (...args: [...A, SdrErrorOptions?]): SdrError;
+  readonly code: string;
+  readonly retryable: boolean;
+}
+
+function define<A extends unknown[]>(
+  code: string,
+  retryable: boolean,
+  format: Formatter<A>,
+): SdrErrorClass<A> {
+  const arity = format.length;
+  const Defined = class extends SdrError {
+    static readonly code = code;
+    static readonly retryable = retryable;
+    constructor(...args: [...A, SdrErrorOptions?]) {
+      const options = args.length > arity ? (args[arity] as SdrErrorOptions | undefined) : undefined;
+      super(code, format(...(args.slice(0, arity) as A)), retryable, options);
+    }
+  };
+  Object.defineProperty(Defined, 'name', { value: code });
+  return Defined;
+}
+
+/** Every error code the product can raise, by code. */
+export const Codes = {
+  // Configuration and start-up
+  SDR_ERR_CONFIG_INVALID: define('SDR_ERR_CONFIG_INVALID', false, (lines: string) => lines),
+  SDR_ERR_CONNECTIONS_INVALID: define(
+    'SDR_ERR_CONNECTIONS_INVALID',
+    false,
+    (file: string, problem: string) => `connections file ${file}: ${problem}`,
+  ),
+
+  // Tunnel and protocol
+  SDR_ERR_FRAME_MALFORMED: define(
+    'SDR_ERR_FRAME_MALFORMED',
+    false,
+    (problem: string) => `malformed frame: ${problem}`,
+  ),
+  SDR_ERR_FRAME_UNKNOWN: define(
+    'SDR_ERR_FRAME_UNKNOWN',
+    false,
+    (type: string) => `unknown frame type "${type}"; both sides must speak the same protocol version`,
+  ),
+  SDR_ERR_FRAME_TOO_LARGE: define(
+    'SDR_ERR_FRAME_TOO_LARGE',
+    false,
+    (bytes: number, limit: number) =>
+      `frame of ${bytes} bytes exceeds the ${limit}-byte limit; raise SDR_MAX_FRAME_BYTES on both sides or lower SDR_BATCH_MAX_BYTES`,
+  ),
+  SDR_ERR_PROTOCOL_VERSION: define(
+    'SDR_ERR_PROTOCOL_VERSION',
+    false,
+    (ours: number, theirs: number) =>
+      `protocol version mismatch: runtime speaks ${ours}, cloud speaks ${theirs}; upgrade the runtime image`,
+  ),
+  SDR_ERR_TUNNEL_AUTH: define(
+    'SDR_ERR_TUNNEL_AUTH',
+    false,
+    (url: string, status: number) =>
+      `cloud at ${url} refused the agent token (HTTP ${status}); check SDR_AGENT_TOKEN`,
+  ),
+  SDR_ERR_TUNNEL_DOWN: define(
+    'SDR_ERR_TUNNEL_DOWN',
+    true,
+    (reason: string) => `tunnel to the cloud is down: ${reason}`,
+  ),
+
+  // Job requests
+  SDR_ERR_REQUEST_SIGNATURE: define(
+    'SDR_ERR_REQUEST_SIGNATURE',
+    false,
+    (requestId: string) =>
+      `job request ${requestId} has no valid signature from the configured cloud key (SDR_CLOUD_PUBLIC_KEY)`,
+  ),
+  SDR_ERR_REQUEST_EXPIRED: define(
+    'SDR_ERR_REQUEST_EXPIRED',
+    false,
+    (requestId: string, expiresAt: string) =>
+      `job request ${requestId} expired at ${expiresAt}; check that this host's clock is in sync`,
+  ),
+  SDR_ERR_REQUEST_WRONG_AGENT: define(
+    'SDR_ERR_REQUEST_WRONG_AGENT',
+    false,
+    (requestId: string, agentId: string) =>
+      `job request ${requestId} is addressed to agent ${agentId}, not to this one`,
+  ),
+  SDR_ERR_UNKNOWN_CONNECTION: define(
+    'SDR_ERR_UNKNOWN_CONNECTION',
+    false,
+    (name: string) =>
+      `no connection named "${name}" is defined in this runtime's connections file; add it there (the cloud cannot define connections)`,
+  ),
+  SDR_ERR_UNSUPPORTED_SOURCE: define(
+    'SDR_ERR_UNSUPPORTED_SOURCE',
+    false,
+    (type: string, known: string) => `no adapter for source type "${type}"; this runtime has: ${known}`,
+  ),
+  SDR_ERR_UNSUPPORTED_DELIVERY: define(
+    'SDR_ERR_UNSUPPORTED_DELIVERY',
+    false,
+    (mode: string) => `delivery mode "${mode}" is not supported by this runtime`,
+  ),
+  SDR_ERR_INVALID_OPTIONS: define(
+    'SDR_ERR_INVALID_OPTIONS',
+    false,
+    (connection: string, problem: string) => `extraction options for "${connection}" are invalid: ${problem}`,
+  ),
+  SDR_ERR_DRAINING: define(
+    'SDR_ERR_DRAINING',
+    true,
+    () => 'runtime is shutting down and accepts no new jobs; the cloud should resend later',
+  ),
+  SDR_ERR_QUEUE_UNAVAILABLE: define(
+    'SDR_ERR_QUEUE_UNAVAILABLE',
+    true,
+    (url: string) => `Redis at ${url} is unreachable; check SDR_REDIS_URL and that Redis is running`,
+  ),
+
+  // Job execution
+  SDR_ERR_JOB_CANCELLED: define(
+    'SDR_ERR_JOB_CANCELLED',
+    false,
+    (requestId: string) => `job ${requestId} was cancelled`,
+  ),
+  SDR_ERR_RECORD_TOO_LARGE: define(
+    'SDR_ERR_RECORD_TOO_LARGE',
+    false,
+    (key: string, bytes: number, limit: number) =>
+      `record ${key} is ${bytes} bytes, over the ${limit}-byte batch limit; raise SDR_BATCH_MAX_BYTES`,
+  ),
+  SDR_ERR_ATTEMPT_REFUSED: define(
+    'SDR_ERR_ATTEMPT_REFUSED',
+    true,
+    (requestId: string, attempt: number, reason: string) =>
+      `cloud refused attempt ${attempt} of job ${requestId}: ${reason}`,
+  ),
+  SDR_ERR_SOURCE_FAILED: define(
+    'SDR_ERR_SOURCE_FAILED',
+    true,
+    (connection: string, reason: string) => `source "${connection}" failed: ${reason}`,
+  ),
+
+  // Secrets
+  SDR_ERR_SECRET_REF_INVALID: define(
+    'SDR_ERR_SECRET_REF_INVALID',
+    false,
+    (ref: string, problem: string) => `secret reference "${ref}" is invalid: ${problem}`,
+  ),
+  SDR_ERR_SECRET_PROVIDER_UNKNOWN: define(
+    'SDR_ERR_SECRET_PROVIDER_UNKNOWN',
+    false,
+    (ref: string, known: string) =>
+      `secret reference "${ref}" names no known provider; known schemes: ${known}`,
+  ),
+  SDR_ERR_SECRET_NOT_FOUND: define(
+    'SDR_ERR_SECRET_NOT_FOUND',
+    false,
+    (ref: string, reason: string) => `secret ${ref} not found: ${reason}`,
+  ),
+  SDR_ERR_SECRET_DENIED: define(
+    'SDR_ERR_SECRET_DENIED',
+    false,
+    (ref: string, reason: string) => `secret ${ref}: permission denied: ${reason}`,
+  ),
+  SDR_ERR_SECRET_UNAVAILABLE: define(
+    'SDR_ERR_SECRET_UNAVAILABLE',
+    true,
+    (ref: string, reason: string) => `secret ${ref} could not be read: ${reason}`,
+  ),
+
+  // PostgreSQL
+  SDR_ERR_PG_AUTH: define(
+    'SDR_ERR_PG_AUTH',
+    false,
+    (detail: string) => `${detail}; check the user and password the connection's secrets point to`,
+  ),
+  SDR_ERR_PG_UNREACHABLE: define(
+    'SDR_ERR_PG_UNREACHABLE',
+    true,
+    (detail: string) => `${detail}; check host, port and firewall rules between the runtime and the database`,
+  ),
+  SDR_ERR_PG_TLS: define(
+    'SDR_ERR_PG_TLS',
+    false,
+    (detail: string) => `TLS to PostgreSQL failed: ${detail}; check sslmode and the CA the connection names`,
+  ),
+  SDR_ERR_PG_PRIVILEGE: define(
+    'SDR_ERR_PG_PRIVILEGE',
+    false,
+    (detail: string) =>
+      `${detail}; grant the crawler's role CONNECT on the database and USAGE on its schemas`,
+  ),
+  SDR_ERR_PG_QUERY: define('SDR_ERR_PG_QUERY', true, (detail: string) => `catalog query failed: ${detail}`),
+} as const;
+
+/** A code of the catalogue. */
+export type ErrorCode = keyof typeof Codes;
+
+/** Reads a code and message from anything thrown; unknown errors become `fallback`. */
+export function describeError(
+  error: unknown,
+  fallback: ErrorCode = 'SDR_ERR_SOURCE_FAILED',
+): {
+  code: string;
+  message: string;
+  retryable: boolean;
+} {
+  if (error instanceof SdrError)
+    return { code: error.code, message: error.message, retryable: error.retryable };
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: fallback, message, retryable: Codes[fallback].retryable };
+}

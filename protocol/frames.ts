@@ -1,0 +1,196 @@
+import { z } from 'zod';
+
+/** Bumped on any change a peer of the previous version could misread. */
+export const PROTOCOL_VERSION = 1;
+
+/** Default largest frame either side accepts, in bytes of UTF-8 JSON. */
+export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
+
+/** Default heartbeat interval, used until the cloud's `welcome` says otherwise. */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 15_000;
+
+/** Heartbeat intervals without any frame after which a side declares the link dead. */
+export const MISSED_HEARTBEATS_BEFORE_DEAD = 3;
+
+/** Default number of unacknowledged batches a job may have in flight. */
+export const DEFAULT_CREDIT_WINDOW = 8;
+
+/** One metadata object as it crosses the wire: a kind, a unique key, an optional parent key, and fields. */
+export const metadataRecordSchema = z
+  .object({
+    kind: z.string().min(1),
+    key: z.string().min(1),
+    parent: z.string().optional(),
+  })
+  .catchall(z.unknown());
+export type MetadataRecord = z.infer<typeof metadataRecordSchema>;
+
+const requestId = z.string().min(1).max(200);
+const attempt = z.number().int().positive();
+
+/** How results travel back: only `tunnel` exists in this protocol version. */
+export const deliverySchema = z.discriminatedUnion('mode', [z.object({ mode: z.literal('tunnel') })]);
+export type Delivery = z.infer<typeof deliverySchema>;
+
+/** What the cloud asks for, before signing. It names a connection; it can never define one. */
+export const jobRequestBodySchema = z.object({
+  requestId,
+  agentId: z.string().min(1),
+  connection: z.string().min(1).max(200),
+  options: z.record(z.string(), z.unknown()).default({}),
+  delivery: deliverySchema.default({ mode: 'tunnel' }),
+  issuedAt: z.iso.datetime(),
+  expiresAt: z.iso.datetime(),
+});
+export type JobRequestBody = z.infer<typeof jobRequestBodySchema>;
+
+/** A job request with the cloud's Ed25519 signature (base64) over its canonical JSON. */
+export const signedJobRequestSchema = jobRequestBodySchema.extend({ signature: z.string().min(1) });
+export type SignedJobRequest = z.infer<typeof signedJobRequestSchema>;
+
+/** Why a runtime refused a request; stable strings, part of the wire contract. */
+export const rejectCodeSchema = z.enum([
+  'SDR_ERR_REQUEST_SIGNATURE',
+  'SDR_ERR_REQUEST_EXPIRED',
+  'SDR_ERR_REQUEST_WRONG_AGENT',
+  'SDR_ERR_UNKNOWN_CONNECTION',
+  'SDR_ERR_UNSUPPORTED_SOURCE',
+  'SDR_ERR_UNSUPPORTED_DELIVERY',
+  'SDR_ERR_INVALID_OPTIONS',
+  'SDR_ERR_DRAINING',
+  'SDR_ERR_QUEUE_UNAVAILABLE',
+]);
+export type RejectCode = z.infer<typeof rejectCodeSchema>;
+
+const capabilities = z.object({
+  adapters: z.array(z.string()),
+  delivery: z.array(z.string()),
+  maxFrameBytes: z.number().int().positive(),
+});
+
+const jobStatus = z.object({
+  active: z.number().int().nonnegative(),
+  queued: z.number().int().nonnegative(),
+});
+
+/** Every frame of the protocol, by `type`. */
+export const frameSchemas = {
+  hello: z.object({
+    type: z.literal('hello'),
+    protocolVersion: z.number().int(),
+    runtimeVersion: z.string(),
+    capabilities,
+  }),
+  welcome: z.object({
+    type: z.literal('welcome'),
+    protocolVersion: z.number().int(),
+    agentId: z.string().min(1),
+    heartbeatIntervalMs: z.number().int().min(100).default(DEFAULT_HEARTBEAT_INTERVAL_MS),
+    creditWindow: z.number().int().min(1).default(DEFAULT_CREDIT_WINDOW),
+    maxFrameBytes: z.number().int().positive().default(DEFAULT_MAX_FRAME_BYTES),
+  }),
+  heartbeat: z.object({ type: z.literal('heartbeat'), sentAt: z.number(), jobs: jobStatus.optional() }),
+  error: z.object({
+    type: z.literal('error'),
+    code: z.string(),
+    message: z.string(),
+    inReplyTo: z.string().optional(),
+  }),
+  'job.request': z.object({ type: z.literal('job.request'), request: signedJobRequestSchema }),
+  'job.accepted': z.object({ type: z.literal('job.accepted'), requestId, duplicate: z.boolean() }),
+  'job.rejected': z.object({
+    type: z.literal('job.rejected'),
+    requestId,
+    code: rejectCodeSchema,
+    message: z.string(),
+  }),
+  'job.progress': z.object({
+    type: z.literal('job.progress'),
+    requestId,
+    attempt,
+    phase: z.enum(['started', 'extracting', 'finishing', 'waiting-for-tunnel']),
+    records: z.number().int().nonnegative(),
+    batches: z.number().int().nonnegative(),
+    bytes: z.number().int().nonnegative(),
+  }),
+  'job.batch': z.object({
+    type: z.literal('job.batch'),
+    requestId,
+    attempt,
+    seq: z.number().int().nonnegative(),
+    records: z.array(metadataRecordSchema),
+  }),
+  'job.ack': z.object({
+    type: z.literal('job.ack'),
+    requestId,
+    attempt,
+    seq: z.number().int().nonnegative(),
+  }),
+  'job.end': z.object({
+    type: z.literal('job.end'),
+    requestId,
+    attempt,
+    batches: z.number().int().nonnegative(),
+    records: z.number().int().nonnegative(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    warnings: z.array(z.string()).default([]),
+  }),
+  'job.committed': z.object({
+    type: z.literal('job.committed'),
+    requestId,
+    attempt,
+    records: z.number().int().nonnegative(),
+  }),
+  'job.nack': z.object({
+    type: z.literal('job.nack'),
+    requestId,
+    attempt,
+    code: z.string(),
+    message: z.string(),
+  }),
+  'job.failed': z.object({
+    type: z.literal('job.failed'),
+    requestId,
+    attempt,
+    code: z.string(),
+    message: z.string(),
+    willRetry: z.boolean(),
+  }),
+  'job.cancel': z.object({ type: z.literal('job.cancel'), requestId, reason: z.string().optional() }),
+  'job.cancelled': z.object({ type: z.literal('job.cancelled'), requestId, wasRunning: z.boolean() }),
+} as const;
+
+/** Frame type names. */
+export type FrameType = keyof typeof frameSchemas;
+
+/** A decoded frame of a given type. */
+export type FrameOf<T extends FrameType> = z.infer<(typeof frameSchemas)[T]>;
+
+/** Any decoded frame. */
+export type Frame = { [T in FrameType]: FrameOf<T> }[FrameType];
+
+/** Frames the cloud sends and the runtime must accept. */
+export const CLOUD_TO_RUNTIME: ReadonlySet<FrameType> = new Set<FrameType>([
+  'welcome',
+  'heartbeat',
+  'error',
+  'job.request',
+  'job.ack',
+  'job.committed',
+  'job.nack',
+  'job.cancel',
+]);
+
+/** Frames the runtime sends and the cloud must accept. */
+export const RUNTIME_TO_CLOUD: ReadonlySet<FrameType> = new Set<FrameType>([
+  'hello',
+  'heartbeat',
+  'error',
+  'job.accepted',
+  'job.rejected',
+  'job.progress',
+  'job.batch',
+  'job.end',
+  'job.failed',
+  'job.cancelled',
+]);
