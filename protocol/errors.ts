@@ -30,6 +30,8 @@ export interface SdrErrorClass<A extends unknown[]> {
   new (...args: [...A, SdrErrorOptions?]): SdrError;
   readonly code: string;
   readonly retryable: boolean;
+  /** How many message arguments come before the options. */
+  readonly arity: number;
 }
 
 function define<A extends unknown[]>(
@@ -41,6 +43,7 @@ function define<A extends unknown[]>(
   const Defined = class extends SdrError {
     static readonly code = code;
     static readonly retryable = retryable;
+    static readonly arity = arity;
     constructor(...args: [...A, SdrErrorOptions?]) {
       const options = args.length > arity ? (args[arity] as SdrErrorOptions | undefined) : undefined;
       super(code, format(...(args.slice(0, arity) as A)), retryable, options);

@@ -58,6 +58,7 @@ export class SecretResolver {
         first ??= error;
       }
     }
-    if (first !== undefined) throw first instanceof Error ? first : new Error(String(first));
+    if (first !== undefined)
+      throw first instanceof Error ? first : new Error('secret provider failed to close', { cause: first });
   }
 }

@@ -18,7 +18,7 @@ export default function startPeers(): void {
         timeout: 15 * 60_000,
       });
     } catch (error) {
-      throw new Error(`test peer ${script} could not start: ${(error as Error).message}`);
+      throw new Error(`test peer ${script} could not start: ${(error as Error).message}`, { cause: error });
     }
   }
 }
