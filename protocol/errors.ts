@@ -224,6 +224,18 @@ export const Codes = {
       `${detail}; grant the crawler's role CONNECT on the database and USAGE on its schemas`,
   ),
   SDR_ERR_PG_QUERY: define('SDR_ERR_PG_QUERY', true, (detail: string) => `catalog query failed: ${detail}`),
+  SDR_ERR_PG_CONFIG: define(
+    'SDR_ERR_PG_CONFIG',
+    false,
+    (connection: string, problem: string) =>
+      `postgres connection "${connection}" is misconfigured: ${problem}`,
+  ),
+  SDR_ERR_PG_NO_DATABASE: define(
+    'SDR_ERR_PG_NO_DATABASE',
+    false,
+    (database: string, server: string) =>
+      `database "${database}" does not exist on ${server}; check the connection's database or the job's database list`,
+  ),
 } as const;
 
 /** A code of the catalogue. */
