@@ -230,6 +230,7 @@ export const Codes = {
     (connection: string, problem: string) =>
       `postgres connection "${connection}" is misconfigured: ${problem}`,
   ),
+  SDR_ERR_PG_CLOUDSQL: define('SDR_ERR_PG_CLOUDSQL', false, (detail: string) => detail),
   SDR_ERR_PG_NO_DATABASE: define(
     'SDR_ERR_PG_NO_DATABASE',
     false,

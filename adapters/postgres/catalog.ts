@@ -62,6 +62,36 @@ function triggerFacts(tgtype: number): { timing: string; level: string; events: 
   return { timing, level: tgtype & 1 ? 'row' : 'statement', events };
 }
 
+/** The filter parameters every scoped catalog query takes ($1..$4). */
+function scopeParams(options: PostgresExtractOptions): string[][] {
+  return [options.schemas.include, options.schemas.exclude, options.tables.include, options.tables.exclude];
+}
+
+/**
+ * Every catalog query one database's crawl runs, in order, with its parameters: the benchmark's psql
+ * floor runs exactly these.
+ */
+export function crawlQueries(
+  options: PostgresExtractOptions,
+): { name: string; sql: string; params: unknown[] }[] {
+  const scope = scopeParams(options);
+  return [
+    { name: 'database', sql: sql.DATABASE, params: [] },
+    { name: 'extensions', sql: sql.EXTENSIONS, params: [] },
+    { name: 'schemas', sql: sql.SCHEMAS, params: scope },
+    { name: 'types', sql: sql.TYPES, params: scope },
+    { name: 'sequences', sql: sql.SEQUENCES, params: scope },
+    { name: 'functions', sql: sql.FUNCTIONS, params: [...scope, options.includeFunctionBodies] },
+    { name: 'relations', sql: sql.RELATIONS, params: scope },
+    { name: 'columns', sql: sql.COLUMNS, params: scope },
+    { name: 'constraints', sql: sql.CONSTRAINTS, params: scope },
+    { name: 'indexes', sql: sql.INDEXES, params: scope },
+    { name: 'triggers', sql: sql.TRIGGERS, params: scope },
+    { name: 'policies', sql: sql.POLICIES, params: scope },
+    { name: 'lineage', sql: sql.VIEW_LINEAGE, params: scope },
+  ];
+}
+
 /**
  * Streams every record of the session's database, parents before children: the database, its
  * extensions, schemas, then per schema types, sequences and functions, then relations (partitions

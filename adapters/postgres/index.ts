@@ -1,5 +1,6 @@
 import type { AdapterContext, MetadataRecord, SourceAdapter, SourceConnection } from '../types.js';
 import { crawlDatabase } from './catalog.js';
+import { openCloudSqlTransport } from './cloud-sql.js';
 import { serverKey } from './keys.js';
 import type { PostgresExtractOptions, PostgresSettings } from './options.js';
 import { compileSettings, parseExtractOptions } from './options.js';
@@ -19,8 +20,12 @@ export interface PostgresTransportFactory {
   ): Promise<{ transport?: SessionTransport; release(): Promise<void> }>;
 }
 
-const tcp: PostgresTransportFactory = {
-  open: async () => ({ release: async () => undefined }),
+/** Plain TCP (with the connection's TLS settings), or the Cloud SQL connector when `cloudSql` is set. */
+const defaultTransports: PostgresTransportFactory = {
+  open: async (_connection, settings, signal) =>
+    settings.cloudSql
+      ? openCloudSqlTransport(settings, settings.cloudSql, signal)
+      : { release: async () => undefined },
 };
 
 /** Settings and transport for one call, released by `close`. */
@@ -62,7 +67,7 @@ async function withSession<T>(
  * triggers, policies and view lineage. `transports` lets Cloud SQL plug in its connector.
  */
 export function createPostgresAdapter(
-  transports: PostgresTransportFactory = tcp,
+  transports: PostgresTransportFactory = defaultTransports,
   type = 'postgres',
 ): SourceAdapter<PostgresExtractOptions> {
   return {

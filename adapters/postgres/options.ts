@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { Codes } from '../../protocol/index.js';
 import type { SourceConnection } from '../types.js';
+import type { CloudSqlSettings } from './cloud-sql.js';
 
 /** How strictly TLS to the server is required and verified; libpq's meanings, minus `allow`/`prefer`. */
 export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
@@ -120,6 +121,16 @@ const connectionOptionsSchema = z
     lockTimeoutMs: z.number().int().nonnegative().default(5_000),
     /** Rows fetched per cursor round trip. */
     fetchSize: z.number().int().min(1).max(100_000).default(1_000),
+    cloudSql: z
+      .object({
+        instanceConnectionName: z
+          .string()
+          .regex(/^([^:]+:)?[^:]+:[^:]+:[^:]+$/, 'must be project:region:instance'),
+        ipType: z.enum(['public', 'private', 'psc']).default('public'),
+        auth: z.enum(['password', 'iam']).default('password'),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -144,6 +155,8 @@ export interface PostgresSettings {
   readonly statementTimeoutMs: number;
   readonly lockTimeoutMs: number;
   readonly fetchSize: number;
+  /** Present when the server is a Cloud SQL instance reached through the Cloud SQL connector. */
+  readonly cloudSql?: CloudSqlSettings;
 }
 
 const loopback = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
@@ -178,12 +191,27 @@ export function compileSettings(connection: SourceConnection): PostgresSettings 
   const parsed = connectionOptionsSchema.safeParse(connection.options);
   if (!parsed.success) throw new Codes.SDR_ERR_PG_CONFIG(connection.name, describeIssues(parsed.error));
   const options = parsed.data;
-  const host = connection.host ?? '';
+  const cloudSql = options.cloudSql;
+  // With Cloud SQL the instance connection name stands for the host in keys and messages.
+  const host = connection.host ?? cloudSql?.instanceConnectionName ?? '';
   if (host === '') throw new Codes.SDR_ERR_PG_CONFIG(connection.name, 'host is required');
   const user = connection.credentials.user ?? connection.credentials.username;
   if (user === undefined || user === '')
     throw new Codes.SDR_ERR_PG_CONFIG(connection.name, 'credentials.user is required (a secret reference)');
-  const mode = options.sslmode ?? defaultSslMode(host);
+  if (
+    cloudSql &&
+    (options.sslmode !== undefined || options.sslrootcert !== undefined || options.sslcert !== undefined)
+  )
+    throw new Codes.SDR_ERR_PG_CONFIG(
+      connection.name,
+      'sslmode and certificates do not apply to Cloud SQL: the connector always uses mutual TLS; remove them',
+    );
+  if (cloudSql?.auth === 'password' && !connection.credentials.password)
+    throw new Codes.SDR_ERR_PG_CONFIG(
+      connection.name,
+      'Cloud SQL with auth "password" needs credentials.password (or set cloudSql.auth to "iam")',
+    );
+  const mode = cloudSql ? 'disable' : (options.sslmode ?? defaultSslMode(host));
   const ca = pem(connection, 'sslrootcert', options.sslrootcert);
   const cert = pem(connection, 'sslcert', options.sslcert);
   const key = pem(connection, 'sslkey', options.sslkey);
@@ -212,5 +240,15 @@ export function compileSettings(connection: SourceConnection): PostgresSettings 
     statementTimeoutMs: options.statementTimeoutMs,
     lockTimeoutMs: options.lockTimeoutMs,
     fetchSize: options.fetchSize,
+    ...(cloudSql
+      ? {
+          cloudSql: {
+            ...cloudSql,
+            ...(connection.credentials.googleCredentials
+              ? { googleCredentials: connection.credentials.googleCredentials }
+              : {}),
+          },
+        }
+      : {}),
   };
 }

@@ -11,7 +11,9 @@ const SYSTEM_SCHEMA = `(n.nspname IN ('pg_catalog', 'information_schema', 'pg_to
 /**
  * The crawled schemas (`ns`) and relations (`rel`): tables, views, materialized views, partitioned and
  * foreign tables that pass the filters, plus every partition below them (a partition follows its root
- * table, wherever it lives). `depth` orders parents before their partitions.
+ * table, wherever it lives). `ord` numbers them in emission order: parents before their partitions,
+ * then by schema and name (bytewise); every per-relation query sorts on that integer, and names are
+ * cast to text so sorted rows stay narrow (a \`name\` is 64 bytes).
  */
 const SCOPE = `
 WITH RECURSIVE ns AS (
@@ -29,10 +31,11 @@ WITH RECURSIVE ns AS (
   SELECT i.inhrelid, rel.depth + 1, rel.oid
   FROM rel JOIN pg_inherits i ON i.inhparent = rel.oid
   JOIN pg_class c ON c.oid = i.inhrelid AND c.relispartition
+), ord AS (
+  SELECT rel.oid, rel.depth, rel.parent, n.nspname::text AS schema, c.relname::text AS relation, c.relkind,
+    row_number() OVER (ORDER BY rel.depth, n.nspname COLLATE "C", c.relname COLLATE "C") AS pos
+  FROM rel JOIN pg_class c ON c.oid = rel.oid JOIN pg_namespace n ON n.oid = c.relnamespace
 )`;
-
-/** Relations in emission order: parents before partitions, then by schema and name (bytewise). */
-const REL_ORDER = `rel.depth, n.nspname COLLATE "C", c.relname COLLATE "C"`;
 
 /** The connected database. */
 export const DATABASE = `
@@ -60,11 +63,16 @@ FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
 ORDER BY e.extname COLLATE "C"`;
 
 /** Schemas with owner, comment and relation counts. */
-export const SCHEMAS = `${SCOPE}
+export const SCHEMAS = `${SCOPE}, counts AS (
+  SELECT c.relnamespace AS nsp,
+    count(*) FILTER (WHERE c.relkind IN ('r', 'p', 'f') AND NOT c.relispartition)::int AS tables,
+    count(*) FILTER (WHERE c.relkind IN ('v', 'm'))::int AS views
+  FROM pg_class c JOIN ns ON ns.oid = c.relnamespace GROUP BY c.relnamespace
+)
 SELECT n.nspname AS name, pg_get_userbyid(n.nspowner) AS owner, d.description AS comment,
-  (SELECT count(*) FROM pg_class c WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'f') AND NOT c.relispartition)::int AS table_count,
-  (SELECT count(*) FROM pg_class c WHERE c.relnamespace = n.oid AND c.relkind IN ('v', 'm'))::int AS view_count
+  coalesce(counts.tables, 0) AS table_count, coalesce(counts.views, 0) AS view_count
 FROM ns JOIN pg_namespace n ON n.oid = ns.oid
+LEFT JOIN counts ON counts.nsp = n.oid
 LEFT JOIN pg_description d ON d.objoid = n.oid AND d.classoid = 'pg_namespace'::regclass AND d.objsubid = 0
 ORDER BY n.nspname COLLATE "C"`;
 
@@ -130,15 +138,18 @@ ORDER BY n.nspname COLLATE "C", p.proname COLLATE "C", pg_get_function_identity_
 
 /** Relations: tables, views, materialized views, partitioned and foreign tables, partitions. */
 export const RELATIONS = `${SCOPE}
-SELECT n.nspname AS schema, c.relname AS name, c.relkind AS relkind, c.relispartition AS is_partition,
-  pn.nspname AS parent_schema, pc.relname AS parent_name,
-  pg_get_userbyid(c.relowner) AS owner, d.description AS comment,
+SELECT ord.schema, ord.relation AS name, c.relkind, c.relispartition AS is_partition,
+  (SELECT pn.nspname::text FROM pg_class pc JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE pc.oid = ord.parent) AS parent_schema,
+  (SELECT pc.relname::text FROM pg_class pc WHERE pc.oid = ord.parent) AS parent_name,
+  pg_get_userbyid(c.relowner)::text AS owner, d.description AS comment,
   CASE WHEN c.relkind IN ('r', 'p', 'm', 'f') AND c.reltuples >= 0 THEN c.reltuples::float8 END AS estimated_rows,
-  CASE WHEN c.relkind IN ('r', 'm', 'p') THEN ((c.relpages::bigint + coalesce(t.relpages, 0)
+  CASE WHEN c.relkind IN ('r', 'm', 'p') THEN ((c.relpages::bigint
+    + coalesce((SELECT t.relpages FROM pg_class t WHERE t.oid = c.reltoastrelid), 0)
     + coalesce((SELECT sum(ic.relpages) FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid WHERE x.indrelid = c.oid), 0))
     * current_setting('block_size')::bigint)::float8 END AS size_bytes,
   c.relrowsecurity AS rls_enabled, c.relforcerowsecurity AS rls_forced,
-  CASE pt.partstrat WHEN 'r' THEN 'range' WHEN 'l' THEN 'list' WHEN 'h' THEN 'hash' END AS partition_strategy,
+  CASE WHEN c.relkind = 'p' THEN (SELECT CASE pt.partstrat WHEN 'r' THEN 'range' WHEN 'l' THEN 'list' WHEN 'h' THEN 'hash' END
+    FROM pg_partitioned_table pt WHERE pt.partrelid = c.oid) END AS partition_strategy,
   CASE WHEN c.relkind = 'p' THEN substring(pg_get_partkeydef(c.oid) FROM '^\\w+ \\((.*)\\)$') END AS partition_key,
   CASE WHEN c.relkind = 'p' THEN (SELECT count(*) FROM pg_inherits i WHERE i.inhparent = c.oid)::int END AS partition_count,
   CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
@@ -146,105 +157,102 @@ SELECT n.nspname AS schema, c.relname AS name, c.relkind AS relkind, c.relispart
   CASE WHEN NOT c.relispartition THEN ARRAY(SELECT json_build_array(ipn.nspname, ipc.relname)::text
     FROM pg_inherits i JOIN pg_class ipc ON ipc.oid = i.inhparent JOIN pg_namespace ipn ON ipn.oid = ipc.relnamespace
     WHERE i.inhrelid = c.oid ORDER BY i.inhseqno) END AS inherits,
-  fs.srvname AS foreign_server,
+  CASE WHEN c.relkind = 'f' THEN (SELECT fs.srvname::text FROM pg_foreign_table ft JOIN pg_foreign_server fs ON fs.oid = ft.ftserver
+    WHERE ft.ftrelid = c.oid) END AS foreign_server,
   CASE WHEN c.relkind = 'v' THEN (SELECT vo.option_value FROM pg_options_to_table(c.reloptions) vo WHERE vo.option_name = 'check_option') END AS check_option
-FROM rel JOIN pg_class c ON c.oid = rel.oid JOIN pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN pg_class pc ON pc.oid = rel.parent LEFT JOIN pg_namespace pn ON pn.oid = pc.relnamespace
-LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
-LEFT JOIN pg_partitioned_table pt ON pt.partrelid = c.oid
-LEFT JOIN pg_foreign_table ft ON ft.ftrelid = c.oid LEFT JOIN pg_foreign_server fs ON fs.oid = ft.ftserver
+FROM ord JOIN pg_class c ON c.oid = ord.oid
 LEFT JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
-ORDER BY ${REL_ORDER}`;
+ORDER BY ord.pos`;
 
 /** Columns of every crawled relation, in relation order then ordinal. */
 export const COLUMNS = `${SCOPE}
-SELECT n.nspname AS schema, c.relname AS relation, a.attnum AS ordinal, a.attname AS name,
+SELECT ord.schema, ord.relation, a.attnum AS ordinal, a.attname::text AS name,
   format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable,
   CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, ad.adrelid) END AS default_value,
   CASE a.attidentity WHEN 'a' THEN 'always' WHEN 'd' THEN 'by default' END AS identity,
   CASE WHEN a.attgenerated <> '' THEN pg_get_expr(ad.adbin, ad.adrelid) END AS generated,
-  CASE WHEN a.attcollation <> 0 AND a.attcollation <> ty.typcollation THEN
-    CASE WHEN con.nspname = 'pg_catalog' THEN quote_ident(co.collname) ELSE quote_ident(con.nspname) || '.' || quote_ident(co.collname) END END AS collation,
+  CASE WHEN a.attcollation <> 0 AND a.attcollation <> ty.typcollation THEN (
+    SELECT CASE WHEN con.nspname = 'pg_catalog' THEN quote_ident(co.collname) ELSE quote_ident(con.nspname) || '.' || quote_ident(co.collname) END
+    FROM pg_collation co JOIN pg_namespace con ON con.oid = co.collnamespace WHERE co.oid = a.attcollation) END AS collation,
   d.description AS comment,
   CASE WHEN ty.typcategory = 'A' THEN greatest(a.attndims, 1) ELSE 0 END AS array_dimensions,
-  et.typtype AS element_typtype, etn.nspname AS element_type_schema, et.typname AS element_type_name,
-  (SELECT rc.relkind FROM pg_class rc WHERE rc.oid = et.typrelid) AS element_type_relkind
-FROM rel JOIN pg_class c ON c.oid = rel.oid JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+  CASE WHEN et.typtype IN ('e', 'd', 'c') THEN et.typtype END AS element_typtype,
+  CASE WHEN et.typtype IN ('e', 'd', 'c') THEN (SELECT etn.nspname::text FROM pg_namespace etn WHERE etn.oid = et.typnamespace) END AS element_type_schema,
+  CASE WHEN et.typtype IN ('e', 'd', 'c') THEN et.typname::text END AS element_type_name,
+  CASE WHEN et.typtype = 'c' THEN (SELECT rc.relkind FROM pg_class rc WHERE rc.oid = et.typrelid) END AS element_type_relkind
+FROM ord
+JOIN pg_attribute a ON a.attrelid = ord.oid AND a.attnum > 0 AND NOT a.attisdropped
 JOIN pg_type ty ON ty.oid = a.atttypid
 JOIN pg_type et ON et.oid = CASE WHEN ty.typcategory = 'A' AND ty.typelem <> 0 THEN ty.typelem ELSE ty.oid END
-JOIN pg_namespace etn ON etn.oid = et.typnamespace
 LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
-LEFT JOIN pg_collation co ON co.oid = a.attcollation LEFT JOIN pg_namespace con ON con.oid = co.collnamespace
-LEFT JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum
-ORDER BY ${REL_ORDER}, a.attnum`;
+LEFT JOIN pg_description d ON d.objoid = a.attrelid AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum
+ORDER BY ord.pos, a.attnum`;
 
 /** Primary key, unique, foreign key, check and exclusion constraints of crawled relations. */
 export const CONSTRAINTS = `${SCOPE}
-SELECT n.nspname AS schema, c.relname AS relation, con.conname AS name, con.contype AS contype,
+SELECT ord.schema, ord.relation, con.conname::text AS name, con.contype,
   pg_get_constraintdef(con.oid) AS definition,
   ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, i)
     JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.i) AS columns,
-  fn.nspname AS ref_schema, fc.relname AS ref_table,
-  ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(attnum, i)
-    JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.i) AS ref_columns,
+  CASE WHEN con.contype = 'f' THEN (SELECT fn.nspname::text FROM pg_class fc JOIN pg_namespace fn ON fn.oid = fc.relnamespace WHERE fc.oid = con.confrelid) END AS ref_schema,
+  CASE WHEN con.contype = 'f' THEN (SELECT fc.relname::text FROM pg_class fc WHERE fc.oid = con.confrelid) END AS ref_table,
+  CASE WHEN con.contype = 'f' THEN ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(attnum, i)
+    JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.i) END AS ref_columns,
   con.confupdtype AS on_update, con.confdeltype AS on_delete, con.confmatchtype AS match_type,
   con.condeferrable AS deferrable, con.condeferred AS initially_deferred, con.convalidated AS validated,
   con.conparentid <> 0 AS inherited, d.description AS comment
-FROM rel JOIN pg_class c ON c.oid = rel.oid JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_constraint con ON con.conrelid = c.oid AND con.contype IN ('p', 'u', 'f', 'c', 'x')
-LEFT JOIN pg_class fc ON fc.oid = con.confrelid LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+FROM ord
+JOIN pg_constraint con ON con.conrelid = ord.oid AND con.contype IN ('p', 'u', 'f', 'c', 'x')
 LEFT JOIN pg_description d ON d.objoid = con.oid AND d.classoid = 'pg_constraint'::regclass AND d.objsubid = 0
-ORDER BY ${REL_ORDER}, con.conname COLLATE "C"`;
+ORDER BY ord.pos, con.conname COLLATE "C"`;
 
 /** Indexes of crawled relations. */
 export const INDEXES = `${SCOPE}
-SELECT n.nspname AS schema, c.relname AS relation, ic.relname AS name, pg_get_indexdef(x.indexrelid) AS definition,
-  x.indisunique AS is_unique, x.indisprimary AS is_primary, am.amname AS method,
+SELECT ord.schema, ord.relation, ic.relname::text AS name, pg_get_indexdef(x.indexrelid) AS definition,
+  x.indisunique AS is_unique, x.indisprimary AS is_primary, (SELECT am.amname::text FROM pg_am am WHERE am.oid = ic.relam) AS method,
   pg_get_expr(x.indpred, x.indrelid) AS predicate,
   ARRAY(SELECT pg_get_indexdef(x.indexrelid, k.i::int, false) FROM generate_series(1, x.indnkeyatts) k(i) ORDER BY k.i) AS columns,
   ARRAY(SELECT pg_get_indexdef(x.indexrelid, k.i::int, false) FROM generate_series(x.indnkeyatts + 1, x.indnatts) k(i) ORDER BY k.i) AS include_columns,
   x.indisvalid AS valid, ((ic.relpages::bigint) * current_setting('block_size')::bigint)::float8 AS size_bytes,
   d.description AS comment
-FROM rel JOIN pg_class c ON c.oid = rel.oid JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_index x ON x.indrelid = c.oid JOIN pg_class ic ON ic.oid = x.indexrelid
-JOIN pg_am am ON am.oid = ic.relam
+FROM ord
+JOIN pg_index x ON x.indrelid = ord.oid JOIN pg_class ic ON ic.oid = x.indexrelid
 LEFT JOIN pg_description d ON d.objoid = ic.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
-ORDER BY ${REL_ORDER}, ic.relname COLLATE "C"`;
+ORDER BY ord.pos, ic.relname COLLATE "C"`;
 
 /** User triggers of crawled relations (internal constraint triggers are implied by constraints). */
 export const TRIGGERS = `${SCOPE}
-SELECT n.nspname AS schema, c.relname AS relation, tg.tgname AS name, pg_get_triggerdef(tg.oid) AS definition,
-  tg.tgtype::int AS tgtype, tg.tgenabled AS enabled, pn.nspname AS function_schema, p.proname AS function_name,
+SELECT ord.schema, ord.relation, tg.tgname::text AS name, pg_get_triggerdef(tg.oid) AS definition,
+  tg.tgtype::int AS tgtype, tg.tgenabled AS enabled, pn.nspname::text AS function_schema, p.proname::text AS function_name,
   pg_get_function_identity_arguments(p.oid) AS function_arguments, tg.tgparentid <> 0 AS inherited,
   d.description AS comment
-FROM rel JOIN pg_class c ON c.oid = rel.oid JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_trigger tg ON tg.tgrelid = c.oid AND NOT tg.tgisinternal
+FROM ord
+JOIN pg_trigger tg ON tg.tgrelid = ord.oid AND NOT tg.tgisinternal
 JOIN pg_proc p ON p.oid = tg.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
 LEFT JOIN pg_description d ON d.objoid = tg.oid AND d.classoid = 'pg_trigger'::regclass AND d.objsubid = 0
-ORDER BY ${REL_ORDER}, tg.tgname COLLATE "C"`;
+ORDER BY ord.pos, tg.tgname COLLATE "C"`;
 
 /** Row-level security policies of crawled relations. */
 export const POLICIES = `${SCOPE}
-SELECT n.nspname AS schema, c.relname AS relation, po.polname AS name,
+SELECT ord.schema, ord.relation, po.polname::text AS name,
   CASE po.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END AS command,
   po.polpermissive AS permissive,
   ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r)::text END FROM unnest(po.polroles) r ORDER BY 1) AS roles,
   pg_get_expr(po.polqual, po.polrelid) AS using_expression,
   pg_get_expr(po.polwithcheck, po.polrelid) AS check_expression
-FROM rel JOIN pg_class c ON c.oid = rel.oid JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_policy po ON po.polrelid = c.oid
-ORDER BY ${REL_ORDER}, po.polname COLLATE "C"`;
+FROM ord
+JOIN pg_policy po ON po.polrelid = ord.oid
+ORDER BY ord.pos, po.polname COLLATE "C"`;
 
 /** View lineage: every relation a crawled view or materialized view reads, through its rewrite rule. */
 export const VIEW_LINEAGE = `${SCOPE}
 SELECT * FROM (
-  SELECT DISTINCT n.nspname AS schema, c.relname AS relation, sn.nspname AS source_schema, sc.relname AS source_name,
-    sc.relkind AS source_relkind, rel.depth
-  FROM rel JOIN pg_class c ON c.oid = rel.oid AND c.relkind IN ('v', 'm') JOIN pg_namespace n ON n.oid = c.relnamespace
-  JOIN pg_rewrite rw ON rw.ev_class = c.oid
+  SELECT DISTINCT ord.pos, ord.schema, ord.relation, sn.nspname::text AS source_schema, sc.relname::text AS source_name,
+    sc.relkind AS source_relkind
+  FROM ord
+  JOIN pg_rewrite rw ON rw.ev_class = ord.oid AND ord.relkind IN ('v', 'm')
   JOIN pg_depend dep ON dep.classid = 'pg_rewrite'::regclass AND dep.objid = rw.oid
-    AND dep.refclassid = 'pg_class'::regclass AND dep.refobjid <> c.oid AND dep.deptype = 'n'
+    AND dep.refclassid = 'pg_class'::regclass AND dep.refobjid <> ord.oid AND dep.deptype = 'n'
   JOIN pg_class sc ON sc.oid = dep.refobjid JOIN pg_namespace sn ON sn.oid = sc.relnamespace
 ) edges
-ORDER BY depth, schema COLLATE "C", relation COLLATE "C", source_schema COLLATE "C", source_name COLLATE "C"`;
+ORDER BY pos, source_schema COLLATE "C", source_name COLLATE "C"`;

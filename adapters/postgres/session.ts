@@ -129,6 +129,9 @@ export async function openReadOnlySession(
         `SET statement_timeout = ${Math.trunc(settings.statementTimeoutMs)}`,
         `SET lock_timeout = ${Math.trunc(settings.lockTimeoutMs)}`,
         "SET search_path = 'pg_catalog', 'public'",
+        // Catalog queries are short; the recursive scope CTE's row estimate is wildly high and would
+        // make the planner JIT-compile every query, which costs seconds and saves nothing.
+        'SET jit = off',
         'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
       ].join('; '),
     );

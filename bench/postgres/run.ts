@@ -1,0 +1,314 @@
+/**
+ * The postgres benchmark: builds the synthetic catalog (bench/postgres/generate.ts), then extracts it
+ * with sdr, with the psql floor (the adapter's own catalog queries as `COPY (...) TO STDOUT`), and with
+ * DataHub's postgres source (file sink) when it is installed; prints a table and writes
+ * bench/results/postgres.json.
+ *
+ *   npm run bench:postgres -- [--tables 10000,50000] [--reuse] [--keep] [--skip-datahub]
+ *
+ * DataHub is looked up as `$SDR_BENCH_DATAHUB` or `datahub` on PATH (install it in a virtualenv:
+ * `python3 -m venv /tmp/dh && /tmp/dh/bin/pip install 'acryl-datahub[postgres]'`, then
+ * `SDR_BENCH_DATAHUB=/tmp/dh/bin/datahub`).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { crawlQueries } from '../../adapters/postgres/catalog.js';
+import { parseExtractOptions } from '../../adapters/postgres/options.js';
+import { benchServer, dropCatalog, generateCatalog, type GeneratedCatalog } from './generate.js';
+import { measure } from './measure.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** One tool's extraction of one catalog. */
+interface Measurement {
+  tool: string;
+  wallSeconds: number | null;
+  peakRssMb: number | null;
+  objects: number | null;
+  objectsPerSecond: number | null;
+  note?: string;
+}
+
+interface CatalogResult {
+  catalog: GeneratedCatalog;
+  measurements: Measurement[];
+  ratios: Record<string, number | null>;
+}
+
+/** The adapter's queries with their parameters inlined as literals, for psql. */
+function inlineQuery(sql: string, params: unknown[]): string {
+  const literal = (value: unknown): string => {
+    if (Array.isArray(value))
+      return value.length === 0
+        ? `'{}'`
+        : `ARRAY[${value.map((v) => pg.Client.prototype.escapeLiteral(String(v))).join(', ')}]`;
+    if (typeof value === 'boolean') return value ? 'true' : 'false';
+    return pg.Client.prototype.escapeLiteral(String(value));
+  };
+  return sql.replace(/\$(\d+)\b/g, (_, n: string) => literal(params[Number(n) - 1]));
+}
+
+function psqlFloorScript(): string {
+  const options = parseExtractOptions({}, 'bench');
+  const statements = crawlQueries(options).map(
+    ({ sql, params }) => `COPY (${inlineQuery(sql, params).trim()}) TO STDOUT;`,
+  );
+  // The same session setup as the adapter: read-only snapshot transaction, pinned search_path.
+  return [
+    "SET search_path = 'pg_catalog', 'public';",
+    'SET jit = off;',
+    'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;',
+    ...statements,
+    'COMMIT;',
+  ].join('\n');
+}
+
+async function databaseExists(database: string): Promise<boolean> {
+  const client = new pg.Client({ ...benchServer, database: 'postgres' });
+  await client.connect();
+  try {
+    const result = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    return result.rowCount === 1;
+  } finally {
+    await client.end();
+  }
+}
+
+async function countCatalog(database: string): Promise<GeneratedCatalog> {
+  const client = new pg.Client({ ...benchServer, database });
+  await client.connect();
+  try {
+    const { rows } = await client.query(`SELECT
+      (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname LIKE 'bench_s%' AND c.relkind = 'r')::int AS tables,
+      (SELECT count(*) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname LIKE 'bench_s%' AND c.relkind = 'r' AND a.attnum > 0)::int AS columns,
+      (SELECT count(*) FROM pg_class c WHERE c.relkind = 'v' AND c.relname LIKE 'v%')::int AS views,
+      (SELECT count(*) FROM pg_class c WHERE c.relkind = 'p')::int AS partitioned,
+      (SELECT count(*) FROM pg_class c WHERE c.relispartition AND c.relkind = 'r')::int AS partitions,
+      (SELECT count(*) FROM pg_constraint WHERE contype = 'f')::int AS fks,
+      (SELECT count(*) FROM pg_index x JOIN pg_class c ON c.oid = x.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname LIKE 'bench_%')::int AS indexes`);
+    const r = rows[0] as Record<string, number>;
+    return {
+      database,
+      tables: r.tables!,
+      columns: r.columns!,
+      views: r.views!,
+      partitionedTables: r.partitioned!,
+      partitions: r.partitions!,
+      foreignKeys: r.fks!,
+      indexes: r.indexes!,
+    };
+  } finally {
+    await client.end();
+  }
+}
+
+async function measureSdr(database: string): Promise<Measurement> {
+  const tsx = join(root, 'node_modules', '.bin', 'tsx');
+  const run = await measure(tsx, [join(root, 'bench', 'postgres', 'extract-child.ts'), database]);
+  if (run.exitCode !== 0) throw new Error(`sdr extraction failed: ${run.stderr}`);
+  const result = JSON.parse(run.stdout.trim().split('\n').pop()!) as {
+    records: number;
+    wallMs: number;
+    bytes: number;
+    peakHeapMb: number;
+  };
+  return {
+    tool: 'sdr adapter (own process)',
+    wallSeconds: run.wallSeconds,
+    peakRssMb: run.peakRssMb,
+    objects: result.records,
+    objectsPerSecond: result.records / run.wallSeconds,
+    note: `extraction ${(result.wallMs / 1000).toFixed(2)} s of it (rest is process start); ${(result.bytes / 1e6).toFixed(0)} MB of JSON; peak heap ${result.peakHeapMb.toFixed(0)} MB`,
+  };
+}
+
+async function measurePsqlFloor(database: string, objects: number): Promise<Measurement> {
+  const script = join(tmpdir(), `sdr-bench-floor-${process.pid}.sql`);
+  writeFileSync(script, psqlFloorScript());
+  try {
+    const run = await measure(
+      'psql',
+      [
+        '-X',
+        '-q',
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-h',
+        benchServer.host,
+        '-p',
+        String(benchServer.port),
+        '-U',
+        benchServer.user,
+        '-d',
+        database,
+        '-f',
+        script,
+      ],
+      { env: { ...process.env, PGPASSWORD: benchServer.password }, discardStdout: true },
+    );
+    if (run.exitCode !== 0) throw new Error(`psql floor failed: ${run.stderr}`);
+    return {
+      tool: 'psql floor (same queries, COPY TO STDOUT)',
+      wallSeconds: run.wallSeconds,
+      peakRssMb: run.peakRssMb,
+      objects,
+      objectsPerSecond: objects / run.wallSeconds,
+    };
+  } finally {
+    rmSync(script, { force: true });
+  }
+}
+
+function findDatahub(): string | undefined {
+  const configured = process.env.SDR_BENCH_DATAHUB;
+  if (configured) return existsSync(configured) ? configured : undefined;
+  try {
+    return execFileSync('sh', ['-c', 'command -v datahub'], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function measureDatahub(database: string): Promise<Measurement> {
+  const datahub = findDatahub();
+  const tool = 'DataHub postgres source (file sink)';
+  if (!datahub)
+    return {
+      tool,
+      wallSeconds: null,
+      peakRssMb: null,
+      objects: null,
+      objectsPerSecond: null,
+      note: 'not installed: set SDR_BENCH_DATAHUB to the datahub CLI of a venv with acryl-datahub[postgres]',
+    };
+  const work = join(tmpdir(), `sdr-bench-datahub-${process.pid}`);
+  mkdirSync(work, { recursive: true });
+  const output = join(work, 'datahub-mces.json');
+  const recipe = join(work, 'recipe.yml');
+  writeFileSync(
+    recipe,
+    [
+      'source:',
+      '  type: postgres',
+      '  config:',
+      `    host_port: ${benchServer.host}:${benchServer.port}`,
+      `    database: ${database}`,
+      `    username: ${benchServer.user}`,
+      `    password: ${benchServer.password}`,
+      '    include_tables: true',
+      '    include_views: true',
+      '    profiling:',
+      '      enabled: false',
+      'sink:',
+      '  type: file',
+      '  config:',
+      `    filename: ${output}`,
+      '',
+    ].join('\n'),
+  );
+  try {
+    const run = await measure(datahub, ['ingest', '-c', recipe], {
+      env: { ...process.env, DATAHUB_TELEMETRY_ENABLED: 'false', DATAHUB_SUPPRESS_LOGGING_MANAGER: '1' },
+      discardStdout: true,
+    });
+    if (run.exitCode !== 0 || !existsSync(output))
+      return {
+        tool,
+        wallSeconds: null,
+        peakRssMb: null,
+        objects: null,
+        objectsPerSecond: null,
+        note: `failed (exit ${run.exitCode}): ${run.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+      };
+    // Work units written to the file sink: one per aspect (MCP/MCE) DataHub emits.
+    const events = (JSON.parse(readFileSync(output, 'utf8')) as unknown[]).length;
+    return {
+      tool,
+      wallSeconds: run.wallSeconds,
+      peakRssMb: run.peakRssMb,
+      objects: events,
+      objectsPerSecond: events / run.wallSeconds,
+      note: `objects = metadata events in its file sink (${(statSync(output).size / 1e6).toFixed(0)} MB)`,
+    };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function ratio(a: number | null | undefined, b: number | null | undefined): number | null {
+  return a && b ? Number((a / b).toFixed(2)) : null;
+}
+
+function printTable(result: CatalogResult): void {
+  const { catalog } = result;
+  console.log(
+    `\n${catalog.database}: ${catalog.tables} tables, ${catalog.columns} columns, ${catalog.views} views, ` +
+      `${catalog.partitionedTables} partitioned tables x 20 partitions, ${catalog.foreignKeys} foreign keys, ${catalog.indexes} indexes`,
+  );
+  console.log('| tool | wall s | peak RSS MB | objects | objects/s | note |');
+  console.log('| --- | ---: | ---: | ---: | ---: | --- |');
+  for (const m of result.measurements)
+    console.log(
+      `| ${m.tool} | ${m.wallSeconds?.toFixed(2) ?? '—'} | ${m.peakRssMb?.toFixed(0) ?? '—'} | ${m.objects ?? '—'} | ${m.objectsPerSecond?.toFixed(0) ?? '—'} | ${m.note ?? ''} |`,
+    );
+  console.log(`ratios: ${JSON.stringify(result.ratios)}`);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      tables: { type: 'string', default: '10000' },
+      reuse: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      'skip-datahub': { type: 'boolean', default: false },
+    },
+  });
+  const results: CatalogResult[] = [];
+  for (const tables of values.tables.split(',').map(Number)) {
+    const database = `sdr_pg_bench_${tables >= 1000 ? `${tables / 1000}k` : tables}`;
+    const catalog =
+      values.reuse && (await databaseExists(database))
+        ? await countCatalog(database)
+        : await generateCatalog(database, tables);
+    try {
+      const sdr = await measureSdr(database);
+      const floor = await measurePsqlFloor(database, sdr.objects ?? 0);
+      const datahub = values['skip-datahub']
+        ? {
+            tool: 'DataHub postgres source (file sink)',
+            wallSeconds: null,
+            peakRssMb: null,
+            objects: null,
+            objectsPerSecond: null,
+            note: 'skipped (--skip-datahub)',
+          }
+        : await measureDatahub(database);
+      const result: CatalogResult = {
+        catalog,
+        measurements: [sdr, floor, datahub],
+        ratios: {
+          'datahub wall / sdr wall (target >= 20)': ratio(datahub.wallSeconds, sdr.wallSeconds),
+          'sdr wall / psql floor wall (target <= 3)': ratio(sdr.wallSeconds, floor.wallSeconds),
+        },
+      };
+      printTable(result);
+      results.push(result);
+    } finally {
+      if (!values.keep) await dropCatalog(database);
+    }
+  }
+  const out = join(root, 'bench', 'results', 'postgres.json');
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(
+    out,
+    `${JSON.stringify({ measuredAt: new Date().toISOString(), host: { cpus: 2 }, results }, null, 2)}\n`,
+  );
+  console.log(`\nwrote ${out}`);
+}
+
+await main();
