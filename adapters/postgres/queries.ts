@@ -211,8 +211,14 @@ export const INDEXES = `${SCOPE}
 SELECT ord.schema, ord.relation, ic.relname::text AS name, pg_get_indexdef(x.indexrelid) AS definition,
   x.indisunique AS is_unique, x.indisprimary AS is_primary, (SELECT am.amname::text FROM pg_am am WHERE am.oid = ic.relam) AS method,
   pg_get_expr(x.indpred, x.indrelid) AS predicate,
-  ARRAY(SELECT pg_get_indexdef(x.indexrelid, k.i::int, false) FROM generate_series(1, x.indnkeyatts) k(i) ORDER BY k.i) AS columns,
-  ARRAY(SELECT pg_get_indexdef(x.indexrelid, k.i::int, false) FROM generate_series(x.indnkeyatts + 1, x.indnatts) k(i) ORDER BY k.i) AS include_columns,
+  -- Plain columns by name; only expression columns (indkey 0) need the costly per-column deparse.
+  ARRAY(SELECT CASE WHEN k.attnum = 0 THEN pg_get_indexdef(x.indexrelid, k.i::int, false) ELSE a.attname::text END
+    FROM unnest(x.indkey::int2[]) WITH ORDINALITY k(attnum, i)
+    LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
+    WHERE k.i <= x.indnkeyatts ORDER BY k.i) AS columns,
+  ARRAY(SELECT a.attname::text FROM unnest(x.indkey::int2[]) WITH ORDINALITY k(attnum, i)
+    JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
+    WHERE k.i > x.indnkeyatts ORDER BY k.i) AS include_columns,
   x.indisvalid AS valid, ((ic.relpages::bigint) * current_setting('block_size')::bigint)::float8 AS size_bytes,
   d.description AS comment
 FROM ord
