@@ -89,7 +89,8 @@ export interface RuntimeConfig {
 /** Names of every variable the schema knows, for docs and the `.env.example` check. */
 export const SETTING_NAMES: readonly string[] = [...Object.keys(settingsSchema.shape), 'SDR_CONFIG_FILE'];
 
-function readSecretFile(variable: string, path: string, problems: string[]): string | undefined {
+function readSecretFile(variable: string, path: string | undefined, problems: string[]): string | undefined {
+  if (path === undefined) return undefined;
   try {
     return readFileSync(path, 'utf8').trim();
   } catch (error) {
@@ -134,32 +135,29 @@ export function compileConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConf
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const name = String(issue.path[0] ?? 'config');
-      const given = raw[name];
       problems.push(
-        given === undefined ? `${name}: required — ${issue.message}` : `${name}: ${issue.message}`,
+        raw[name] === undefined ? `${name}: required — ${issue.message}` : `${name}: ${issue.message}`,
       );
     }
-    throw new Codes.SDR_ERR_CONFIG_INVALID(problems.join('\n'));
   }
-  const s = parsed.data;
-
   const agentToken =
-    s.SDR_AGENT_TOKEN ??
-    (s.SDR_AGENT_TOKEN_FILE && readSecretFile('SDR_AGENT_TOKEN_FILE', s.SDR_AGENT_TOKEN_FILE, problems));
-  if (!agentToken && !s.SDR_AGENT_TOKEN_FILE) {
+    raw.SDR_AGENT_TOKEN ?? readSecretFile('SDR_AGENT_TOKEN_FILE', raw.SDR_AGENT_TOKEN_FILE, problems);
+  if (raw.SDR_AGENT_TOKEN === undefined && raw.SDR_AGENT_TOKEN_FILE === undefined) {
     problems.push(
       'SDR_AGENT_TOKEN: required — the agent token the cloud issued (or SDR_AGENT_TOKEN_FILE with its path)',
     );
   }
   const publicKey =
-    s.SDR_CLOUD_PUBLIC_KEY ??
-    (s.SDR_CLOUD_PUBLIC_KEY_FILE &&
-      readSecretFile('SDR_CLOUD_PUBLIC_KEY_FILE', s.SDR_CLOUD_PUBLIC_KEY_FILE, problems));
-  if (!publicKey && !s.SDR_CLOUD_PUBLIC_KEY_FILE) {
+    raw.SDR_CLOUD_PUBLIC_KEY ??
+    readSecretFile('SDR_CLOUD_PUBLIC_KEY_FILE', raw.SDR_CLOUD_PUBLIC_KEY_FILE, problems);
+  if (raw.SDR_CLOUD_PUBLIC_KEY === undefined && raw.SDR_CLOUD_PUBLIC_KEY_FILE === undefined) {
     problems.push(
       "SDR_CLOUD_PUBLIC_KEY: required — the cloud's Ed25519 public key, PEM or base64 (or SDR_CLOUD_PUBLIC_KEY_FILE with its path)",
     );
   }
+  if (!parsed.success) throw new Codes.SDR_ERR_CONFIG_INVALID(problems.join('\n'));
+  const s = parsed.data;
+
   if (s.SDR_CLOUD_URL.startsWith('ws://') && !s.SDR_ALLOW_INSECURE_TUNNEL) {
     problems.push(
       'SDR_CLOUD_URL: plain ws:// is refused; use wss:// (or set SDR_ALLOW_INSECURE_TUNNEL=true for local development)',
