@@ -155,14 +155,15 @@ export function compileConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConf
       "SDR_CLOUD_PUBLIC_KEY: required — the cloud's Ed25519 public key, PEM or base64 (or SDR_CLOUD_PUBLIC_KEY_FILE with its path)",
     );
   }
-  if (!parsed.success) throw new Codes.SDR_ERR_CONFIG_INVALID(problems.join('\n'));
-  const s = parsed.data;
-
-  if (s.SDR_CLOUD_URL.startsWith('ws://') && !s.SDR_ALLOW_INSECURE_TUNNEL) {
+  const insecureAllowed = ['true', '1', 'yes'].includes(raw.SDR_ALLOW_INSECURE_TUNNEL ?? '');
+  if (raw.SDR_CLOUD_URL?.startsWith('ws://') && !insecureAllowed) {
     problems.push(
       'SDR_CLOUD_URL: plain ws:// is refused; use wss:// (or set SDR_ALLOW_INSECURE_TUNNEL=true for local development)',
     );
   }
+  if (!parsed.success) throw new Codes.SDR_ERR_CONFIG_INVALID(problems.join('\n'));
+  const s = parsed.data;
+
   if (s.SDR_BATCH_MAX_BYTES > s.SDR_MAX_FRAME_BYTES / 2) {
     problems.push(
       `SDR_BATCH_MAX_BYTES: must be at most half of SDR_MAX_FRAME_BYTES (${s.SDR_MAX_FRAME_BYTES / 2}) to leave room for framing`,

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 
 /** The daemon's Prometheus metrics; one registry per daemon so tests can run several. */
 export class RuntimeMetrics {
@@ -56,4 +56,8 @@ export class RuntimeMetrics {
     labelNames: ['code'] as const,
     registers: [this.registry],
   });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
 }
