@@ -335,7 +335,7 @@ export class Daemon {
       attemptNumber,
     );
     const { requestId } = job.data;
-    this.running.get(requestId)?.stop('cancelled');
+    this.running.get(requestId)?.stop('superseded');
     this.running.set(requestId, attempt);
     this.metrics.activeJobs.set(this.running.size);
     try {
@@ -369,6 +369,7 @@ export class Daemon {
       log.info({}, 'handed back to the queue for the next runtime');
       throw new WaitingError();
     }
+    if (error instanceof StopSignal && error.reason === 'superseded') throw error;
     if (error instanceof StopSignal) {
       this.metrics.jobs.inc({ event: 'cancelled' });
       log.info({}, 'cancelled while running');

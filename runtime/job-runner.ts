@@ -14,7 +14,7 @@ export interface QueuedJob {
 }
 
 /** Why a running job was stopped from outside. */
-export type StopReason = 'cancelled' | 'draining';
+export type StopReason = 'cancelled' | 'draining' | 'superseded';
 
 /** What the runner needs from the daemon. */
 export interface JobRunnerDeps {
@@ -156,7 +156,13 @@ export class JobAttempt {
 /** The abort reason when the daemon stops an attempt. */
 export class StopSignal extends Error {
   constructor(readonly reason: StopReason) {
-    super(reason === 'cancelled' ? 'cancelled by the cloud' : 'runtime is draining');
+    super(
+      reason === 'cancelled'
+        ? 'cancelled by the cloud'
+        : reason === 'draining'
+          ? 'runtime is draining'
+          : 'a newer run of this job started in this process',
+    );
     this.name = 'StopSignal';
   }
 }
