@@ -9,7 +9,12 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { cloudApi, ensurePeer, repoRoot, startLocalStack, waitForJob } from './local-stack.js';
 
-const PG = { host: '127.0.0.1', port: Number(process.env.SDR_DEMO_PG_PORT ?? 5432), user: 'postgres', password: process.env.SDR_DEMO_PG_PASSWORD ?? 'postgres' };
+const PG = {
+  host: '127.0.0.1',
+  port: Number(process.env.SDR_DEMO_PG_PORT ?? 5432),
+  user: 'postgres',
+  password: process.env.SDR_DEMO_PG_PASSWORD ?? 'postgres',
+};
 const REDIS_PORT = Number(process.env.SDR_DEMO_REDIS_PORT ?? 6379);
 const DATABASE = 'sdr_demo';
 const CRAWLER = 'sdr_demo_crawler';
@@ -71,20 +76,33 @@ async function main(): Promise<void> {
       '    options: { sslmode: disable }',
       '',
     ].join('\n'),
-    runtimeEnv: { SDR_DEMO_PG_USER: CRAWLER, SDR_DEMO_PG_CRAWLER_PASSWORD: crawlerPassword, SDR_LOG_LEVEL: 'warn' },
+    runtimeEnv: {
+      SDR_DEMO_PG_USER: CRAWLER,
+      SDR_DEMO_PG_CRAWLER_PASSWORD: crawlerPassword,
+      SDR_LOG_LEVEL: 'warn',
+    },
   });
   try {
-    say(`reference cloud on ${stack.cloud.url}; runtime connected over ${stack.cloud.tunnelUrl} as agent ${stack.agentId}`);
+    say(
+      `reference cloud on ${stack.cloud.url}; runtime connected over ${stack.cloud.tunnelUrl} as agent ${stack.agentId}`,
+    );
     const submittedAt = Date.now();
-    const { jobId } = await cloudApi<{ jobId: string }>(stack.cloud, 'POST', `/v1/agents/${stack.agentId}/jobs`, {
-      connection: 'demo-shop',
-      options: {},
-    });
+    const { jobId } = await cloudApi<{ jobId: string }>(
+      stack.cloud,
+      'POST',
+      `/v1/agents/${stack.agentId}/jobs`,
+      {
+        connection: 'demo-shop',
+        options: {},
+      },
+    );
     say(`cloud signed and sent job ${jobId}`);
     const job = await waitForJob(stack.cloud, jobId);
     const seconds = (Date.now() - submittedAt) / 1000;
     if (job.state !== 'committed' || !job.result) {
-      throw new Error(`job ended ${job.state}: ${job.error ? `${job.error.code}: ${job.error.message}` : 'no result'}`);
+      throw new Error(
+        `job ended ${job.state}: ${job.error ? `${job.error.code}: ${job.error.message}` : 'no result'}`,
+      );
     }
     const jsonl = await cloudApi<string>(stack.cloud, 'GET', `/v1/jobs/${jobId}/result`);
     const records = jsonl
@@ -94,10 +112,12 @@ async function main(): Promise<void> {
     const perKind = new Map<string, number>();
     for (const record of records) perKind.set(record.kind, (perKind.get(record.kind) ?? 0) + 1);
     const sha256 = createHash('sha256').update(jsonl).digest('hex');
-    if (sha256 !== job.result.sha256) throw new Error(`committed file sha256 ${sha256} ≠ reported ${job.result.sha256}`);
+    if (sha256 !== job.result.sha256)
+      throw new Error(`committed file sha256 ${sha256} ≠ reported ${job.result.sha256}`);
 
     say('committed:');
-    for (const [kind, count] of [...perKind].sort()) process.stdout.write(`  ${kind.padEnd(22)} ${String(count).padStart(6)}\n`);
+    for (const [kind, count] of [...perKind].sort())
+      process.stdout.write(`  ${kind.padEnd(22)} ${String(count).padStart(6)}\n`);
     process.stdout.write(`  ${'total records'.padEnd(22)} ${String(records.length).padStart(6)}\n`);
     process.stdout.write(`  ${'bytes'.padEnd(22)} ${String(job.result.bytes).padStart(6)}\n`);
     process.stdout.write(`  ${'seconds (job)'.padEnd(22)} ${seconds.toFixed(2).padStart(6)}\n`);

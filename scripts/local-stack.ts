@@ -34,7 +34,9 @@ export async function portOpen(port: number, host = '127.0.0.1'): Promise<boolea
 export async function ensurePeer(name: string, port: number): Promise<string | undefined> {
   if (await portOpen(port)) return undefined;
   try {
-    execFileSync('bash', [join(repoRoot, 'tests/peers', `${name}.sh`)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('bash', [join(repoRoot, 'tests/peers', `${name}.sh`)], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
   } catch (error) {
     const stderr = String((error as { stderr?: Buffer }).stderr ?? '').trim();
     throw new Error(stderr.split('\n').at(-1) || `tests/peers/${name}.sh failed`, { cause: error });
@@ -46,13 +48,55 @@ export async function ensurePeer(name: string, port: number): Promise<string | u
 export function makeLocalTls(dir: string): { caFile: string; cert: string; key: string } {
   mkdirSync(dir, { recursive: true });
   const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
-    '-subj', '/CN=sdr local CA', '-keyout', 'ca.key', '-out', 'ca.pem');
-  run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=127.0.0.1',
-    '-keyout', 'server.key', '-out', 'server.csr');
+  run(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=sdr local CA',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+  );
+  run(
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-keyout',
+    'server.key',
+    '-out',
+    'server.csr',
+  );
   writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2',
-    '-extfile', 'ext.cnf', '-out', 'server.pem');
+  run(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    'ext.cnf',
+    '-out',
+    'server.pem',
+  );
   return {
     caFile: join(dir, 'ca.pem'),
     cert: readFileSync(join(dir, 'server.pem'), 'utf8'),
@@ -185,7 +229,8 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
     runtime,
     startRuntime,
     async close() {
-      for (const process of processes.reverse()) await process.stop('SIGTERM').catch(() => process.stop('SIGKILL'));
+      for (const process of processes.reverse())
+        await process.stop('SIGTERM').catch(() => process.stop('SIGKILL'));
       await cloud.close();
     },
   };

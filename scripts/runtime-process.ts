@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -55,6 +56,23 @@ export class RuntimeProcess {
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
     return this;
+  }
+
+  /** The process id, while it runs. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Peak resident memory of the process so far (VmHWM from /proc), in bytes; Linux only. */
+  peakRssBytes(): number | undefined {
+    if (!this.child?.pid) return undefined;
+    try {
+      const status = readFileSync(`/proc/${this.child.pid}/status`, 'utf8');
+      const kb = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1];
+      return kb === undefined ? undefined : Number(kb) * 1024;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Resolves with the first log line (past or future) matching; rejects after `timeoutMs`. */
