@@ -267,6 +267,18 @@ export const Codes = {
     false,
     (requestId: string) => `the cloud has no job ${requestId} for this agent; the frame was ignored`,
   ),
+  SDR_ERR_PG_CONFIG: define(
+    'SDR_ERR_PG_CONFIG',
+    false,
+    (connection: string, problem: string) =>
+      `postgres connection "${connection}" is misconfigured: ${problem}`,
+  ),
+  SDR_ERR_PG_NO_DATABASE: define(
+    'SDR_ERR_PG_NO_DATABASE',
+    false,
+    (database: string, server: string) =>
+      `database "${database}" does not exist on ${server}; check the connection's database or the job's database list`,
+  ),
 } as const;
 
 /** A code of the catalogue. */
