@@ -112,6 +112,11 @@ export function mapPgError(error: unknown, target: ErrorTarget, phase: 'connect'
     default:
       break;
   }
+  if (/client password must be a string/.test(raw))
+    return new Codes.SDR_ERR_PG_AUTH(
+      `${server} asked for a password for user "${target.user}" but the connection has no credentials.password`,
+      options,
+    );
   if (tlsCodes.has(code) || /SSL|TLS|certificate/i.test(raw))
     return new Codes.SDR_ERR_PG_TLS(
       `${server}: ${raw}${code && !raw.includes(code) ? ` (${code})` : ''}`,

@@ -63,8 +63,9 @@ export function errorTarget(settings: PostgresSettings, database = settings.data
     connectTimeoutMs: settings.connectTimeoutMs,
     statementTimeoutMs: settings.statementTimeoutMs,
     lockTimeoutMs: settings.lockTimeoutMs,
+    // A password equal to the user or database name is no secret from the messages that must name them.
     secrets: [settings.password, settings.tls.key].filter(
-      (s): s is string => s !== undefined && s.length > 0,
+      (s): s is string => s !== undefined && s.length > 0 && s !== settings.user && s !== database,
     ),
   };
 }
@@ -154,22 +155,28 @@ export async function openReadOnlySession(
     async *stream(sql, params = []) {
       const cursor = client.query(new Cursor<Row>(sql, params as unknown[]));
       let open = true;
+      const read = (): Promise<Row[]> =>
+        cursor.read(settings.fetchSize).catch((error: unknown) => {
+          open = false;
+          throw fail(error, 'query');
+        });
+      // One page of read-ahead: the server produces the next page while the consumer handles this one.
+      let next = read();
       try {
         for (;;) {
-          let rows: Row[];
-          try {
-            rows = await cursor.read(settings.fetchSize);
-          } catch (error) {
-            open = false;
-            throw fail(error, 'query');
-          }
+          const rows = await next;
           if (rows.length === 0) break;
+          next = rows.length < settings.fetchSize ? Promise.resolve([]) : read();
+          // A read-ahead that fails while this page is consumed is reported when awaited, not before.
+          next.catch(() => undefined);
           for (const row of rows) {
             if (signal.aborted) throw abortError(signal);
             yield row;
           }
         }
       } finally {
+        // Let an in-flight read settle before closing the portal so the next query finds the client idle.
+        await next.catch(() => undefined);
         // Closing the portal lets the next query of this session run; after an abort the client is gone.
         if (open && !ended) await cursor.close().catch(() => undefined);
       }

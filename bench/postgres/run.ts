@@ -4,7 +4,7 @@
  * DataHub's postgres source (file sink) when it is installed; prints a table and writes
  * bench/results/postgres.json.
  *
- *   npm run bench:postgres -- [--tables 10000,50000] [--reuse] [--keep] [--skip-datahub]
+ *   npm run bench:postgres -- [--tables 10000,50000] [--reuse] [--keep] [--skip-datahub] [--datahub-max-tables N]
  *
  * DataHub is looked up as `$SDR_BENCH_DATAHUB` or `datahub` on PATH (install it in a virtualenv:
  * `python3 -m venv /tmp/dh && /tmp/dh/bin/pip install 'acryl-datahub[postgres]'`, then
@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { crawlQueries } from '../../adapters/postgres/catalog.js';
 import { parseExtractOptions } from '../../adapters/postgres/options.js';
+import { measureExtraction } from '../harness.js';
 import { benchServer, dropCatalog, generateCatalog, type GeneratedCatalog } from './generate.js';
 import { measure } from './measure.js';
 
@@ -86,7 +87,7 @@ async function countCatalog(database: string): Promise<GeneratedCatalog> {
     const { rows } = await client.query(`SELECT
       (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname LIKE 'bench_s%' AND c.relkind = 'r')::int AS tables,
       (SELECT count(*) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname LIKE 'bench_s%' AND c.relkind = 'r' AND a.attnum > 0)::int AS columns,
-      (SELECT count(*) FROM pg_class c WHERE c.relkind = 'v' AND c.relname LIKE 'v%')::int AS views,
+      (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname LIKE 'bench_s%' AND c.relkind = 'v')::int AS views,
       (SELECT count(*) FROM pg_class c WHERE c.relkind = 'p')::int AS partitioned,
       (SELECT count(*) FROM pg_class c WHERE c.relispartition AND c.relkind = 'r')::int AS partitions,
       (SELECT count(*) FROM pg_constraint WHERE contype = 'f')::int AS fks,
@@ -124,6 +125,33 @@ async function measureSdr(database: string): Promise<Measurement> {
     objects: result.records,
     objectsPerSecond: result.records / run.wallSeconds,
     note: `extraction ${(result.wallMs / 1000).toFixed(2)} s of it (rest is process start); ${(result.bytes / 1e6).toFixed(0)} MB of JSON; peak heap ${result.peakHeapMb.toFixed(0)} MB`,
+  };
+}
+
+/** The full path: reference cloud submits a signed job, the runtime process extracts and streams it back. */
+async function measureThroughRuntime(database: string): Promise<Measurement> {
+  const result = await measureExtraction({
+    connectionsYaml: [
+      'connections:',
+      '  - name: bench-pg',
+      '    type: postgres',
+      `    host: ${benchServer.host}`,
+      `    port: ${benchServer.port}`,
+      `    database: ${database}`,
+      '    secrets: { user: env://SDR_BENCH_PG_USER, password: env://SDR_BENCH_PG_PASSWORD }',
+      '    options: { sslmode: disable }',
+      '',
+    ].join('\n'),
+    connection: 'bench-pg',
+    runtimeEnv: { SDR_BENCH_PG_USER: benchServer.user, SDR_BENCH_PG_PASSWORD: benchServer.password },
+  });
+  return {
+    tool: 'sdr through runtime + reference cloud',
+    wallSeconds: result.wallSeconds,
+    peakRssMb: result.runtimePeakRssMb,
+    objects: result.records,
+    objectsPerSecond: result.objectsPerSecond,
+    note: `job submitted to committed; RSS is the runtime process; ${result.batches} batches, ${(result.bytes / 1e6).toFixed(0)} MB`,
   };
 }
 
@@ -266,6 +294,8 @@ async function main(): Promise<void> {
       reuse: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       'skip-datahub': { type: 'boolean', default: false },
+      // DataHub takes roughly a minute per thousand tables here; above this size it is not run.
+      'datahub-max-tables': { type: 'string', default: '10000' },
     },
   });
   const results: CatalogResult[] = [];
@@ -276,24 +306,35 @@ async function main(): Promise<void> {
         ? await countCatalog(database)
         : await generateCatalog(database, tables);
     try {
+      const runtime = await measureThroughRuntime(database);
       const sdr = await measureSdr(database);
       const floor = await measurePsqlFloor(database, sdr.objects ?? 0);
-      const datahub = values['skip-datahub']
+      const skipDatahub = values['skip-datahub'] || tables > Number(values['datahub-max-tables']);
+      const datahub = skipDatahub
         ? {
             tool: 'DataHub postgres source (file sink)',
             wallSeconds: null,
             peakRssMb: null,
             objects: null,
             objectsPerSecond: null,
-            note: 'skipped (--skip-datahub)',
+            note: values['skip-datahub']
+              ? 'skipped (--skip-datahub)'
+              : `not run above --datahub-max-tables ${values['datahub-max-tables']} (about a minute per thousand tables)`,
           }
         : await measureDatahub(database);
       const result: CatalogResult = {
         catalog,
-        measurements: [sdr, floor, datahub],
+        measurements: [runtime, sdr, floor, datahub],
         ratios: {
-          'datahub wall / sdr wall (target >= 20)': ratio(datahub.wallSeconds, sdr.wallSeconds),
-          'sdr wall / psql floor wall (target <= 3)': ratio(sdr.wallSeconds, floor.wallSeconds),
+          'datahub wall / sdr-through-runtime wall (target >= 20)': ratio(
+            datahub.wallSeconds,
+            runtime.wallSeconds,
+          ),
+          'sdr-through-runtime wall / psql floor wall (target <= 3)': ratio(
+            runtime.wallSeconds,
+            floor.wallSeconds,
+          ),
+          'sdr adapter process wall / psql floor wall': ratio(sdr.wallSeconds, floor.wallSeconds),
         },
       };
       printTable(result);
@@ -304,9 +345,20 @@ async function main(): Promise<void> {
   }
   const out = join(root, 'bench', 'results', 'postgres.json');
   mkdirSync(dirname(out), { recursive: true });
+  // Keep earlier results for other catalog sizes: the 10k and 50k runs are usually separate invocations.
+  let previous: CatalogResult[];
+  try {
+    previous = (JSON.parse(readFileSync(out, 'utf8')) as { results: CatalogResult[] }).results ?? [];
+  } catch {
+    previous = [];
+  }
+  const measured = new Set(results.map((r) => r.catalog.database));
+  const merged = [...previous.filter((r) => !measured.has(r.catalog.database)), ...results].sort(
+    (a, b) => a.catalog.tables - b.catalog.tables,
+  );
   writeFileSync(
     out,
-    `${JSON.stringify({ measuredAt: new Date().toISOString(), host: { cpus: 2 }, results }, null, 2)}\n`,
+    `${JSON.stringify({ measuredAt: new Date().toISOString(), host: { cpus: 2 }, results: merged }, null, 2)}\n`,
   );
   console.log(`\nwrote ${out}`);
 }
