@@ -165,7 +165,13 @@ describe('postgres adapter: extraction', () => {
       rlsEnabled: false,
       inherits: [],
     });
-    expect(get(key('public', 'orders'))).toMatchObject({ rlsEnabled: true, rlsForced: true });
+    expect(get(key('sales', 'customers')).estimatedRows).toBe(2);
+    expect(get(key('sales', 'customers')).sizeBytes).toBeGreaterThan(0);
+    expect(get(key('public', 'orders'))).toMatchObject({
+      rlsEnabled: true,
+      rlsForced: true,
+      estimatedRows: null,
+    });
     expect(get(key('public', 'child_t'))).toMatchObject({ inherits: [key('public', 'parent_t')] });
     expect(get(key('sales', 'remote_things'))).toMatchObject({
       tableKind: 'foreign table',
@@ -280,6 +286,12 @@ describe('postgres adapter: extraction', () => {
       expression: '((amount >= (0)::numeric))',
       columns: ['amount'],
     });
+    // A partitioned table's primary key is copied onto every partition, marked inherited.
+    expect(c(['sales', 'events'], 'events_pkey')).toMatchObject({ columns: ['id', 'at'], inherited: false });
+    const copies = records.filter((r) => r.kind === 'constraint' && r.inherited === true);
+    expect(copies.map((r) => r.parent).sort()).toEqual(
+      [key('sales', 'events_2024'), key('sales', 'events_2024_a'), key('scratch', 'events_2025')].sort(),
+    );
     const exclusion = records.find((r) => r.kind === 'constraint' && r.parent === key('public', 'bookings'));
     expect(exclusion).toMatchObject({ constraintKind: 'exclusion', columns: ['during'] });
     expect(exclusion!.definition).toBe('EXCLUDE USING gist (during WITH &&)');
