@@ -62,6 +62,87 @@ function triggerFacts(tgtype: number): { timing: string; level: string; events: 
   return { timing, level: tgtype & 1 ? 'row' : 'statement', events };
 }
 
+/** What a crawl needs besides its main session. */
+export interface CrawlHelpers {
+  /** Opens another read-only session on the same database, importing `snapshot` when given. */
+  openSession(snapshot: string | undefined): Promise<ReadOnlySession>;
+  /** Reports a non-fatal problem with one object. */
+  warn(message: string): void;
+}
+
+/** Relation rows handled together: their view definitions are fetched in one query. */
+const RELATION_PAGE = 200;
+
+/**
+ * Fetches view definitions on a helper session that shares the crawl's snapshot, inside a savepoint
+ * rolled back after each page: pg_get_viewdef() takes AccessShareLock on every relation a view reads
+ * and would hold it to the end of the crawl, which exhausts the server's lock table at ~10,000 views.
+ */
+class ViewDefinitions {
+  private helper: ReadOnlySession | undefined;
+
+  constructor(
+    private readonly snapshot: string | undefined,
+    private readonly helpers: CrawlHelpers,
+  ) {}
+
+  async fetch(views: { oid: number; name: string }[]): Promise<Map<number, string | null>> {
+    const definitions = new Map<number, string | null>();
+    if (views.length === 0) return definitions;
+    this.helper ??= await this.helpers.openSession(this.snapshot);
+    const helper = this.helper;
+    await helper.query('SAVEPOINT sdr_view_definitions');
+    try {
+      const rows = await helper.query(sql.VIEW_DEFINITIONS, [views.map((view) => view.oid)]);
+      for (const row of rows) definitions.set(row.oid as number, row.definition as string);
+    } catch (error) {
+      await helper.query('ROLLBACK TO SAVEPOINT sdr_view_definitions');
+      // One view whose tables are locked by running DDL (lock_timeout) must not cost the others theirs.
+      if (views.length > 1) {
+        for (const view of views)
+          for (const [oid, text] of await this.fetch([view])) definitions.set(oid, text);
+      } else {
+        this.helpers.warn(`view ${views[0]!.name}: definition not read: ${(error as Error).message}`);
+        definitions.set(views[0]!.oid, null);
+      }
+    } finally {
+      await helper.query('ROLLBACK TO SAVEPOINT sdr_view_definitions');
+    }
+    return definitions;
+  }
+
+  async close(): Promise<void> {
+    await this.helper?.close();
+  }
+}
+
+/** Groups a row stream into pages of at most `size` rows (bounded memory, one page at a time). */
+async function* pages(rows: AsyncIterable<Row>, size: number): AsyncGenerator<Row[], void, undefined> {
+  let page: Row[] = [];
+  for await (const row of rows) {
+    page.push(row);
+    if (page.length >= size) {
+      yield page;
+      page = [];
+    }
+  }
+  if (page.length > 0) yield page;
+}
+
+/** Exports the main session's snapshot for helper sessions; undefined where the server cannot. */
+async function exportSnapshot(session: ReadOnlySession): Promise<string | undefined> {
+  // In a savepoint: a failure (older standby servers) must not abort the crawl's transaction.
+  await session.query('SAVEPOINT sdr_export_snapshot');
+  try {
+    const [row] = await session.query('SELECT pg_export_snapshot() AS id');
+    await session.query('RELEASE SAVEPOINT sdr_export_snapshot');
+    return row?.id as string | undefined;
+  } catch {
+    await session.query('ROLLBACK TO SAVEPOINT sdr_export_snapshot');
+    return undefined;
+  }
+}
+
 /** The filter parameters every scoped catalog query takes ($1..$4). */
 function scopeParams(options: PostgresExtractOptions): string[][] {
   return [options.schemas.include, options.schemas.exclude, options.tables.include, options.tables.exclude];
@@ -102,15 +183,26 @@ export async function* crawlDatabase(
   session: ReadOnlySession,
   server: string,
   options: PostgresExtractOptions,
+  helpers: CrawlHelpers,
 ): AsyncGenerator<MetadataRecord, void, undefined> {
-  const scope = [
-    options.schemas.include,
-    options.schemas.exclude,
-    options.tables.include,
-    options.tables.exclude,
-  ];
   const [database] = await session.query(sql.DATABASE);
   if (!database) return;
+  const viewDefinitions = new ViewDefinitions(await exportSnapshot(session), helpers);
+  try {
+    yield* crawlRecords(session, server, options, database, viewDefinitions);
+  } finally {
+    await viewDefinitions.close();
+  }
+}
+
+async function* crawlRecords(
+  session: ReadOnlySession,
+  server: string,
+  options: PostgresExtractOptions,
+  database: Row,
+  viewDefinitions: ViewDefinitions,
+): AsyncGenerator<MetadataRecord, void, undefined> {
+  const scope = scopeParams(options);
   const db = databaseKey(server, text(database, 'name'));
   const rel = (schema: string, name: string): string => relationKey(db, schema, name);
   const typeKey = (schema: string, name: string): string => childKey(schemaKey(db, schema), 'type', name);
@@ -231,44 +323,51 @@ export async function* crawlDatabase(
     };
   }
 
-  for await (const row of session.stream(sql.RELATIONS, scope)) {
-    const schema = text(row, 'schema');
-    const relkind = text(row, 'relkind');
-    const isPartition = row.is_partition === true;
-    const parentKey =
-      isPartition && row.parent_name !== null
-        ? rel(text(row, 'parent_schema'), text(row, 'parent_name'))
-        : schemaKey(db, schema);
-    const partitioned = relkind === 'p';
-    const view = relkind === 'v' || relkind === 'm';
-    yield {
-      kind: 'table',
-      key: rel(schema, text(row, 'name')),
-      parent: parentKey,
-      schema,
-      name: row.name,
-      tableKind: relationKinds[relkind] ?? relkind,
-      owner: row.owner,
-      comment: nullable(row.comment),
-      estimatedRows: nullable(row.estimated_rows),
-      sizeBytes: nullable(row.size_bytes),
-      rlsEnabled: row.rls_enabled,
-      rlsForced: row.rls_forced,
-      ...(partitioned
-        ? {
-            partitioning: {
-              strategy: row.partition_strategy,
-              key: row.partition_key,
-              partitionCount: row.partition_count,
-            },
-          }
-        : {}),
-      ...(isPartition ? { partitionOf: parentKey, partitionBound: row.partition_bound } : {}),
-      inherits: jsonList<[string, string]>(row.inherits).map(([s, n]) => rel(s, n)),
-      ...(view ? { definition: row.definition } : {}),
-      ...(relkind === 'v' ? { checkOption: nullable(row.check_option) } : {}),
-      ...(relkind === 'f' ? { foreignServer: nullable(row.foreign_server) } : {}),
-    };
+  for await (const page of pages(session.stream(sql.RELATIONS, scope), RELATION_PAGE)) {
+    const definitions = await viewDefinitions.fetch(
+      page
+        .filter((row) => row.relkind === 'v' || row.relkind === 'm')
+        .map((row) => ({ oid: row.oid as number, name: `${text(row, 'schema')}.${text(row, 'name')}` })),
+    );
+    for (const row of page) {
+      const schema = text(row, 'schema');
+      const relkind = text(row, 'relkind');
+      const isPartition = row.is_partition === true;
+      const parentKey =
+        isPartition && row.parent_name !== null
+          ? rel(text(row, 'parent_schema'), text(row, 'parent_name'))
+          : schemaKey(db, schema);
+      const partitioned = relkind === 'p';
+      const view = relkind === 'v' || relkind === 'm';
+      yield {
+        kind: 'table',
+        key: rel(schema, text(row, 'name')),
+        parent: parentKey,
+        schema,
+        name: row.name,
+        tableKind: relationKinds[relkind] ?? relkind,
+        owner: row.owner,
+        comment: nullable(row.comment),
+        estimatedRows: nullable(row.estimated_rows),
+        sizeBytes: nullable(row.size_bytes),
+        rlsEnabled: row.rls_enabled,
+        rlsForced: row.rls_forced,
+        ...(partitioned
+          ? {
+              partitioning: {
+                strategy: row.partition_strategy,
+                key: row.partition_key,
+                partitionCount: row.partition_count,
+              },
+            }
+          : {}),
+        ...(isPartition ? { partitionOf: parentKey, partitionBound: row.partition_bound } : {}),
+        inherits: jsonList<[string, string]>(row.inherits).map(([s, n]) => rel(s, n)),
+        ...(view ? { definition: definitions.get(row.oid as number) ?? null } : {}),
+        ...(relkind === 'v' ? { checkOption: nullable(row.check_option) } : {}),
+        ...(relkind === 'f' ? { foreignServer: nullable(row.foreign_server) } : {}),
+      };
+    }
   }
 
   for await (const row of session.stream(sql.COLUMNS, scope)) {

@@ -138,7 +138,15 @@ async function* extract(
         ...(transport ? { transport } : {}),
       });
       try {
-        yield* crawlDatabase(session, server, options);
+        yield* crawlDatabase(session, server, options, {
+          openSession: (snapshot) =>
+            openReadOnlySession(settings, signal, {
+              database,
+              ...(transport ? { transport } : {}),
+              ...(snapshot !== undefined ? { snapshot } : {}),
+            }),
+          warn: (message) => context.warn(message),
+        });
       } finally {
         await session.close();
       }

@@ -1,7 +1,7 @@
 /**
  * The catalog queries, one per record kind, each run once per database over the whole catalog and
- * streamed through a cursor. They read pg_catalog only, take no relation locks, and never touch a
- * user table. Parameters are the compiled filters: $1/$2 schema include/exclude, $3/$4 table
+ * streamed through a cursor. They read pg_catalog only and never touch a user table; the one function
+ * that locks user relations, pg_get_viewdef(), runs separately (VIEW_DEFINITIONS). Parameters are the compiled filters: $1/$2 schema include/exclude, $3/$4 table
  * include/exclude (text[] of PostgreSQL regular expressions; an empty include list means "all").
  */
 
@@ -15,7 +15,7 @@ const SYSTEM_SCHEMA = `(n.nspname IN ('pg_catalog', 'information_schema', 'pg_to
  * then by schema and name (bytewise); every per-relation query sorts on that integer, and names are
  * cast to text so sorted rows stay narrow (a \`name\` is 64 bytes).
  */
-const SCOPE = `
+export const SCOPE = `
 WITH RECURSIVE ns AS (
   SELECT n.oid, n.nspname FROM pg_namespace n
   WHERE NOT ${SYSTEM_SCHEMA}
@@ -153,7 +153,7 @@ SELECT ord.schema, ord.relation AS name, c.relkind, c.relispartition AS is_parti
   CASE WHEN c.relkind = 'p' THEN substring(pg_get_partkeydef(c.oid) FROM '^\\w+ \\((.*)\\)$') END AS partition_key,
   CASE WHEN c.relkind = 'p' THEN (SELECT count(*) FROM pg_inherits i WHERE i.inhparent = c.oid)::int END AS partition_count,
   CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
-  CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END AS definition,
+  c.oid AS oid,
   CASE WHEN NOT c.relispartition THEN ARRAY(SELECT json_build_array(ipn.nspname, ipc.relname)::text
     FROM pg_inherits i JOIN pg_class ipc ON ipc.oid = i.inhparent JOIN pg_namespace ipn ON ipn.oid = ipc.relnamespace
     WHERE i.inhrelid = c.oid ORDER BY i.inhseqno) END AS inherits,
@@ -163,6 +163,13 @@ SELECT ord.schema, ord.relation AS name, c.relkind, c.relispartition AS is_parti
 FROM ord JOIN pg_class c ON c.oid = ord.oid
 LEFT JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
 ORDER BY ord.pos`;
+
+/**
+ * Definitions of some views ($1: oid[]). pg_get_viewdef() locks every relation a view reads until the
+ * end of the (sub)transaction, so the adapter runs this in a savepoint it rolls back: thousands of views
+ * would otherwise exhaust the server's lock table (max_locks_per_transaction).
+ */
+export const VIEW_DEFINITIONS = `SELECT c.oid, pg_get_viewdef(c.oid) AS definition FROM pg_class c WHERE c.oid = ANY ($1::oid[])`;
 
 /** Columns of every crawled relation, in relation order then ordinal. */
 export const COLUMNS = `${SCOPE}

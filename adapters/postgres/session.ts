@@ -76,13 +76,14 @@ function abortError(signal: AbortSignal): unknown {
 
 /**
  * Opens a read-only session: connects with `application_name`, pins timeouts and `search_path`,
- * makes every transaction read-only, and begins the crawl's snapshot transaction. Aborting `signal`
+ * makes every transaction read-only, and begins the crawl's snapshot transaction (or imports `snapshot`,
+ * exported by another session with `pg_export_snapshot()`). Aborting `signal`
  * ends the client at once, so a pending connect or fetch rejects with the signal's reason.
  */
 export async function openReadOnlySession(
   settings: PostgresSettings,
   signal: AbortSignal,
-  options: { database?: string; transport?: SessionTransport } = {},
+  options: { database?: string; transport?: SessionTransport; snapshot?: string } = {},
 ): Promise<ReadOnlySession> {
   const database = options.database ?? settings.database;
   const target = errorTarget(settings, database);
@@ -136,6 +137,9 @@ export async function openReadOnlySession(
         'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
       ].join('; '),
     );
+    // A helper session sees exactly the main session's catalog snapshot (pg_export_snapshot there).
+    if (options.snapshot !== undefined)
+      await client.query(`SET TRANSACTION SNAPSHOT ${client.escapeLiteral(options.snapshot)}`);
   } catch (error) {
     const mapped = fail(error, 'connect');
     await end();

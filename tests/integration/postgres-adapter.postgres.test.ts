@@ -522,6 +522,29 @@ describe('postgres adapter: sessions and failures', () => {
     expect(error.code).toBe('SDR_ERR_PG_TLS');
   });
 
+  it('holds no lock on a user table while it crawls (view definitions are read in rolled-back savepoints)', async () => {
+    const conn = connection();
+    const client = admin(DB);
+    await client.connect();
+    try {
+      let checked = false;
+      for await (const record of adapter.extract(conn, adapter.parseOptions({}, conn.name), context())) {
+        if (record.kind !== 'column' || checked) continue;
+        checked = true;
+        const { rows } = await client.query(
+          `SELECT l.relation::regclass::text AS relation FROM pg_locks l
+           JOIN pg_stat_activity a ON a.pid = l.pid AND a.application_name = 'sdr-metadata-crawler'
+           JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE l.locktype = 'relation' AND n.nspname NOT IN ('pg_catalog', 'information_schema')`,
+        );
+        expect(rows).toEqual([]);
+      }
+      expect(checked).toBe(true);
+    } finally {
+      await client.end();
+    }
+  });
+
   it('stops promptly when cancelled and leaves no session behind', async () => {
     const controller = new AbortController();
     const conn = connection();
