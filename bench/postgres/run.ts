@@ -37,6 +37,7 @@ interface Measurement {
 }
 
 interface CatalogResult {
+  measuredAt: string;
   catalog: GeneratedCatalog;
   measurements: Measurement[];
   ratios: Record<string, number | null>;
@@ -327,6 +328,13 @@ async function main(): Promise<void> {
       'datahub-max-tables': { type: 'string', default: '10000' },
     },
   });
+  const out = join(root, 'bench', 'results', 'postgres.json');
+  let previous: { measuredAt?: string; results: CatalogResult[] };
+  try {
+    previous = JSON.parse(readFileSync(out, 'utf8')) as { measuredAt?: string; results: CatalogResult[] };
+  } catch {
+    previous = { results: [] };
+  }
   const results: CatalogResult[] = [];
   for (const tables of values.tables.split(',').map(Number)) {
     const database = `sdr_pg_bench_${tables >= 1000 ? `${tables / 1000}k` : tables}`;
@@ -351,7 +359,17 @@ async function main(): Promise<void> {
               : `not run above --datahub-max-tables ${values['datahub-max-tables']} (about a minute per thousand tables)`,
           }
         : await measureDatahub(database);
+      // DataHub takes a quarter of an hour at 10k tables: a run that skips it keeps the last measurement.
+      const earlierResult = previous.results.find((r) => r.catalog.database === database);
+      const earlier = earlierResult?.measurements.find(
+        (m) => m.tool === datahub.tool && m.wallSeconds !== null,
+      );
+      if (skipDatahub && earlier)
+        Object.assign(datahub, earlier, {
+          note: `${earlier.note?.replace(/ \(from an earlier run.*$/, '') ?? ''} (from an earlier run of this bench at ${earlierResult?.measuredAt ?? previous.measuredAt ?? '?'})`,
+        });
       const result: CatalogResult = {
+        measuredAt: new Date().toISOString(),
         catalog,
         measurements: [runtime, sdr, floor, datahub],
         ratios: {
@@ -372,17 +390,10 @@ async function main(): Promise<void> {
       if (!values.keep) await dropCatalog(database);
     }
   }
-  const out = join(root, 'bench', 'results', 'postgres.json');
   mkdirSync(dirname(out), { recursive: true });
   // Keep earlier results for other catalog sizes: the 10k and 50k runs are usually separate invocations.
-  let previous: CatalogResult[];
-  try {
-    previous = (JSON.parse(readFileSync(out, 'utf8')) as { results: CatalogResult[] }).results ?? [];
-  } catch {
-    previous = [];
-  }
   const measured = new Set(results.map((r) => r.catalog.database));
-  const merged = [...previous.filter((r) => !measured.has(r.catalog.database)), ...results].sort(
+  const merged = [...previous.results.filter((r) => !measured.has(r.catalog.database)), ...results].sort(
     (a, b) => a.catalog.tables - b.catalog.tables,
   );
   writeFileSync(
