@@ -545,6 +545,35 @@ describe('postgres adapter: sessions and failures', () => {
     }
   });
 
+  it('keeps crawling when DDL holds a table a view reads: the view loses only its definition, with a warning', async () => {
+    const locker = admin(DB);
+    await locker.connect();
+    try {
+      await locker.query(
+        `CREATE SCHEMA lockcase; CREATE TABLE lockcase.plain (x int);
+         CREATE VIEW lockcase.over_plain AS SELECT x FROM lockcase.plain; CREATE VIEW lockcase.constant AS SELECT 1 AS one`,
+      );
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE lockcase.plain IN ACCESS EXCLUSIVE MODE');
+      const conn = connection({ options: { lockTimeoutMs: 200 } });
+      const ctx = context();
+      const records: MetadataRecord[] = [];
+      const options = adapter.parseOptions({ schemas: { include: ['lockcase'] } }, conn.name);
+      for await (const record of adapter.extract(conn, options, ctx)) records.push(record);
+      const byName = new Map(records.filter((r) => r.kind === 'table').map((r) => [r.name, r]));
+      expect(byName.get('over_plain')).toMatchObject({ definition: null });
+      expect(byName.get('constant')?.definition).toMatch(/SELECT 1 AS one/);
+      expect(ctx.warnings.some((w) => w.startsWith('view lockcase.over_plain: definition not read'))).toBe(
+        true,
+      );
+      expect(records.filter((r) => r.kind === 'column').map((r) => r.name)).toEqual(['one', 'x', 'x']);
+    } finally {
+      await locker.query('ROLLBACK');
+      await locker.query('DROP SCHEMA lockcase CASCADE');
+      await locker.end();
+    }
+  });
+
   it('stops promptly when cancelled and leaves no session behind', async () => {
     const controller = new AbortController();
     const conn = connection();
