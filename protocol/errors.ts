@@ -224,6 +224,37 @@ export const Codes = {
       `${detail}; grant the crawler's role CONNECT on the database and USAGE on its schemas`,
   ),
   SDR_ERR_PG_QUERY: define('SDR_ERR_PG_QUERY', true, (detail: string) => `catalog query failed: ${detail}`),
+
+  // Amazon SageMaker
+  SDR_ERR_SAGEMAKER_AUTH: define(
+    'SDR_ERR_SAGEMAKER_AUTH',
+    false,
+    (connection: string, detail: string) =>
+      `AWS rejected the identity of "${connection}" (${detail}); check the access key its secrets point to, the default credential chain (env, profile, web identity, instance role) and, with roleArn, the role's trust policy and externalId`,
+  ),
+  SDR_ERR_SAGEMAKER_DENIED: define(
+    'SDR_ERR_SAGEMAKER_DENIED',
+    false,
+    (connection: string, action: string) =>
+      `"${connection}" may not call ${action}; grant it to the crawler's IAM identity (docs/adapters/sagemaker.md has the minimal policy)`,
+  ),
+  SDR_ERR_SAGEMAKER_THROTTLED: define(
+    'SDR_ERR_SAGEMAKER_THROTTLED',
+    true,
+    (connection: string, action: string) =>
+      `SageMaker kept throttling ${action} for "${connection}" after every retry; lower maxRequestsPerSecond or describeConcurrency, or run when the account is quieter`,
+  ),
+  SDR_ERR_SAGEMAKER_UNREACHABLE: define(
+    'SDR_ERR_SAGEMAKER_UNREACHABLE',
+    true,
+    (connection: string, detail: string) =>
+      `the SageMaker API of "${connection}" could not be reached (${detail}); check region, endpoint, proxy and firewall rules`,
+  ),
+  SDR_ERR_SAGEMAKER_API: define(
+    'SDR_ERR_SAGEMAKER_API',
+    true,
+    (connection: string, action: string, detail: string) => `${action} failed for "${connection}": ${detail}`,
+  ),
 } as const;
 
 /** A code of the catalogue. */
