@@ -173,7 +173,11 @@ export class Extraction {
       command: object,
       options: { abortSignal: AbortSignal },
     ) => Promise<unknown>;
-    return send(command, { abortSignal: this.signal }) as Promise<T>;
+    return send(command, { abortSignal: this.signal }).catch((error: unknown) => {
+      // The SDK rejects in-flight calls with its own "Request aborted"; the job's reason says more.
+      if (this.signal.aborted) throw abortError(this.signal);
+      throw error;
+    }) as Promise<T>;
   }
 
   private checkAborted(): void {
@@ -206,6 +210,7 @@ export class Extraction {
       try {
         page = await fetch(token);
       } catch (error) {
+        this.checkAborted();
         if (isAccessDenied(error)) {
           this.deny(action, `${action} was denied: ${what} were not extracted; grant ${action}`, undefined);
           return;
@@ -235,6 +240,7 @@ export class Extraction {
     try {
       return await call();
     } catch (error) {
+      this.checkAborted();
       if (isAccessDenied(error)) {
         this.deny(action, `${action} was denied for ${what}; grant ${action}`, name);
         return undefined;

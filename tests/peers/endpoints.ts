@@ -8,4 +8,6 @@ export const peers = {
     user: process.env.SDR_TEST_PG_USER ?? 'postgres',
     password: process.env.SDR_TEST_PG_PASSWORD ?? 'postgres',
   },
+  /** moto in server mode (AWS API emulator). */
+  motoUrl: process.env.SDR_TEST_MOTO_URL ?? `http://127.0.0.1:${process.env.SDR_TEST_MOTO_PORT ?? '5000'}`,
 } as const;

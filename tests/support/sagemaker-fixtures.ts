@@ -60,7 +60,7 @@ export interface SagemakerFixture {
   lineage: { datasetArtifactArn: string; contextArn: string; actionArn: string };
 }
 
-/** A SageMaker client pointed straight at moto (bypassing the gateway) for setup and cleanup. */
+/** A SageMaker client for setup and cleanup (through the gateway, so it lands in the gateway's account). */
 export function motoClient(endpoint: string, region: string): SageMakerClient {
   return new SageMakerClient({ region, endpoint, credentials: MOTO_CREDENTIALS, maxAttempts: 2 });
 }
@@ -71,8 +71,8 @@ export async function populateSagemaker(
   gateway: SagemakerGateway,
   prefix: string,
   region: string,
+  account: string,
 ): Promise<SagemakerFixture> {
-  const account = '123456789012';
   const role = `arn:aws:iam::${account}:role/${prefix}-sagemaker`;
   const arn = (type: string, name: string): string =>
     `arn:aws:sagemaker:${region}:${account}:${type}/${name.toLowerCase()}`;

@@ -111,9 +111,21 @@ function region(headers: IncomingHttpHeaders): string {
   return /Credential=[^/]+\/\d+\/([^/]+)\//.exec(String(headers.authorization ?? ''))?.[1] ?? 'us-east-1';
 }
 
-/** Starts a gateway on 127.0.0.1 (a free port) in front of `upstreamUrl` (moto). */
-export async function startSagemakerGateway(upstreamUrl: string): Promise<SagemakerGateway> {
+/** A random 12-digit moto account: each test file and bench run gets its own, isolated from the others. */
+export function randomAccount(): string {
+  return String(200_000_000_000 + Math.floor(Math.random() * 699_999_999_999));
+}
+
+/**
+ * Starts a gateway on 127.0.0.1 (a free port) in front of `upstreamUrl` (moto). With `account`, every
+ * forwarded call carries moto's `x-moto-account-id`, so the data lives in that account only.
+ */
+export async function startSagemakerGateway(
+  upstreamUrl: string,
+  account?: string,
+): Promise<SagemakerGateway> {
   const upstream = new URL(upstreamUrl);
+  const accountHeader: Record<string, string> = account === undefined ? {} : { 'x-moto-account-id': account };
   const calls: GatewayCall[] = [];
   const faults: Fault[] = [];
   const featureGroups = new Set<string>();
@@ -127,6 +139,7 @@ export async function startSagemakerGateway(upstreamUrl: string): Promise<Sagema
       'POST',
       '/',
       {
+        ...accountHeader,
         authorization: headers.authorization,
         'content-type': JSON_TYPE,
         'x-amz-target': `SageMaker.${operation}`,
@@ -222,10 +235,10 @@ export async function startSagemakerGateway(upstreamUrl: string): Promise<Sagema
           if (fault.error === 'ThrottlingException') {
             reply(fault.status ?? 400, { __type: 'ThrottlingException', message: 'Rate exceeded' });
           } else {
-            const account = '123456789012';
+            const caller = account ?? '123456789012';
             reply(400, {
               __type: 'AccessDeniedException',
-              Message: `User: arn:aws:sts::${account}:assumed-role/sdr-reader/sdr-sagemaker is not authorized to perform: sagemaker:${operation} on resource: arn:aws:sagemaker:${region(req.headers)}:${account}:* because no identity-based policy allows the sagemaker:${operation} action`,
+              Message: `User: arn:aws:sts::${caller}:assumed-role/sdr-reader/sdr-sagemaker is not authorized to perform: sagemaker:${operation} on resource: arn:aws:sagemaker:${region(req.headers)}:${caller}:* because no identity-based policy allows the sagemaker:${operation} action`,
             });
           }
           return;
@@ -235,7 +248,13 @@ export async function startSagemakerGateway(upstreamUrl: string): Promise<Sagema
           reply(200, await synthesize(operation, input, req.headers));
           return;
         }
-        const out = await forward(upstream, req.method ?? 'POST', req.url ?? '/', req.headers, body);
+        const out = await forward(
+          upstream,
+          req.method ?? 'POST',
+          req.url ?? '/',
+          { ...req.headers, ...accountHeader },
+          body,
+        );
         call.status = out.status;
         res.writeHead(out.status, out.headers);
         res.end(out.body);
