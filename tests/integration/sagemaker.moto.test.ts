@@ -139,7 +139,7 @@ describe('sagemaker adapter against moto', () => {
       description: 'churn models',
     });
     const packages = full.records.filter((r) => r.kind === 'sagemaker.model_package') as Rec[];
-    expect(packages.map((p) => p.arn)).toEqual(fx.packageArns);
+    expect(packages.map((p): unknown => p.arn)).toEqual(fx.packageArns);
     expect(packages[0]).toMatchObject({
       parent: group.key,
       groupName: fx.names.group,
