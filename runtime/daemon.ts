@@ -25,6 +25,9 @@ import { RUNTIME_VERSION } from './version.js';
 /** Lifecycle states; SIGTERM and SIGINT both move running → draining → stopped. */
 export type DaemonState = 'starting' | 'running' | 'draining' | 'stopped' | 'failed';
 
+/** Longest error message sent to the cloud. */
+const MAX_ERROR_MESSAGE_CHARS = 4_000;
+
 /** Delivery modes this build implements. */
 export const DELIVERY_MODES = ['tunnel'] as const;
 
@@ -47,6 +50,7 @@ export class Daemon {
   private readonly queue: JobQueue;
   private readonly tunnel: TunnelClient;
   private readonly running = new Map<string, JobAttempt>();
+  private readonly enqueueing = new Map<string, Promise<unknown>>();
   private health: HealthServer | undefined;
   private queuedCount = 0;
   private depthTimer: NodeJS.Timeout | undefined;
@@ -250,7 +254,7 @@ export class Daemon {
       return;
     }
     try {
-      const { duplicate, state, failedReason, attempts } = await this.queue.enqueue({
+      const { duplicate, state, failedReason, attempts } = await this.enqueueOnce({
         requestId,
         connection: request.connection,
         options: request.options,
@@ -267,6 +271,18 @@ export class Daemon {
       const message = `Redis at the configured SDR_REDIS_URL did not take the job: ${(error as Error).message}`;
       this.log.error({ requestId, code: 'SDR_ERR_QUEUE_UNAVAILABLE' }, message);
       this.tunnel.send({ type: 'job.rejected', requestId, code: 'SDR_ERR_QUEUE_UNAVAILABLE', message });
+    }
+  }
+
+  /** Enqueues one request id at a time, so a copy arriving mid-enqueue is seen as the duplicate it is. */
+  private async enqueueOnce(job: QueuedJob): ReturnType<JobQueue['enqueue']> {
+    const previous = this.enqueueing.get(job.requestId) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.queue.enqueue(job));
+    this.enqueueing.set(job.requestId, next);
+    try {
+      return await next;
+    } finally {
+      if (this.enqueueing.get(job.requestId) === next) this.enqueueing.delete(job.requestId);
     }
   }
 
@@ -377,7 +393,11 @@ export class Daemon {
       throw new UnrecoverableError('SDR_ERR_JOB_CANCELLED: cancelled by the cloud');
     }
     const described = describeError(error);
-    const message = scrubSecrets(described.message, attempt.resolvedSecrets);
+    // Bounded so a runaway driver message can never make the failure frame itself too large to send.
+    const message = scrubSecrets(described.message, attempt.resolvedSecrets).slice(
+      0,
+      MAX_ERROR_MESSAGE_CHARS,
+    );
     const willRetry = described.retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1);
     this.metrics.jobs.inc({ event: willRetry ? 'retried' : 'failed' });
     log.warn({ code: described.code, willRetry }, `attempt failed: ${message}`);
