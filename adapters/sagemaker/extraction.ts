@@ -146,11 +146,6 @@ export class Extraction {
     );
   }
 
-  /** Requests sent so far, for callers that report cost. */
-  get requestCount(): number {
-    return this.session.stats.total;
-  }
-
   private describeDenial(d: Denial): string {
     return d.count === 0
       ? `${d.what}`
