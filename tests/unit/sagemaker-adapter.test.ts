@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { RequestRateLimiter } from '../../adapters/sagemaker/client.js';
+import { RequestRateLimiter, toSdrError } from '../../adapters/sagemaker/client.js';
 import { mapOrdered } from '../../adapters/sagemaker/map-ordered.js';
 import { nameFilter, parseExtractOptions, parseSettings } from '../../adapters/sagemaker/options.js';
 import {
@@ -200,5 +200,34 @@ describe('sagemaker request pacing', () => {
     const waiting = limiter.acquire(controller.signal);
     controller.abort(new Error('cancelled'));
     await expect(waiting).rejects.toThrow('cancelled');
+  });
+});
+
+describe('sagemaker error classification', () => {
+  const aws = (name: string, status: number, message = 'm') =>
+    Object.assign(new Error(message), { name, $metadata: { httpStatusCode: status } });
+
+  it.each([
+    [aws('UnrecognizedClientException', 400), 'SDR_ERR_SAGEMAKER_AUTH'],
+    [aws('ExpiredTokenException', 400), 'SDR_ERR_SAGEMAKER_AUTH'],
+    [
+      Object.assign(new Error('Could not load credentials from any providers'), {
+        name: 'CredentialsProviderError',
+      }),
+      'SDR_ERR_SAGEMAKER_AUTH',
+    ],
+    [aws('AccessDenied', 403, 'User is not authorized to perform: sts:AssumeRole'), 'SDR_ERR_SAGEMAKER_AUTH'],
+    [aws('AccessDeniedException', 400), 'SDR_ERR_SAGEMAKER_DENIED'],
+    [aws('ThrottlingException', 400), 'SDR_ERR_SAGEMAKER_THROTTLED'],
+    [aws('SomethingElse', 429), 'SDR_ERR_SAGEMAKER_THROTTLED'],
+    [
+      Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+      'SDR_ERR_SAGEMAKER_UNREACHABLE',
+    ],
+    [aws('InternalFailure', 500), 'SDR_ERR_SAGEMAKER_API'],
+  ])('%s becomes %s, keeping the cause', (error, code) => {
+    const mapped = toSdrError(error, 'sm', 'sagemaker:ListModels');
+    expect(mapped).toMatchObject({ code });
+    expect(mapped.cause).toBe(error);
   });
 });
