@@ -2,8 +2,16 @@
  * The SageMaker adapter against moto (server mode) through the test gateway: every extracted field,
  * lineage, filters, credentials (static, default chain, assume-role), read-only use and secrecy.
  */
-import { CreateModelCommand, CreateTrainingJobCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
+import {
+  CreateModelCommand,
+  CreateTrainingJobCommand,
+  DeleteModelCommand,
+  SageMakerClient,
+} from '@aws-sdk/client-sagemaker';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSagemakerAdapter } from '../../adapters/sagemaker/index.js';
 import type { MetadataRecord } from '../../adapters/types.js';
@@ -435,6 +443,53 @@ describe('sagemaker adapter against moto', () => {
     }
   });
 
+  it('resolves web identity (EKS IRSA) credentials through the default chain against STS', async () => {
+    const roleAccount = randomAccount();
+    const tokenFile = join(mkdtempSync(join(tmpdir(), 'sdr-irsa-')), 'token');
+    writeFileSync(tokenFile, 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6c2RyOnNkciJ9.');
+    const env = {
+      AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+      AWS_ROLE_ARN: `arn:aws:iam::${roleAccount}:role/sdr-irsa`,
+      AWS_ROLE_SESSION_NAME: 'sdr-irsa-test',
+      AWS_ENDPOINT_URL_STS: peers.motoUrl,
+      // Never probe the instance metadata address from a test.
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_ACCESS_KEY_ID: undefined,
+      AWS_SECRET_ACCESS_KEY: undefined,
+    };
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    const apply = (values: Record<string, string | undefined>) => {
+      for (const [k, v] of Object.entries(values)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    };
+    apply(env);
+    try {
+      // Straight to moto: the web-identity keys belong to the role's account.
+      const conn = sagemakerConnection({ region: REGION, endpoint: peers.motoUrl, maxRequestsPerSecond: 0 });
+      const name = `${PREFIX}-irsa-model`;
+      const seeded = new SageMakerClient({ region: REGION, endpoint: peers.motoUrl });
+      await seeded.send(
+        new CreateModelCommand({
+          ModelName: name,
+          ExecutionRoleArn: fx.role,
+          PrimaryContainer: { Image: 'w:1' },
+        }),
+      );
+      const run = await runSagemaker(conn, { include: [name], resourceTypes: ['models'] });
+      expect(run.records.map((r) => r.key)).toEqual([
+        `arn:aws:sagemaker:${REGION}:${roleAccount}:model/${name}`,
+      ]);
+      const facts = await createSagemakerAdapter().check(conn, captureContext());
+      expect(facts).toMatchObject({ credentials: 'default-chain', account: roleAccount });
+      await seeded.send(new DeleteModelCommand({ ModelName: name }));
+      seeded.destroy();
+    } finally {
+      apply(saved);
+    }
+  });
+
   it('assumes a role with an external ID through STS and reads the role account', async () => {
     // Straight to moto: its STS hands out keys that belong to the role's account.
     const roleAccount = randomAccount();
@@ -456,7 +511,6 @@ describe('sagemaker adapter against moto', () => {
         PrimaryContainer: { Image: 'r:1' },
       }),
     );
-    assumed.destroy();
     const conn = sagemakerConnection(
       {
         region: REGION,
@@ -478,6 +532,8 @@ describe('sagemaker adapter against moto', () => {
       credentials: 'static + assume-role',
       account: roleAccount,
     });
+    await assumed.send(new DeleteModelCommand({ ModelName: name }));
+    assumed.destroy();
   });
 
   it('check() reports region, identity source and account', async () => {
