@@ -4,6 +4,7 @@ import {
   Codes,
   type Frame,
   type FrameOf,
+  type LogEntry,
   MISSED_HEARTBEATS_BEFORE_DEAD,
   PROTOCOL_VERSION,
   RUNTIME_TO_CLOUD,
@@ -12,6 +13,9 @@ import {
   encodeFrame,
 } from '../protocol/index.js';
 import type { JobService, Link } from './jobs.js';
+
+/** Forwarded runtime log lines kept per agent. */
+const RUNTIME_LOG_LINES_KEPT = 1_000;
 
 /** Close codes the cloud uses (RFC 6455 §7.4 plus the private 4000 range). */
 export const CloseCodes = {
@@ -86,6 +90,7 @@ class Session implements Link {
 export class Tunnel {
   private readonly sessions = new Map<string, Session>();
   private readonly status = new Map<string, AgentStatus>();
+  private readonly runtimeLogs = new Map<string, LogEntry[]>();
   private readonly frames = new Map<string, string[]>();
 
   constructor(
@@ -101,6 +106,11 @@ export class Tunnel {
   }
 
   /** Status of an agent; an agent that never connected reports nulls. */
+  /** The agent's latest forwarded log lines, oldest first (kept in memory only). */
+  logsOf(agentId: string): readonly LogEntry[] {
+    return this.runtimeLogs.get(agentId) ?? [];
+  }
+
   statusOf(agentId: string): AgentStatus {
     return (
       this.status.get(agentId) ?? {
@@ -219,6 +229,20 @@ export class Tunnel {
           `runtime reported: ${frame.message}`,
         );
         return;
+      case 'log': {
+        const kept = this.runtimeLogs.get(session.agentId) ?? [];
+        kept.push(...frame.entries);
+        if (frame.dropped > 0) {
+          kept.push({
+            time: new Date().toISOString(),
+            level: 'warn',
+            message: `runtime dropped ${frame.dropped} log lines while the tunnel was down`,
+            fields: {},
+          });
+        }
+        this.runtimeLogs.set(session.agentId, kept.slice(-RUNTIME_LOG_LINES_KEPT));
+        return;
+      }
       case 'job.accepted':
       case 'job.rejected':
       case 'job.progress':
