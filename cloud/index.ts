@@ -121,6 +121,7 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
     privateKey: signingKey.privateKey,
     requestTtlMs: settings.requestTtlMs,
     maxFrameBytes: settings.maxFrameBytes,
+    creditWindow: settings.creditWindow,
     ackDelayMs: () => ackDelayMs,
     linkFor: (agentId) => tunnelRef.current?.linkFor(agentId),
     log,

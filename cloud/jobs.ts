@@ -49,6 +49,11 @@ export interface JobView {
   lastError?: { code: string; message: string };
   warnings: string[];
   cancelRequested: boolean;
+  /**
+   * Most batches received but not yet acknowledged at once since this process started; above the credit
+   * window it means the runtime overran it (only meaningful with `ackDelayMs` > 0).
+   */
+  maxUnackedBatches: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -59,6 +64,7 @@ export interface JobServiceOptions {
   privateKey: KeyObject;
   requestTtlMs: number;
   maxFrameBytes: number;
+  creditWindow: number;
   ackDelayMs: () => number;
   /** The agent's live, greeted tunnel, if any. */
   linkFor: (agentId: string) => Link | undefined;
@@ -72,6 +78,9 @@ interface LiveJob {
   /** Replies of one job leave strictly in order, acks after `ackDelayMs`. */
   outbox: Promise<void>;
   lastDueAt: number;
+  /** Acks scheduled but not yet sent: batches the runtime still counts against its credit window. */
+  unacked: number;
+  maxUnacked: number;
   partial: PartialResult | null;
   /** An attempt whose totals did not match: its late frames are refused the same way. */
   refused: { attempt: number; code: string; message: string } | null;
@@ -184,6 +193,7 @@ export class JobService {
     const { result, ttlSeconds: _ttl, ...rest } = job;
     return {
       ...rest,
+      maxUnackedBatches: this.live.get(job.jobId)?.maxUnacked ?? 0,
       ...(result && {
         result: {
           records: result.records,
@@ -213,6 +223,8 @@ export class JobService {
         queue: Promise.resolve(),
         outbox: Promise.resolve(),
         lastDueAt: 0,
+        unacked: 0,
+        maxUnacked: 0,
         partial: null,
         refused: null,
       };
@@ -234,16 +246,33 @@ export class JobService {
   /** Queues a reply behind the job's earlier replies; acks wait `ackDelayMs` from their batch's arrival. */
   private reply(jobId: string, link: Link, frame: Frame): void {
     const live = this.liveJob(jobId);
-    const delay = frame.type === 'job.ack' ? this.options.ackDelayMs() : 0;
+    const isAck = frame.type === 'job.ack';
+    const delay = isAck ? this.options.ackDelayMs() : 0;
     const dueAt = Math.max(Date.now() + delay, live.lastDueAt);
     live.lastDueAt = dueAt;
+    if (isAck) this.countUnacked(jobId, live, +1);
     live.outbox = live.outbox
       .then(async () => {
         const wait = dueAt - Date.now();
         if (wait > 0) await sleep(wait, undefined, { signal: this.stopping.signal });
         link.send(frame);
       })
-      .catch(() => undefined);
+      .catch(() => undefined)
+      .finally(() => {
+        if (isAck) this.countUnacked(jobId, live, -1);
+      });
+  }
+
+  private countUnacked(jobId: string, live: LiveJob, delta: number): void {
+    live.unacked += delta;
+    if (live.unacked <= live.maxUnacked) return;
+    live.maxUnacked = live.unacked;
+    if (live.unacked === this.options.creditWindow + 1) {
+      this.options.log.warn(
+        { jobId, creditWindow: this.options.creditWindow },
+        'runtime has more unacknowledged batches in flight than the credit window allows',
+      );
+    }
   }
 
   private sign(job: JobRecord) {
