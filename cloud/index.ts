@@ -184,7 +184,7 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
     publicKeyPath: signingKey.publicKeyPath,
     close: () =>
       (closing ??= (async () => {
-        liveTunnel.closeAll();
+        await liveTunnel.closeAll();
         await app.close();
         await jobs.close();
       })()),

@@ -132,12 +132,29 @@ export class Tunnel {
     return true;
   }
 
-  /** Closes every socket (the cloud is shutting down). */
-  closeAll(): void {
-    for (const session of this.sessions.values()) {
+  /**
+   * Closes every socket with 1001 (the cloud is shutting down), terminating those whose peer does not
+   * complete the close handshake within `graceMs` — ws would otherwise wait 30 s for each.
+   */
+  async closeAll(graceMs = 1000): Promise<void> {
+    const sockets = [...this.sessions.values()].map((session) => {
       session.stopHeartbeat();
-      session.socket.close(CloseCodes.GOING_AWAY, 'cloud shutting down');
-    }
+      return session.socket;
+    });
+    await Promise.all(
+      sockets.map(
+        (socket) =>
+          new Promise<void>((resolve) => {
+            if (socket.readyState === WebSocket.CLOSED) return resolve();
+            const timer = setTimeout(() => socket.terminate(), graceMs);
+            socket.once('close', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            socket.close(CloseCodes.GOING_AWAY, 'cloud shutting down');
+          }),
+      ),
+    );
   }
 
   /** Takes over an authenticated, upgraded socket for `agentId`, replacing any older one. */

@@ -212,6 +212,14 @@ describe('cloud tunnel', () => {
     }
   });
 
+  it('closes tunnels with 1001 when the cloud shuts down', async () => {
+    const runtime = await open();
+    await runtime.hello();
+    await cloud.close();
+    expect((await runtime.closed).code).toBe(1001);
+    cloud = await startCloud(dataDir);
+  });
+
   it('delivers a job submitted while the agent is connected, after the handshake only', async () => {
     const runtime = await open();
     const jobId = await submitJob(cloud, agent.agentId);
