@@ -70,7 +70,9 @@ class Session implements Link {
   startHeartbeat(intervalMs: number, onDead: () => void): void {
     this.heartbeat = setInterval(() => {
       if (Date.now() - this.lastReceivedAt > MISSED_HEARTBEATS_BEFORE_DEAD * intervalMs) onDead();
-      else this.send({ type: 'heartbeat', sentAt: Date.now() });
+      // Before `welcome` the runtime does not know the interval yet; a socket that never says hello is
+      // still dropped by the check above.
+      else if (this.greeted) this.send({ type: 'heartbeat', sentAt: Date.now() });
     }, intervalMs);
   }
 
