@@ -173,19 +173,25 @@ export class JobService {
       link.send({ type: 'error', code: error.code, message: error.message, inReplyTo: frame.type });
       return;
     }
-    this.enqueue(job.jobId, () => this.apply(job, frame, link)).catch((error: unknown) => {
-      this.options.log.error({ err: error, jobId: job.jobId, frame: frame.type }, 'job frame failed');
-      if (frame.type === 'job.batch' || frame.type === 'job.end') {
-        this.enqueue(job.jobId, () => this.dropAttempt(job.jobId)).catch(() => undefined);
+    this.enqueue(job.jobId, async () => {
+      try {
+        await this.apply(job, frame, link);
+      } catch (error) {
+        this.options.log.error({ err: error, jobId: job.jobId, frame: frame.type }, 'job frame failed');
+        if (frame.type !== 'job.batch' && frame.type !== 'job.end') return;
+        const message = 'the cloud could not store this attempt; retry the job as a new attempt';
+        // The attempt's file may now lack a batch: refuse the rest of the attempt, not just this frame.
+        this.liveJob(job.jobId).refused = { attempt: frame.attempt, code: NackCodes.CLOUD_ERROR, message };
+        await this.dropAttempt(job.jobId).catch(() => undefined);
         this.reply(job.jobId, link, {
           type: 'job.nack',
           requestId: job.jobId,
           attempt: frame.attempt,
           code: NackCodes.CLOUD_ERROR,
-          message: 'the cloud could not store this attempt; retry it as a new attempt',
+          message,
         });
       }
-    });
+    }).catch((error: unknown) => this.options.log.error({ err: error }, 'job frame handling failed'));
   }
 
   /** The API view of a job. */

@@ -1,5 +1,7 @@
 /* eslint-disable @typescript-eslint/no-unsafe-return -- frames and JSON bodies are inspected loosely here. */
 import { randomBytes } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Cloud } from '../../cloud/index.js';
 import { recordLine } from '../../protocol/index.js';
@@ -132,6 +134,28 @@ describe('cloud recovery and robustness', () => {
     await runtime.next('job.ack');
     runtime.end(jobId, 1, 1, records);
     expect(await runtime.next('job.committed')).toMatchObject({ records: 3 });
+  });
+
+  it('refuses an attempt it cannot store with CLOUD_ERROR and keeps running', async () => {
+    const runtime = await connect();
+    const jobId = await submitJob(cloud, agent.agentId);
+    await runtime.next('job.request');
+    // Make the attempts directory unusable: a plain file where the directory should be.
+    await rm(join(dataDir, 'attempts'), { recursive: true });
+    await writeFile(join(dataDir, 'attempts'), 'not a directory');
+    const records = makeRecords(2);
+    runtime.batch(jobId, 1, 0, records);
+    expect(await runtime.next('job.nack')).toMatchObject({ attempt: 1, code: 'CLOUD_ERROR' });
+    runtime.batch(jobId, 1, 1, records);
+    expect(await runtime.next('job.nack')).toMatchObject({ attempt: 1, code: 'CLOUD_ERROR' });
+    expect(runtime.all('job.ack')).toEqual([]);
+
+    await rm(join(dataDir, 'attempts'));
+    await mkdir(join(dataDir, 'attempts'));
+    runtime.batch(jobId, 2, 0, records);
+    await runtime.next('job.ack');
+    runtime.end(jobId, 2, 1, records);
+    expect(await runtime.next('job.committed')).toMatchObject({ attempt: 2, records: 2 });
   });
 
   it('does not send heartbeats before the handshake, and drops a socket that never says hello', async () => {
