@@ -138,11 +138,6 @@ export const Codes = {
     false,
     (connection: string, problem: string) => `extraction options for "${connection}" are invalid: ${problem}`,
   ),
-  SDR_ERR_DRAINING: define(
-    'SDR_ERR_DRAINING',
-    true,
-    () => 'runtime is shutting down and accepts no new jobs; the cloud should resend later',
-  ),
   SDR_ERR_QUEUE_UNAVAILABLE: define(
     'SDR_ERR_QUEUE_UNAVAILABLE',
     true,
@@ -150,6 +145,11 @@ export const Codes = {
   ),
 
   // Job execution
+  SDR_ERR_JOB_NOT_FOUND: define(
+    'SDR_ERR_JOB_NOT_FOUND',
+    false,
+    (requestId: string) => `job ${requestId} is neither queued nor running on this runtime`,
+  ),
   SDR_ERR_JOB_CANCELLED: define(
     'SDR_ERR_JOB_CANCELLED',
     false,
@@ -266,6 +266,18 @@ export const Codes = {
     'SDR_ERR_CLOUD_UNKNOWN_JOB',
     false,
     (requestId: string) => `the cloud has no job ${requestId} for this agent; the frame was ignored`,
+  ),
+  SDR_ERR_PG_CONFIG: define(
+    'SDR_ERR_PG_CONFIG',
+    false,
+    (connection: string, problem: string) =>
+      `postgres connection "${connection}" is misconfigured: ${problem}`,
+  ),
+  SDR_ERR_PG_NO_DATABASE: define(
+    'SDR_ERR_PG_NO_DATABASE',
+    false,
+    (database: string, server: string) =>
+      `database "${database}" does not exist on ${server}; check the connection's database or the job's database list`,
   ),
 } as const;
 

@@ -321,7 +321,7 @@ describe('cloud jobs', () => {
     const runtime = await connect();
     const jobId = await submitJob(cloud, agent.agentId);
     await runtime.next('job.request');
-    runtime.send({ type: 'job.rejected', requestId: jobId, code: 'SDR_ERR_DRAINING', message: 'draining' });
+    runtime.send({ type: 'job.rejected', requestId: jobId, code: 'SDR_ERR_QUEUE_UNAVAILABLE', message: 'redis down' });
     await waitForJob(cloud, jobId, (job) => job.state === 'pending');
     await runtime.close();
     const again = await connect();
