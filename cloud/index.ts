@@ -136,7 +136,10 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
     ...(options.tls && { https: { cert: options.tls.cert, key: options.tls.key } }),
   }) as unknown as FastifyInstance;
 
-  await app.register(websocket, { options: { maxPayload: settings.maxFrameBytes } });
+  // As the runtime does (docs/protocol.md): a frame up to twice the limit is read and refused with an error
+  // frame, so the link survives a slightly oversize batch; anything larger closes the socket (1009)
+  // before it is buffered.
+  await app.register(websocket, { options: { maxPayload: settings.maxFrameBytes * 2 } });
   const agentOfUpgrade = new WeakMap<object, string>();
   app.get(
     '/v1/tunnel',

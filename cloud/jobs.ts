@@ -164,6 +164,26 @@ export class JobService {
     }
   }
 
+  /**
+   * The runtime answered a `job.cancel` with SDR_ERR_JOB_NOT_FOUND: it neither queues nor runs the job
+   * (the request never reached it), so there is nothing left to cancel. The `error` frame names the job
+   * only in its message, so the job is found by its id appearing there, among this agent's jobs waiting
+   * for a cancel answer; a job that already reached a final state is left alone.
+   */
+  onCancelNotFound(agentId: string, message: string): void {
+    for (const job of this.options.store.jobs.values()) {
+      if (job.agentId !== agentId || !job.cancelRequested || !message.includes(job.jobId)) continue;
+      this.enqueue(job.jobId, async () => {
+        if (FINAL_STATES.has(job.state) || !job.cancelRequested) return;
+        job.state = 'cancelled';
+        job.cancelRequested = false;
+        await this.dropAttempt(job.jobId);
+        await this.options.store.saveJob(job);
+        this.options.log.info({ jobId: job.jobId }, 'job cancelled (the runtime did not have it)');
+      }).catch((error: unknown) => this.options.log.error({ err: error, jobId: job.jobId }, 'cancel failed'));
+    }
+  }
+
   /** Applies a job frame from `agentId`'s tunnel; replies go back on `link`. */
   handle(agentId: string, frame: JobFrame, link: Link): void {
     const job = this.options.store.jobs.get(frame.requestId);

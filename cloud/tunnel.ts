@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import {
   Codes,
+  type DecodeResult,
   type Frame,
   type FrameOf,
   MISSED_HEARTBEATS_BEFORE_DEAD,
@@ -169,7 +170,9 @@ export class Tunnel {
       this.disconnected(previous);
       previous.socket.close(CloseCodes.REPLACED, 'replaced by a newer connection');
     }
-    socket.on('message', (data: WebSocket.RawData) => this.receive(session, data));
+    socket.on('message', (data: WebSocket.RawData, isBinary: boolean) =>
+      this.receive(session, data, isBinary),
+    );
     socket.on('close', (code: number, reason: Buffer) => {
       this.log.info({ agentId, code, reason: reason.toString('utf8') }, 'tunnel closed');
       this.disconnected(session);
@@ -195,7 +198,7 @@ export class Tunnel {
     if (status && !this.sessions.get(session.agentId)?.greeted) status.connected = false;
   }
 
-  private receive(session: Session, data: WebSocket.RawData): void {
+  private receive(session: Session, data: WebSocket.RawData, isBinary: boolean): void {
     session.lastReceivedAt = Date.now();
     const raw = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
     if (this.settings.recordFrames) {
@@ -203,7 +206,9 @@ export class Tunnel {
       if (!list) this.frames.set(session.agentId, (list = []));
       list.push(raw.toString('utf8'));
     }
-    const decoded = decodeFrame(raw, RUNTIME_TO_CLOUD, this.settings.maxFrameBytes);
+    const decoded: DecodeResult = isBinary
+      ? { ok: false, error: new Codes.SDR_ERR_FRAME_MALFORMED('binary frames are not part of the protocol') }
+      : decodeFrame(raw, RUNTIME_TO_CLOUD, this.settings.maxFrameBytes);
     if (!decoded.ok) {
       this.log.warn(
         { agentId: session.agentId, code: decoded.error.code, inReplyTo: decoded.inReplyTo },
@@ -237,6 +242,9 @@ export class Tunnel {
           { agentId: session.agentId, code: frame.code, inReplyTo: frame.inReplyTo },
           `runtime reported: ${frame.message}`,
         );
+        if (frame.code === Codes.SDR_ERR_JOB_NOT_FOUND.code && frame.inReplyTo === 'job.cancel') {
+          this.jobs.onCancelNotFound(session.agentId, frame.message);
+        }
         return;
       case 'job.accepted':
       case 'job.rejected':

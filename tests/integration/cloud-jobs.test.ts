@@ -321,7 +321,12 @@ describe('cloud jobs', () => {
     const runtime = await connect();
     const jobId = await submitJob(cloud, agent.agentId);
     await runtime.next('job.request');
-    runtime.send({ type: 'job.rejected', requestId: jobId, code: 'SDR_ERR_QUEUE_UNAVAILABLE', message: 'redis down' });
+    runtime.send({
+      type: 'job.rejected',
+      requestId: jobId,
+      code: 'SDR_ERR_QUEUE_UNAVAILABLE',
+      message: 'redis down',
+    });
     await waitForJob(cloud, jobId, (job) => job.state === 'pending');
     await runtime.close();
     const again = await connect();
@@ -383,6 +388,25 @@ describe('cloud jobs', () => {
     const again = await connect();
     expect(await again.next('job.cancel')).toMatchObject({ requestId: jobId });
     expect(again.all('job.request')).toEqual([]);
+  });
+
+  it('marks a cancelled job cancelled when the runtime answers that it does not have it', async () => {
+    const runtime = await connect();
+    const lost = await submitJob(cloud, agent.agentId);
+    const kept = await submitJob(cloud, agent.agentId);
+    await runtime.next('job.request');
+    await runtime.next('job.request');
+    await api(cloud, 'POST', `/v1/jobs/${lost}/cancel`);
+    await api(cloud, 'POST', `/v1/jobs/${kept}/cancel`);
+    runtime.send({
+      type: 'error',
+      code: 'SDR_ERR_JOB_NOT_FOUND',
+      message: `job ${lost} is neither queued nor running on this runtime`,
+      inReplyTo: 'job.cancel',
+    });
+    await waitForJob(cloud, lost, (job) => job.state === 'cancelled' && !job.cancelRequested);
+    const other = (await api(cloud, 'GET', `/v1/jobs/${kept}`)).body;
+    expect(other).toMatchObject({ state: 'sent', cancelRequested: true });
   });
 
   it('answers frames for unknown jobs and other agents with an error frame', async () => {
