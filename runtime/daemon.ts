@@ -47,6 +47,7 @@ export class Daemon {
   private readonly queue: JobQueue;
   private readonly tunnel: TunnelClient;
   private readonly running = new Map<string, JobAttempt>();
+  private readonly enqueueing = new Map<string, Promise<unknown>>();
   private health: HealthServer | undefined;
   private queuedCount = 0;
   private depthTimer: NodeJS.Timeout | undefined;
@@ -250,7 +251,7 @@ export class Daemon {
       return;
     }
     try {
-      const { duplicate, state, failedReason, attempts } = await this.queue.enqueue({
+      const { duplicate, state, failedReason, attempts } = await this.enqueueOnce({
         requestId,
         connection: request.connection,
         options: request.options,
@@ -267,6 +268,18 @@ export class Daemon {
       const message = `Redis at the configured SDR_REDIS_URL did not take the job: ${(error as Error).message}`;
       this.log.error({ requestId, code: 'SDR_ERR_QUEUE_UNAVAILABLE' }, message);
       this.tunnel.send({ type: 'job.rejected', requestId, code: 'SDR_ERR_QUEUE_UNAVAILABLE', message });
+    }
+  }
+
+  /** Enqueues one request id at a time, so a copy arriving mid-enqueue is seen as the duplicate it is. */
+  private async enqueueOnce(job: QueuedJob): ReturnType<JobQueue['enqueue']> {
+    const previous = this.enqueueing.get(job.requestId) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.queue.enqueue(job));
+    this.enqueueing.set(job.requestId, next);
+    try {
+      return await next;
+    } finally {
+      if (this.enqueueing.get(job.requestId) === next) this.enqueueing.delete(job.requestId);
     }
   }
 

@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -104,19 +106,47 @@ export function makeLocalTls(dir: string): { caFile: string; cert: string; key: 
   };
 }
 
+/** CAs of clouds started with local TLS, so API calls to them verify the certificate. */
+const localCas = new WeakMap<Cloud, string>();
+
 /** Calls the cloud's admin API; throws with the cloud's error message on a non-2xx answer. */
 export async function cloudApi<T>(cloud: Cloud, method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${cloud.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${cloud.adminToken}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  const url = new URL(path, cloud.url);
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  const { status, contentType, text } = await new Promise<{
+    status: number;
+    contentType: string;
+    text: string;
+  }>((resolve, reject) => {
+    const request = send(
+      url,
+      {
+        method,
+        headers: {
+          authorization: `Bearer ${cloud.adminToken}`,
+          ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(localCas.has(cloud) ? { ca: localCas.get(cloud) } : {}),
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            contentType: String(response.headers['content-type'] ?? ''),
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        response.on('error', reject);
+      },
+    );
+    request.on('error', reject);
+    request.end(payload);
   });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`cloud ${method} ${path} answered ${response.status}: ${text}`);
-  return (response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as T;
+  if (status < 200 || status >= 300) throw new Error(`cloud ${method} ${path} answered ${status}: ${text}`);
+  return (contentType.startsWith('application/json') ? JSON.parse(text) : text) as T;
 }
 
 /** The cloud's view of a job. */
@@ -190,6 +220,7 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
     ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
     ...options.cloud,
   });
+  if (tls) localCas.set(cloud, readFileSync(tls.caFile, 'utf8'));
   const { agentId, token } = await cloudApi<{ agentId: string; token: string }>(cloud, 'POST', '/v1/agents', {
     name: 'local',
   });

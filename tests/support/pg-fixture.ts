@@ -2,14 +2,28 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { peers } from '../peers/endpoints.js';
 
-/** A throwaway database on the test PostgreSQL, with `tables` tables of four columns each in schema `app`. */
+/**
+ * A throwaway database on the test PostgreSQL, with `tables` tables of four columns each in schema `app`,
+ * and its own login role with a random password (the crawler's, distinct from every catalog name).
+ */
 export class PgFixture {
-  private constructor(readonly database: string) {}
+  private constructor(
+    readonly database: string,
+    readonly user: string,
+    readonly password: string,
+  ) {}
 
   static async create(prefix: string, tables: number): Promise<PgFixture> {
-    const database = `${prefix}_${randomBytes(4).toString('hex')}`;
-    await PgFixture.admin(async (client) => client.query(`CREATE DATABASE ${database}`));
-    const fixture = new PgFixture(database);
+    const suffix = randomBytes(4).toString('hex');
+    const database = `${prefix}_${suffix}`;
+    const user = `${prefix}_crawler_${suffix}`;
+    const password = `pw-${randomBytes(12).toString('base64url')}`;
+    await PgFixture.admin(async (client) => {
+      await client.query(`CREATE DATABASE ${database}`);
+      await client.query(`CREATE ROLE ${user} LOGIN PASSWORD '${password}'`);
+      await client.query(`GRANT CONNECT ON DATABASE ${database} TO ${user}`);
+    });
+    const fixture = new PgFixture(database, user, password);
     await fixture.query(async (client) => {
       const statements = ['CREATE SCHEMA app'];
       for (let i = 0; i < tables; i++) {
@@ -19,6 +33,7 @@ export class PgFixture {
         );
       }
       statements.push('CREATE VIEW app.v_first AS SELECT id, name FROM app.t0');
+      statements.push(`GRANT USAGE ON SCHEMA app TO ${fixture.user}`);
       await client.query(statements.join(';\n'));
     });
     return fixture;
@@ -41,7 +56,7 @@ export class PgFixture {
 
   /** Environment the runtime needs to resolve this connection's secrets. */
   get secretEnv(): Record<string, string> {
-    return { SDR_TEST_PG_USER: peers.postgres.user, SDR_TEST_PG_PASSWORD: peers.postgres.password };
+    return { SDR_TEST_PG_USER: this.user, SDR_TEST_PG_PASSWORD: this.password };
   }
 
   async query<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
