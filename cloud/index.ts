@@ -101,6 +101,14 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
     requestTtlMs: options.requestTtlMs ?? 300_000,
     recordFrames: options.recordFrames ?? true,
   };
+  // The runtime validates `welcome` against the protocol schema: refuse here what it would refuse there.
+  const problems = [
+    settings.heartbeatIntervalMs < 100 && 'heartbeatIntervalMs must be at least 100',
+    settings.creditWindow < 1 && 'creditWindow must be at least 1',
+    settings.maxFrameBytes < 1024 && 'maxFrameBytes must be at least 1024',
+    (options.ackDelayMs ?? 0) < 0 && 'ackDelayMs must not be negative',
+  ].filter((problem): problem is string => typeof problem === 'string');
+  if (problems.length > 0) throw new Codes.SDR_ERR_CONFIG_INVALID(problems.join('; '));
   let ackDelayMs = options.ackDelayMs ?? 0;
   const log =
     options.logger === false

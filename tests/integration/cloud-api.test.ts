@@ -235,6 +235,13 @@ describe('cloud persistence', () => {
     expect(await readdir(join(dataDir, 'attempts'))).toEqual([]);
   });
 
+  it('refuses options the runtime could not accept in welcome', async () => {
+    await expect(startCloud(dataDir, { heartbeatIntervalMs: 50, creditWindow: 0 })).rejects.toMatchObject({
+      code: 'SDR_ERR_CONFIG_INVALID',
+      message: expect.stringMatching(/heartbeatIntervalMs.*creditWindow/),
+    });
+  });
+
   it('uses a given admin token instead of the stored one', async () => {
     await cloud.close();
     cloud = await startCloud(dataDir, { adminToken: 'given-admin-token-123456' });
