@@ -131,6 +131,40 @@ describe('end to end through the reference cloud', () => {
     expect((await committedKeys(s, jobId)).keys).toEqual(baselineKeys);
   });
 
+  it('retries a retryable source failure with backoff, then fails the job with an actionable message', async () => {
+    stack = await startLocalStack({
+      workDir: mkdtempSync(join(tmpdir(), 'sdr-e2e-')),
+      connectionsYaml: fixture.connectionYaml().replace(`port: ${peers.postgres.port}`, 'port: 1'),
+      redisUrl: peers.redisUrl,
+      runtimeEnv: { ...fixture.secretEnv, SDR_JOB_ATTEMPTS: '2', SDR_JOB_BACKOFF_MS: '100' },
+    });
+    const job = await waitForJob(stack.cloud, await submit(stack));
+    expect(job).toMatchObject({ state: 'failed', error: { code: 'SDR_ERR_PG_UNREACHABLE' } });
+    expect(job.error?.message).toMatch(/127\.0\.0\.1:1/);
+    const failures = stack.cloud
+      .framesFrom(stack.agentId)
+      .map((text) => JSON.parse(text) as { type: string; willRetry?: boolean; attempt?: number })
+      .filter((frame) => frame.type === 'job.failed');
+    expect(failures.map((frame) => [frame.attempt, frame.willRetry])).toEqual([
+      [1, true],
+      [2, false],
+    ]);
+  });
+
+  it('fails at once, without retrying, when the source refuses the credentials', async () => {
+    const s = await startStack({ env: { SDR_TEST_PG_PASSWORD: 'wrong-password-canary' } });
+    const job = await waitForJob(s.cloud, await submit(s));
+    expect(job).toMatchObject({ state: 'failed', error: { code: 'SDR_ERR_PG_AUTH' } });
+    // The user name came from a secret reference, so it is scrubbed like any other resolved value.
+    expect(job.error?.message).toMatch(
+      /^password authentication failed for user "\[redacted\]" at 127\.0\.0\.1:\d+; check/,
+    );
+    const sent = s.cloud.framesFrom(s.agentId).join('');
+    expect(sent.match(/"type":"job\.failed"/g)).toHaveLength(1);
+    expect(sent).not.toContain('wrong-password-canary');
+    expect(JSON.stringify(s.runtime.lines)).not.toContain('wrong-password-canary');
+  });
+
   it('rejects a job for a connection the runtime does not define', async () => {
     const s = await startStack();
     const job = await waitForJob(s.cloud, await submit(s, 'production-secrets-db'));
