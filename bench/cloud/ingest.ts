@@ -1,26 +1,18 @@
 /**
- * How fast the reference cloud ingests a job: a window-honouring fake runtime streams N records in
- * batches and waits for the commit. Prints a table and writes bench/results/cloud-ingest.json.
- *
- *   npx tsx bench/cloud-ingest.ts [records=100000] [batchRecords=500]
+ * `npm run bench:cloud`: how fast the reference cloud ingests a job. A window-honouring fake runtime (a raw
+ * ws client in this process) streams N records in batches and waits for the commit, for several credit
+ * windows and ack delays. Needs no peer. `SDR_BENCH_RECORDS` (default 100000) and
+ * `SDR_BENCH_BATCH_RECORDS` (default 500) set the sizes.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { createCloud } from '../cloud/index.js';
-import { type MetadataRecord, PROTOCOL_VERSION, ResultDigest, recordLine } from '../protocol/index.js';
+import { createCloud } from '../../cloud/index.js';
+import { type MetadataRecord, PROTOCOL_VERSION, ResultDigest, recordLine } from '../../protocol/index.js';
+import { printTable, writeResults } from '../harness.js';
 
-interface Row {
-  creditWindow: number;
-  ackDelayMs: number;
-  records: number;
-  batches: number;
-  mib: number;
-  seconds: number;
-  recordsPerSecond: number;
-  mibPerSecond: number;
-}
+type Row = Record<string, number>;
 
 function makeRecords(count: number): MetadataRecord[] {
   return Array.from({ length: count }, (_, i) => ({
@@ -116,14 +108,14 @@ async function run(
     socket.close();
     const mib = bytes / 1024 / 1024;
     return {
-      creditWindow,
-      ackDelayMs,
+      'credit window': creditWindow,
+      'ack delay ms': ackDelayMs,
       records: records.length,
       batches: batches.length,
-      mib: Number(mib.toFixed(2)),
-      seconds: Number(seconds.toFixed(3)),
-      recordsPerSecond: Math.round(records.length / seconds),
-      mibPerSecond: Number((mib / seconds).toFixed(2)),
+      MiB: mib,
+      'wall s': seconds,
+      'records/s': Math.round(records.length / seconds),
+      'MiB/s': mib / seconds,
     };
   } finally {
     await cloud.close();
@@ -131,8 +123,8 @@ async function run(
   }
 }
 
-const recordCount = Number(process.argv[2] ?? 100_000);
-const batchRecords = Number(process.argv[3] ?? 500);
+const recordCount = Number(process.env.SDR_BENCH_RECORDS ?? 100_000);
+const batchRecords = Number(process.env.SDR_BENCH_BATCH_RECORDS ?? 500);
 const records = makeRecords(recordCount);
 // One unmeasured run so JIT warm-up does not land on the first row.
 await run(records.slice(0, 20_000), batchRecords, 8, 0);
@@ -146,9 +138,5 @@ for (const [creditWindow, ackDelayMs] of [
 ] as const) {
   rows.push(await run(records, batchRecords, creditWindow, ackDelayMs));
 }
-console.table(rows);
-await mkdir(new URL('results/', import.meta.url), { recursive: true });
-await writeFile(
-  new URL('results/cloud-ingest.json', import.meta.url),
-  `${JSON.stringify({ at: new Date().toISOString(), node: process.version, batchRecords, rows }, null, 2)}\n`,
-);
+printTable(`reference cloud ingest: ${recordCount} records in batches of ${batchRecords}`, rows);
+console.log(`\nwrote ${writeResults('cloud-ingest', { batchRecords, node: process.version, rows })}`);
