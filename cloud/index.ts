@@ -149,22 +149,28 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
   // before it is buffered.
   await app.register(websocket, { options: { maxPayload: settings.maxFrameBytes * 2 } });
   const agentOfUpgrade = new WeakMap<object, string>();
-  app.get(
-    '/v1/tunnel',
-    {
-      websocket: true,
-      // Runs before the upgrade: an unknown token gets a plain HTTP 401 the runtime can act on.
-      preValidation: async (request) => {
-        const token = bearerToken(request);
-        const agent = token === undefined ? undefined : store.agentByToken(token);
-        if (!agent) {
-          log.warn({ ip: request.ip }, 'tunnel refused: unknown agent token');
-          throw new Codes.SDR_ERR_CLOUD_UNAUTHORIZED('unknown agent token');
-        }
-        agentOfUpgrade.set(request.raw, agent.agentId);
-      },
+  app.route({
+    method: 'GET',
+    url: '/v1/tunnel',
+    // Runs before the upgrade: an unknown token gets a plain HTTP 401 the runtime can act on.
+    preValidation: async (request) => {
+      const token = bearerToken(request);
+      const agent = token === undefined ? undefined : store.agentByToken(token);
+      if (!agent) {
+        log.warn({ ip: request.ip }, 'tunnel refused: unknown agent token');
+        throw new Codes.SDR_ERR_CLOUD_UNAUTHORIZED('unknown agent token');
+      }
+      agentOfUpgrade.set(request.raw, agent.agentId);
     },
-    (socket, request) => {
+    // A plain GET (no upgrade) is a misconfigured client, e.g. a proxy that strips the Upgrade header.
+    handler: async (_request, reply) => {
+      const error = new Codes.SDR_ERR_CLOUD_BAD_REQUEST('this endpoint only accepts WebSocket upgrades');
+      return reply
+        .code(426)
+        .header('upgrade', 'websocket')
+        .send({ error: { code: error.code, message: error.message } });
+    },
+    wsHandler: (socket, request) => {
       const agentId = agentOfUpgrade.get(request.raw);
       if (agentId === undefined) {
         socket.close(1008, 'unauthenticated');
@@ -172,7 +178,7 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
       }
       liveTunnel.accept(agentId, socket);
     },
-  );
+  });
   registerApi(app, {
     store,
     jobs,

@@ -54,6 +54,10 @@ describe('cloud tunnel', () => {
   it('refuses an unknown or missing token with HTTP 401 before the upgrade', async () => {
     await expect(FakeRuntime.connect(cloud.tunnelUrl, 'not-a-token')).rejects.toMatchObject({ status: 401 });
     await expect(FakeRuntime.connect(cloud.tunnelUrl, '')).rejects.toMatchObject({ status: 401 });
+    const plain = await fetch(`${cloud.url}/v1/tunnel`, {
+      headers: { authorization: `Bearer ${agent.token}` },
+    });
+    expect(plain.status).toBe(426);
   });
 
   it('answers hello with welcome and shows the agent connected with its runtime details', async () => {
