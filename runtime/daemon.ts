@@ -25,6 +25,9 @@ import { RUNTIME_VERSION } from './version.js';
 /** Lifecycle states; SIGTERM and SIGINT both move running → draining → stopped. */
 export type DaemonState = 'starting' | 'running' | 'draining' | 'stopped' | 'failed';
 
+/** Longest error message sent to the cloud. */
+const MAX_ERROR_MESSAGE_CHARS = 4_000;
+
 /** Delivery modes this build implements. */
 export const DELIVERY_MODES = ['tunnel'] as const;
 
@@ -390,7 +393,11 @@ export class Daemon {
       throw new UnrecoverableError('SDR_ERR_JOB_CANCELLED: cancelled by the cloud');
     }
     const described = describeError(error);
-    const message = scrubSecrets(described.message, attempt.resolvedSecrets);
+    // Bounded so a runaway driver message can never make the failure frame itself too large to send.
+    const message = scrubSecrets(described.message, attempt.resolvedSecrets).slice(
+      0,
+      MAX_ERROR_MESSAGE_CHARS,
+    );
     const willRetry = described.retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1);
     this.metrics.jobs.inc({ event: willRetry ? 'retried' : 'failed' });
     log.warn({ code: described.code, willRetry }, `attempt failed: ${message}`);
