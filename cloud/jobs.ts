@@ -166,13 +166,12 @@ export class JobService {
 
   /**
    * The runtime answered a `job.cancel` with SDR_ERR_JOB_NOT_FOUND: it neither queues nor runs the job
-   * (the request never reached it), so there is nothing left to cancel. The `error` frame names the job
-   * only in its message, so the job is found by its id appearing there, among this agent's jobs waiting
-   * for a cancel answer; a job that already reached a final state is left alone.
+   * (the request never reached it), so there is nothing left to cancel. A job that already reached a
+   * final state is left alone.
    */
-  onCancelNotFound(agentId: string, message: string): void {
+  onCancelNotFound(agentId: string, requestId: string): void {
     for (const job of this.options.store.jobs.values()) {
-      if (job.agentId !== agentId || !job.cancelRequested || !message.includes(job.jobId)) continue;
+      if (job.agentId !== agentId || !job.cancelRequested || job.jobId !== requestId) continue;
       this.enqueue(job.jobId, async () => {
         if (FINAL_STATES.has(job.state) || !job.cancelRequested) return;
         job.state = 'cancelled';

@@ -252,8 +252,8 @@ export class Tunnel {
           { agentId: session.agentId, code: frame.code, inReplyTo: frame.inReplyTo },
           `runtime reported: ${frame.message}`,
         );
-        if (frame.code === Codes.SDR_ERR_JOB_NOT_FOUND.code && frame.inReplyTo === 'job.cancel') {
-          this.jobs.onCancelNotFound(session.agentId, frame.message);
+        if (frame.code === Codes.SDR_ERR_JOB_NOT_FOUND.code && frame.requestId) {
+          this.jobs.onCancelNotFound(session.agentId, frame.requestId);
         }
         return;
       case 'log': {

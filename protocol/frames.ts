@@ -103,6 +103,8 @@ export const frameSchemas = {
     code: z.string(),
     message: z.string(),
     inReplyTo: z.string().optional(),
+    /** The job the error is about, when it is about one. */
+    requestId: z.string().optional(),
   }),
   'job.request': z.object({ type: z.literal('job.request'), request: signedJobRequestSchema }),
   'job.accepted': z.object({ type: z.literal('job.accepted'), requestId, duplicate: z.boolean() }),

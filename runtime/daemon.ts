@@ -64,6 +64,7 @@ export class Daemon {
     private readonly log: Logger,
     overrides: DaemonOverrides = {},
   ) {
+    this.logForwarder = overrides.logForwarder;
     this.adapters = new Map(
       (overrides.adapters ?? builtInAdapters()).map((adapter) => [adapter.type, adapter]),
     );
@@ -335,6 +336,7 @@ export class Daemon {
       code: 'SDR_ERR_JOB_NOT_FOUND',
       message: `job ${requestId} is neither queued nor running on this runtime`,
       inReplyTo: 'job.cancel',
+      requestId,
     });
   }
 

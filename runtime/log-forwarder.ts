@@ -76,7 +76,7 @@ export class LogForwarder extends Writable {
     const entry: LogEntry = {
       time: typeof time === 'string' ? time : new Date().toISOString(),
       level: LEVELS[levelIndex] ?? 'info',
-      message: String(msg ?? '').slice(0, MAX_TEXT_CHARS),
+      message: (typeof msg === 'string' ? msg : '').slice(0, MAX_TEXT_CHARS),
       fields:
         fieldsText.length > MAX_TEXT_CHARS ? { truncated: fieldsText.slice(0, MAX_TEXT_CHARS) } : fields,
     };

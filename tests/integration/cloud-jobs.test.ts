@@ -403,6 +403,7 @@ describe('cloud jobs', () => {
       code: 'SDR_ERR_JOB_NOT_FOUND',
       message: `job ${lost} is neither queued nor running on this runtime`,
       inReplyTo: 'job.cancel',
+      requestId: lost,
     });
     await waitForJob(cloud, lost, (job) => job.state === 'cancelled' && !job.cancelRequested);
     const other = (await api(cloud, 'GET', `/v1/jobs/${kept}`)).body;
