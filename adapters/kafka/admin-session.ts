@@ -1,4 +1,5 @@
-import { Admin } from '@platformatic/kafka';
+import type { Connection } from '@platformatic/kafka';
+import { Admin, listOffsetsV7, metadataV12 } from '@platformatic/kafka';
 import { classifyKafkaError } from './errors.js';
 import { Limiter } from './limiter.js';
 import type { KafkaSettings } from './settings.js';
@@ -10,11 +11,22 @@ const LATEST = -1n;
 /** ConfigResource type 2 is TOPIC in DescribeConfigs. */
 const TOPIC_RESOURCE = 2 as const;
 
+/** ListOffsets isolation level 0: the high watermark, not the last stable offset. */
+const READ_UNCOMMITTED = 0;
+
 /** Broker addresses and ids as the cluster describes itself. */
 export interface ClusterInfo {
   clusterId: string;
   controllerId: number;
   brokers: { id: number; host: string; port: number; rack: string | null }[];
+}
+
+/** A topic as Metadata describes it. */
+export interface TopicMetadata {
+  name: string;
+  id: string;
+  internal: boolean;
+  partitions: PartitionInfo[];
 }
 
 /** One partition's placement from Metadata. */
@@ -91,6 +103,7 @@ export class AdminSession {
   readonly #onAbort: () => void;
   readonly #signal: AbortSignal;
   #closed: Promise<void> | undefined;
+  #brokerConnections: Promise<Map<number, Connection>> | undefined;
 
   constructor(settings: KafkaSettings, signal: AbortSignal, maxInFlight = settings.maxInFlight) {
     this.#settings = settings;
@@ -106,7 +119,7 @@ export class AdminSession {
       // One retry for transient broker errors; wrong credentials and denials are never retried.
       retries: 1,
       retryDelay: 250,
-      // Metadata fetched at the start serves the whole job: ListOffsets would otherwise refetch it.
+      // The broker list fetched at the start serves the whole job's Describe*/List* routing.
       metadataMaxAge: 30 * 60_000,
       ...(settings.tls ? { tls: settings.tls } : {}),
       ...(settings.sasl ? { sasl: settings.sasl } : {}),
@@ -132,45 +145,102 @@ export class AdminSession {
     return this.#closed;
   }
 
-  /** Cluster id, controller and brokers (a Metadata request for no topics). */
-  async cluster(): Promise<ClusterInfo> {
-    const metadata = await this.#call('Metadata', () => this.#admin.metadata({ topics: [] }));
+  async #connections(): Promise<Map<number, Connection>> {
+    this.#brokerConnections ??= this.#admin.connectToBrokers();
+    return this.#brokerConnections;
+  }
+
+  async #anyConnection(): Promise<Connection> {
+    const connections = await this.#connections();
+    const first = connections.values().next();
+    if (first.done) throw new Error('the cluster metadata lists no broker');
+    return first.value;
+  }
+
+  /**
+   * Cluster id, controller, brokers and every topic the principal may describe, with Kafka's internal flag
+   * and partition placement: one Metadata request (v12, Kafka 3.1 and later) for the whole cluster.
+   */
+  async clusterMetadata(): Promise<ClusterInfo & { topics: TopicMetadata[] }> {
+    const raw = await this.#call('Metadata', async () =>
+      metadataV12.api.async(await this.#anyConnection(), null, false, false),
+    );
     return {
-      clusterId: metadata.id,
-      controllerId: metadata.controllerId,
-      brokers: [...metadata.brokers.entries()]
-        .map(([id, broker]) => ({ id, host: broker.host, port: broker.port, rack: broker.rack ?? null }))
+      clusterId: raw.clusterId ?? '',
+      controllerId: raw.controllerId,
+      brokers: raw.brokers
+        .map((b) => ({ id: b.nodeId, host: b.host, port: b.port, rack: b.rack ?? null }))
         .sort((a, b) => a.id - b.id),
+      topics: raw.topics
+        .filter((t) => t.errorCode === 0 && typeof t.name === 'string')
+        .map((t) => ({
+          name: t.name as string,
+          id: t.topicId,
+          internal: t.isInternal,
+          partitions: t.partitions
+            .map((p) => ({
+              partition: p.partitionIndex,
+              leader: p.leaderId,
+              leaderEpoch: p.leaderEpoch,
+              replicas: p.replicaNodes,
+              isr: p.isrNodes,
+              offlineReplicas: p.offlineReplicas,
+            }))
+            .sort((a, b) => a.partition - b.partition),
+        })),
     };
   }
 
-  /** Every topic the principal may describe, with Kafka's internal flag. */
-  async topicNames(): Promise<{ name: string; internal: boolean }[]> {
-    // The client drops the internal flag, so ask twice: with and without internal topics.
-    const all = await this.#call('Metadata', () => this.#admin.listTopics({ includeInternals: true }));
-    const external = new Set(await this.#call('Metadata', () => this.#admin.listTopics()));
-    return all.map((name) => ({ name, internal: !external.has(name) }));
-  }
-
-  /** Partition placement of these topics (one Metadata request; cached for later ListOffsets). */
-  async partitions(topics: string[]): Promise<Map<string, { id: string; partitions: PartitionInfo[] }>> {
-    if (topics.length === 0) return new Map();
-    const metadata = await this.#call('Metadata', () => this.#admin.metadata({ topics }));
-    const out = new Map<string, { id: string; partitions: PartitionInfo[] }>();
-    for (const [name, topic] of metadata.topics) {
-      if (!topic) continue;
-      out.set(name, {
-        id: topic.id,
-        partitions: topic.partitions.map((p, partition) => ({
-          partition,
-          leader: p.leader,
-          leaderEpoch: p.leaderEpoch,
-          replicas: [...p.replicas],
-          isr: [...p.isr],
-          offlineReplicas: [...p.offlineReplicas],
-        })),
-      });
+  /**
+   * Earliest or latest offset of each partition (ListOffsets to each partition's leader): topic → partition
+   * → offset. Partitions without a leader, or whose answer carries an error, are left out.
+   */
+  async offsets(
+    which: 'earliest' | 'latest',
+    topics: { name: string; partitions: PartitionInfo[] }[],
+  ): Promise<Map<string, Map<number, bigint>>> {
+    const out = new Map<string, Map<number, bigint>>();
+    const timestamp = which === 'earliest' ? EARLIEST : LATEST;
+    const byLeader = new Map<
+      number,
+      Map<string, { partitionIndex: number; currentLeaderEpoch: number; timestamp: bigint }[]>
+    >();
+    for (const topic of topics) {
+      for (const p of topic.partitions) {
+        if (p.leader < 0) continue;
+        const leaderTopics = byLeader.get(p.leader) ?? new Map();
+        const list = leaderTopics.get(topic.name) ?? [];
+        list.push({ partitionIndex: p.partition, currentLeaderEpoch: p.leaderEpoch, timestamp });
+        leaderTopics.set(topic.name, list);
+        byLeader.set(p.leader, leaderTopics);
+      }
     }
+    if (byLeader.size === 0) return out;
+    const connections = await this.#call('Metadata', () => this.#connections());
+    type Raw = Awaited<ReturnType<typeof listOffsetsV7.api.async>>;
+    await Promise.all(
+      [...byLeader].map(async ([leader, leaderTopics]) => {
+        const connection = connections.get(leader);
+        if (!connection) return;
+        const request = [...leaderTopics].map(([name, partitions]) => ({ name, partitions }));
+        let raw: Raw;
+        try {
+          raw = await this.#limiter.run(() =>
+            listOffsetsV7.api.async(connection, -1, READ_UNCOMMITTED, request),
+          );
+        } catch (error) {
+          this.#signal.throwIfAborted();
+          const partial = partialResponse<Raw>(error);
+          if (!partial) throw classifyKafkaError(error, this.#settings, 'ListOffsets');
+          raw = partial;
+        }
+        for (const topic of raw.topics) {
+          const partitions = out.get(topic.name) ?? new Map<number, bigint>();
+          for (const p of topic.partitions) if (p.errorCode === 0) partitions.set(p.partitionIndex, p.offset);
+          out.set(topic.name, partitions);
+        }
+      }),
+    );
     return out;
   }
 
@@ -213,30 +283,6 @@ export class AdminSession {
             }
           : { errorId: KAFKA_ERROR_IDS[result.errorCode] ?? `KAFKA_ERROR_${result.errorCode}` },
       );
-    }
-    return out;
-  }
-
-  /** Earliest or latest offset of each partition: topic → partition → offset. */
-  async offsets(
-    which: 'earliest' | 'latest',
-    topics: { name: string; partitions: number[] }[],
-  ): Promise<Map<string, Map<number, bigint>>> {
-    const out = new Map<string, Map<number, bigint>>();
-    if (topics.length === 0) return out;
-    const timestamp = which === 'earliest' ? EARLIEST : LATEST;
-    const listed = await this.#call('ListOffsets', () =>
-      this.#admin.listOffsets({
-        topics: topics.map((t) => ({
-          name: t.name,
-          partitions: t.partitions.map((partitionIndex) => ({ partitionIndex, timestamp })),
-        })),
-      }),
-    );
-    for (const topic of listed) {
-      const partitions = out.get(topic.name) ?? new Map<number, bigint>();
-      for (const p of topic.partitions) partitions.set(p.partitionIndex, p.offset);
-      out.set(topic.name, partitions);
     }
     return out;
   }

@@ -5,6 +5,7 @@ import type {
   CommittedOffsets,
   GroupDescription,
   PartitionInfo,
+  TopicMetadata,
 } from './admin-session.js';
 import { aclFor, isAuthorizationError, kafkaErrorIds } from './errors.js';
 import type { KafkaExtractOptions } from './options.js';
@@ -100,18 +101,11 @@ export async function* extractKafka(
     registry && options.schemaRegistry ? await registry.globalCompatibility() : null;
   if (subjectsPromise) await subjectsPromise;
 
-  const cluster = await session.cluster();
+  const cluster = await session.clusterMetadata();
   const clusterKey = recordKeys.cluster(cluster.clusterId);
-  const allTopics = await session.topicNames();
-  const placement = new Map<string, { id: string; partitions: PartitionInfo[] }>();
-  for (const batch of chunk(
-    allTopics.map((t) => t.name),
-    2000,
-  )) {
-    for (const [name, info] of await session.partitions(batch)) placement.set(name, info);
-  }
+  const allTopics = cluster.topics;
   let partitionCount = 0;
-  for (const info of placement.values()) partitionCount += info.partitions.length;
+  for (const topic of allTopics) partitionCount += topic.partitions.length;
 
   yield clusterRecord(
     cluster,
@@ -124,16 +118,16 @@ export async function* extractKafka(
   );
 
   const topicFilter = nameFilter(options.topics);
-  const selected = allTopics.filter(
-    (t) => (options.includeInternalTopics || !t.internal) && topicFilter(t.name) && placement.has(t.name),
-  );
+  const selected = allTopics
+    .filter((t) => (options.includeInternalTopics || !t.internal) && topicFilter(t.name))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const facts: TopicFacts = { partitions: new Map(), highWatermarks: new Map(), cataloged: new Set() };
-  for (const [name, info] of placement) facts.partitions.set(name, info.partitions);
+  for (const topic of allTopics) facts.partitions.set(topic.name, topic.partitions);
 
   const sizesAllowed = { value: options.logDirSizes };
   const topicBatches = chunk(selected, options.batchSize);
   for await (const records of pipelined(topicBatches, window, (batch) =>
-    topicBatch(session, batch, placement, facts, sizesAllowed, clusterKey, cluster.clusterId, context),
+    topicBatch(session, batch, facts, sizesAllowed, clusterKey, cluster.clusterId, context),
   )) {
     for (const record of records) yield record;
   }
@@ -200,8 +194,7 @@ function clusterRecord(
 
 async function topicBatch(
   session: AdminSession,
-  batch: { name: string; internal: boolean }[],
-  placement: Map<string, { id: string; partitions: PartitionInfo[] }>,
+  batch: TopicMetadata[],
   facts: TopicFacts,
   sizesAllowed: { value: boolean },
   clusterKey: string,
@@ -209,22 +202,22 @@ async function topicBatch(
   context: AdapterContext,
 ): Promise<MetadataRecord[]> {
   const names = batch.map((t) => t.name);
-  const partitionsOf = names.map((name) => ({
-    name,
-    partitions: (placement.get(name)?.partitions ?? []).map((p) => p.partition),
-  }));
-  const withPartitions = partitionsOf.filter((t) => t.partitions.length > 0);
+  const withPartitions = batch.filter((t) => t.partitions.length > 0);
   const sizesPromise = sizesAllowed.value
-    ? session.topicSizes(withPartitions).catch((error: unknown) => {
-        if (!isAuthorizationError(error) && kafkaErrorIds(error).length === 0) throw error;
-        if (sizesAllowed.value) {
-          sizesAllowed.value = false;
-          context.warn(
-            `topic sizes omitted: DescribeLogDirs was denied (${kafkaErrorIds(error)[0] ?? 'denied'}); grant ${aclFor('DescribeLogDirs')} to report sizeBytes`,
-          );
-        }
-        return undefined;
-      })
+    ? session
+        .topicSizes(
+          withPartitions.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => p.partition) })),
+        )
+        .catch((error: unknown) => {
+          if (!isAuthorizationError(error) && kafkaErrorIds(error).length === 0) throw error;
+          if (sizesAllowed.value) {
+            sizesAllowed.value = false;
+            context.warn(
+              `topic sizes omitted: DescribeLogDirs was denied (${kafkaErrorIds(error)[0] ?? 'denied'}); grant ${aclFor('DescribeLogDirs')} to report sizeBytes`,
+            );
+          }
+          return undefined;
+        })
     : Promise.resolve(undefined);
   const [configs, earliest, latest, sizes] = await Promise.all([
     session.topicConfigs(names),
@@ -235,8 +228,7 @@ async function topicBatch(
 
   const records: MetadataRecord[] = [];
   for (const topic of batch) {
-    const info = placement.get(topic.name);
-    const partitions = info?.partitions ?? [];
+    const partitions = topic.partitions;
     const low = earliest.get(topic.name);
     const high = latest.get(topic.name);
     if (high) facts.highWatermarks.set(topic.name, high);
@@ -289,7 +281,7 @@ async function topicBatch(
       key: recordKeys.topic(clusterId, topic.name),
       parent: clusterKey,
       name: topic.name,
-      topicId: info?.id ?? null,
+      topicId: topic.id,
       internal: topic.internal,
       partitionCount: partitions.length,
       replicationFactor: partitions.reduce((max, p) => Math.max(max, p.replicas.length), 0),
@@ -379,7 +371,10 @@ async function fillHighWatermarks(
   if (missing.size === 0) return;
   const latest = await session.offsets(
     'latest',
-    [...missing].map(([name, set]) => ({ name, partitions: [...set] })),
+    [...missing].map(([name, set]) => ({
+      name,
+      partitions: (facts.partitions.get(name) ?? []).filter((p) => set.has(p.partition)),
+    })),
   );
   for (const [topic, partitions] of latest) facts.highWatermarks.set(topic, partitions);
 }

@@ -32,8 +32,8 @@ export function createKafkaAdapter(): SourceAdapter<KafkaExtractOptions> {
         ? new SchemaRegistryClient(settings.schemaRegistry, context.signal, settings.maxInFlight)
         : undefined;
       try {
-        const cluster = await session.cluster();
-        const topics = await session.topicNames();
+        const cluster = await session.clusterMetadata();
+        const topics = cluster.topics;
         const facts: Record<string, unknown> = {
           clusterId: cluster.clusterId,
           controllerId: cluster.controllerId,

@@ -119,8 +119,8 @@ export function compileKafkaSettings(connection: SourceConnection): KafkaSetting
       if (!credentials.oauthToken) throw invalid('SASL OAUTHBEARER needs an oauthToken credential');
       sasl = { mechanism, token: credentials.oauthToken };
     } else {
-      const username = credentials.username ?? credentials.apiKey;
-      const password = credentials.password ?? credentials.apiSecret;
+      const username = credentials.username || credentials.apiKey;
+      const password = credentials.password || credentials.apiSecret;
       if (!username || !password) {
         throw invalid(`SASL ${mechanism} needs username and password (or apiKey and apiSecret) credentials`);
       }
