@@ -201,14 +201,12 @@ export class AdminSession {
   ): Promise<Map<string, Map<number, bigint>>> {
     const out = new Map<string, Map<number, bigint>>();
     const timestamp = which === 'earliest' ? EARLIEST : LATEST;
-    const byLeader = new Map<
-      number,
-      Map<string, { partitionIndex: number; currentLeaderEpoch: number; timestamp: bigint }[]>
-    >();
+    type Wanted = { partitionIndex: number; currentLeaderEpoch: number; timestamp: bigint };
+    const byLeader = new Map<number, Map<string, Wanted[]>>();
     for (const topic of topics) {
       for (const p of topic.partitions) {
         if (p.leader < 0) continue;
-        const leaderTopics = byLeader.get(p.leader) ?? new Map();
+        const leaderTopics = byLeader.get(p.leader) ?? new Map<string, Wanted[]>();
         const list = leaderTopics.get(topic.name) ?? [];
         list.push({ partitionIndex: p.partition, currentLeaderEpoch: p.leaderEpoch, timestamp });
         leaderTopics.set(topic.name, list);

@@ -88,7 +88,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await consumer?.close(true);
+  if (consumer) await consumer.close();
   await admin.deleteGroups({ groups: [emptyGroup, activeGroup] }).catch(() => undefined);
   await admin.deleteTopics({ topics: [orders, payments, audit] }).catch(() => undefined);
   await admin.close();
