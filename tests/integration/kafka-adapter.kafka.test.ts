@@ -29,6 +29,7 @@ const activeGroup = `${prefix}shipping`;
 const adapter = createKafkaAdapter();
 const admin = setupAdmin();
 let consumer: Consumer | undefined;
+let stream: Awaited<ReturnType<Consumer['consume']>> | undefined;
 
 const only = { topics: { include: [`${prefix}*`] }, groups: { include: [`${prefix}*`] } };
 
@@ -78,7 +79,7 @@ beforeAll(async () => {
     sessionTimeout: 20_000,
     heartbeatInterval: 1_000,
   });
-  const stream = await consumer.consume({ topics: [orders], mode: 'committed', autocommit: false });
+  stream = await consumer.consume({ topics: [orders], mode: 'committed', autocommit: false });
   stream.on('data', () => undefined);
   for (let i = 0; i < 100; i++) {
     const group = (await admin.describeGroups({ groups: [activeGroup] })).get(activeGroup);
@@ -88,6 +89,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (stream) await stream.close();
   if (consumer) await consumer.close();
   await admin.deleteGroups({ groups: [emptyGroup, activeGroup] }).catch(() => undefined);
   await admin.deleteTopics({ topics: [orders, payments, audit] }).catch(() => undefined);
