@@ -135,7 +135,8 @@ export async function* extractKafka(
   yield* extractGroups(session, options, window, facts, clusterKey, cluster.clusterId, context);
 
   if (registry && options.schemaRegistry && subjectsPromise) {
-    const subjects = await subjectsPromise;
+    const subjectFilter = nameFilter(options.subjects);
+    const subjects = (await subjectsPromise).filter(subjectFilter).sort();
     const knownTopics = new Set(allTopics.map((t) => t.name));
     for await (const record of pipelined(subjects, window, async (subject) => {
       const [versions, compatibility] = await Promise.all([

@@ -13,6 +13,8 @@ const extractOptionsSchema = z
     topics: filterSchema,
     /** Glob patterns on consumer group ids. */
     groups: filterSchema,
+    /** Glob patterns on Schema Registry subjects. */
+    subjects: filterSchema,
     /** Internal topics (`__consumer_offsets`, ...) are skipped unless this is true. */
     includeInternalTopics: z.boolean().default(false),
     /** Groups in state EMPTY are cataloged (with their committed offsets) unless this is false. */
