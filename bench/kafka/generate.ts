@@ -28,7 +28,12 @@ async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promi
 /** Creates whatever part of the data set is missing; returns how long that took. */
 export async function ensureBenchData(bootstrap: string[], shape: BenchShape): Promise<{ seconds: number }> {
   const started = performance.now();
-  const admin = new Admin({ clientId: 'sdr-bench-setup', bootstrapBrokers: bootstrap, timeout: 120_000, requestTimeout: 120_000 });
+  const admin = new Admin({
+    clientId: 'sdr-bench-setup',
+    bootstrapBrokers: bootstrap,
+    timeout: 120_000,
+    requestTimeout: 120_000,
+  });
   try {
     let missing: string[] = [];
     let created = false;
@@ -56,10 +61,15 @@ export async function ensureBenchData(bootstrap: string[], shape: BenchShape): P
     if (missing.length > 0) throw new Error(`bench: ${missing.length} topics could not be created`);
     if (created) {
       // A few records in the first topics so watermarks, record counts and lag are not all zero.
-      const producer = new Producer({ clientId: 'sdr-bench-producer', bootstrapBrokers: bootstrap, serializers: stringSerializers });
+      const producer = new Producer({
+        clientId: 'sdr-bench-producer',
+        bootstrapBrokers: bootstrap,
+        serializers: stringSerializers,
+      });
       const messages = [];
       for (let t = 0; t < Math.min(shape.topics, 200); t++) {
-        for (let p = 0; p < shape.partitions; p++) messages.push({ topic: topicName(t), partition: p, key: 'k', value: 'v' });
+        for (let p = 0; p < shape.partitions; p++)
+          messages.push({ topic: topicName(t), partition: p, key: 'k', value: 'v' });
       }
       // One topic per send: larger multi-leader batches trip a response-parsing bug in the client's producer.
       for (let i = 0; i < messages.length; i += shape.partitions) {
@@ -68,15 +78,23 @@ export async function ensureBenchData(bootstrap: string[], shape: BenchShape): P
       await producer.close();
     }
     const groups = new Set((await admin.listGroups()).keys());
-    const missingGroups = Array.from({ length: shape.groups }, (_, i) => i).filter((i) => !groups.has(groupName(i)));
-    if (missingGroups.length > 0) console.error(`bench: committing offsets for ${missingGroups.length} consumer groups`);
+    const missingGroups = Array.from({ length: shape.groups }, (_, i) => i).filter(
+      (i) => !groups.has(groupName(i)),
+    );
+    if (missingGroups.length > 0)
+      console.error(`bench: committing offsets for ${missingGroups.length} consumer groups`);
     await inParallel(missingGroups, 8, async (g) => {
-      const topics = Array.from({ length: shape.topicsPerGroup }, (_, k) => topicName((g * shape.topicsPerGroup + k) % shape.topics));
+      const topics = Array.from({ length: shape.topicsPerGroup }, (_, k) =>
+        topicName((g * shape.topicsPerGroup + k) % shape.topics),
+      );
       await admin.alterConsumerGroupOffsets({
         groupId: groupName(g),
         topics: topics.map((name) => ({
           name,
-          partitionOffsets: Array.from({ length: shape.partitions }, (_, partition) => ({ partition, offset: 0n })),
+          partitionOffsets: Array.from({ length: shape.partitions }, (_, partition) => ({
+            partition,
+            offset: 0n,
+          })),
         })),
       });
     });

@@ -19,9 +19,13 @@ const TARGET_RSS_MB = 200;
 
 execFileSync('bash', [join(here, 'cluster.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
 const setup = await ensureBenchData(bootstrap, DEFAULT_SHAPE);
-execFileSync('bash', ['-c', `source ${join(root, 'tests/peers/lib.sh')}; command -v kcat >/dev/null || apt_install kcat`], {
-  stdio: ['ignore', 'inherit', 'inherit'],
-});
+execFileSync(
+  'bash',
+  ['-c', `source ${join(root, 'tests/peers/lib.sh')}; command -v kcat >/dev/null || apt_install kcat`],
+  {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  },
+);
 
 interface Measured {
   mode: string;
@@ -34,9 +38,13 @@ interface Measured {
 }
 
 // Measure compiled JavaScript, as the runtime ships (`npm run build`), not code under the tsx loader.
-execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(here, 'tsconfig.json')], {
-  stdio: ['ignore', 'inherit', 'inherit'],
-});
+execFileSync(
+  process.execPath,
+  [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(here, 'tsconfig.json')],
+  {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  },
+);
 const childScript = join(root, 'dist/bench/kafka/extract-child.js');
 /** V8 flags of the measured process: node's defaults, and the heap cap the runtime is meant to run with. */
 const HEAP_CAP = ['--max-old-space-size=128'];
@@ -55,10 +63,14 @@ function extractOnce(flags: string[] = HEAP_CAP): Measured {
 
 function kcatOnce(): { seconds: number; peakRssMb: number } {
   const started = performance.now();
-  const child = spawnSync('/usr/bin/time', ['-f', '%M', 'kcat', '-L', '-b', bootstrap.join(','), '-m', '60'], {
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const child = spawnSync(
+    '/usr/bin/time',
+    ['-f', '%M', 'kcat', '-L', '-b', bootstrap.join(','), '-m', '60'],
+    {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
   const seconds = (performance.now() - started) / 1000;
   if (child.status !== 0) throw new Error(`kcat -L failed: ${child.stderr}`);
   const rssKb = Number(child.stderr.trim().split('\n').at(-1));
@@ -109,12 +121,20 @@ const result = {
 };
 
 const f = (n: number) => n.toFixed(2);
-console.log(`\nKafka bench: ${DEFAULT_SHAPE.topics} topics × ${DEFAULT_SHAPE.partitions} partitions, ${DEFAULT_SHAPE.groups} groups, ${bootstrap.length} brokers, median of ${runs}\n`);
+console.log(
+  `\nKafka bench: ${DEFAULT_SHAPE.topics} topics × ${DEFAULT_SHAPE.partitions} partitions, ${DEFAULT_SHAPE.groups} groups, ${bootstrap.length} brokers, median of ${runs}\n`,
+);
 console.log('| tool | what | wall s | peak RSS MB | requests |');
 console.log('| --- | --- | ---: | ---: | ---: |');
-console.log(`| sdr (${result.sdr.mode}, ${HEAP_CAP.join(' ')}) | full extraction: topics, configs, watermarks, sizes, groups, offsets, lag | ${f(adapterSeconds)} | ${f(adapterRss)} | ${result.sdr.requests} |`);
-console.log(`| sdr (${result.sdr.mode}, node defaults) | same | ${f(result.sdrNodeDefaults.medianSeconds)} | ${f(result.sdrNodeDefaults.peakRssMb)} | ${result.sdr.requests} |`);
-console.log(`| kcat -L | metadata only | ${f(result.kcatMetadataOnly.medianSeconds)} | ${f(result.kcatMetadataOnly.peakRssMb)} | ~1 |`);
+console.log(
+  `| sdr (${result.sdr.mode}, ${HEAP_CAP.join(' ')}) | full extraction: topics, configs, watermarks, sizes, groups, offsets, lag | ${f(adapterSeconds)} | ${f(adapterRss)} | ${result.sdr.requests} |`,
+);
+console.log(
+  `| sdr (${result.sdr.mode}, node defaults) | same | ${f(result.sdrNodeDefaults.medianSeconds)} | ${f(result.sdrNodeDefaults.peakRssMb)} | ${result.sdr.requests} |`,
+);
+console.log(
+  `| kcat -L | metadata only | ${f(result.kcatMetadataOnly.medianSeconds)} | ${f(result.kcatMetadataOnly.peakRssMb)} | ~1 |`,
+);
 console.log(`\ntargets: < ${TARGET_SECONDS} s, < ${TARGET_RSS_MB} MB → ${result.pass ? 'PASS' : 'FAIL'}`);
 
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });

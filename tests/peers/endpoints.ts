@@ -25,6 +25,12 @@ export const peers = {
     },
     tlsDir: process.env.SDR_TEST_KAFKA_TLS_DIR ?? `${peerDir}/kafka/tls`,
   },
-  /** tests/peers/schema-registry.sh: Confluent-compatible REST API backed by the test broker. */
-  schemaRegistryUrl: process.env.SDR_TEST_SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:18081',
+  /** tests/peers/schema-registry.sh: Confluent-compatible REST API over HTTPS (the Kafka peer's CA). */
+  schemaRegistry: {
+    url:
+      process.env.SDR_TEST_SCHEMA_REGISTRY_URL ??
+      `https://127.0.0.1:${process.env.SDR_TEST_SCHEMA_REGISTRY_PORT ?? '18081'}/apis/ccompat/v7`,
+    username: 'sdr-registry',
+    password: process.env.SDR_TEST_SCHEMA_REGISTRY_PASSWORD ?? 'sdr-registry-secret',
+  },
 } as const;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A Confluent-compatible Schema Registry: Apicurio Registry 2.4.2 (from Maven Central) serving the Confluent
 # REST API, in-memory storage, on 127.0.0.1:$((PORT + 1)) (plain HTTP, loopback only), fronted on
-# https://127.0.0.1:${SDR_TEST_SCHEMA_REGISTRY_PORT:-18081}/apis/ccompat/v7 by schema-registry-gateway.mjs:
+# https://127.0.0.1:${SDR_TEST_SCHEMA_REGISTRY_PORT:-18081}/apis/ccompat/v7 by schema-registry-gateway.ts:
 # TLS with the Kafka peer's throwaway CA and HTTP basic auth (sdr-registry / sdr-registry-secret), the way
 # Confluent Cloud puts an API key in front of its registry. Apicurio's own auth needs an OIDC server.
 # Karapace is not on PyPI and Confluent's registry is not on Maven Central, so this is the real registry we
@@ -9,6 +9,7 @@
 # Maven plugin, with a JSON-schema library from Central and a two-line stand-in for a build extension that
 # only jitpack serves (see ConfigBeans.java below). Built once into ${SDR_PEER_CACHE:-/opt/sdr-peers}.
 source "$(dirname "$0")/lib.sh"
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 PORT="${SDR_TEST_SCHEMA_REGISTRY_PORT:-18081}"
 if port_open "$PORT"; then exit 0; fi
 VERSION=2.4.2.Final
@@ -93,9 +94,10 @@ if ! port_open "$BACKEND"; then
   wait_for "apicurio registry on 127.0.0.1:$BACKEND" 120 port_open "$BACKEND"
 fi
 command -v node >/dev/null || die "node is needed for the schema registry's TLS and basic-auth gateway"
+cd "$ROOT" # so node finds tsx in this checkout's node_modules
 SDR_GATEWAY_PORT="$PORT" SDR_GATEWAY_BACKEND="$BACKEND" SDR_GATEWAY_CERT="$TLS/broker-cert.pem" \
   SDR_GATEWAY_KEY="$TLS/broker-key.p8.pem" SDR_GATEWAY_USER=sdr-registry SDR_GATEWAY_PASSWORD=sdr-registry-secret \
-  nohup node "$(dirname "$0")/schema-registry-gateway.mjs" </dev/null >"$SDR_PEER_DIR/schema-registry-gateway.log" 2>&1 &
+  nohup node --import tsx "$ROOT/tests/peers/schema-registry-gateway.ts" </dev/null >"$SDR_PEER_DIR/schema-registry-gateway.log" 2>&1 &
 echo $! >"$SDR_PEER_DIR/schema-registry-gateway.pid"
 wait_for "schema registry gateway on 127.0.0.1:$PORT" 30 port_open "$PORT"
 say "started Apicurio Registry $VERSION (Confluent API) on https://127.0.0.1:$PORT/apis/ccompat/v7"
