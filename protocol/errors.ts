@@ -138,11 +138,6 @@ export const Codes = {
     false,
     (connection: string, problem: string) => `extraction options for "${connection}" are invalid: ${problem}`,
   ),
-  SDR_ERR_DRAINING: define(
-    'SDR_ERR_DRAINING',
-    true,
-    () => 'runtime is shutting down and accepts no new jobs; the cloud should resend later',
-  ),
   SDR_ERR_QUEUE_UNAVAILABLE: define(
     'SDR_ERR_QUEUE_UNAVAILABLE',
     true,
@@ -150,6 +145,11 @@ export const Codes = {
   ),
 
   // Job execution
+  SDR_ERR_JOB_NOT_FOUND: define(
+    'SDR_ERR_JOB_NOT_FOUND',
+    false,
+    (requestId: string) => `job ${requestId} is neither queued nor running on this runtime`,
+  ),
   SDR_ERR_JOB_CANCELLED: define(
     'SDR_ERR_JOB_CANCELLED',
     false,
@@ -224,6 +224,61 @@ export const Codes = {
       `${detail}; grant the crawler's role CONNECT on the database and USAGE on its schemas`,
   ),
   SDR_ERR_PG_QUERY: define('SDR_ERR_PG_QUERY', true, (detail: string) => `catalog query failed: ${detail}`),
+
+  // Reference cloud (HTTP API and tunnel endpoint)
+  SDR_ERR_CLOUD_UNAUTHORIZED: define(
+    'SDR_ERR_CLOUD_UNAUTHORIZED',
+    false,
+    (what: string) => `${what}; send "Authorization: Bearer <token>"`,
+  ),
+  SDR_ERR_CLOUD_BAD_REQUEST: define(
+    'SDR_ERR_CLOUD_BAD_REQUEST',
+    false,
+    (problem: string) => `bad request: ${problem}`,
+  ),
+  SDR_ERR_CLOUD_NOT_FOUND: define(
+    'SDR_ERR_CLOUD_NOT_FOUND',
+    false,
+    (what: string, id: string) => `no ${what} "${id}"`,
+  ),
+  SDR_ERR_CLOUD_NOT_COMMITTED: define(
+    'SDR_ERR_CLOUD_NOT_COMMITTED',
+    true,
+    (jobId: string, state: string) =>
+      `job ${jobId} has no committed result (state ${state}); partial attempts are never served`,
+  ),
+  SDR_ERR_CLOUD_JOB_FINISHED: define(
+    'SDR_ERR_CLOUD_JOB_FINISHED',
+    false,
+    (jobId: string, state: string) => `job ${jobId} is already ${state} and cannot be cancelled`,
+  ),
+  SDR_ERR_CLOUD_HELLO_REQUIRED: define(
+    'SDR_ERR_CLOUD_HELLO_REQUIRED',
+    false,
+    (type: string) => `the first frame on a tunnel must be "hello", got "${type}"`,
+  ),
+  SDR_ERR_CLOUD_INTERNAL: define(
+    'SDR_ERR_CLOUD_INTERNAL',
+    true,
+    () => 'the cloud failed to handle the request; see its log',
+  ),
+  SDR_ERR_CLOUD_UNKNOWN_JOB: define(
+    'SDR_ERR_CLOUD_UNKNOWN_JOB',
+    false,
+    (requestId: string) => `the cloud has no job ${requestId} for this agent; the frame was ignored`,
+  ),
+  SDR_ERR_PG_CONFIG: define(
+    'SDR_ERR_PG_CONFIG',
+    false,
+    (connection: string, problem: string) =>
+      `postgres connection "${connection}" is misconfigured: ${problem}`,
+  ),
+  SDR_ERR_PG_NO_DATABASE: define(
+    'SDR_ERR_PG_NO_DATABASE',
+    false,
+    (database: string, server: string) =>
+      `database "${database}" does not exist on ${server}; check the connection's database or the job's database list`,
+  ),
 
   // Kafka and Schema Registry
   SDR_ERR_KAFKA_CONNECTION_INVALID: define(

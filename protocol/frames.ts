@@ -57,7 +57,6 @@ export const rejectCodeSchema = z.enum([
   'SDR_ERR_UNSUPPORTED_SOURCE',
   'SDR_ERR_UNSUPPORTED_DELIVERY',
   'SDR_ERR_INVALID_OPTIONS',
-  'SDR_ERR_DRAINING',
   'SDR_ERR_QUEUE_UNAVAILABLE',
 ]);
 export type RejectCode = z.infer<typeof rejectCodeSchema>;

@@ -1,0 +1,216 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { Codes } from '../../protocol/index.js';
+import type { SourceConnection } from '../types.js';
+
+/** How strictly TLS to the server is required and verified; libpq's meanings, minus `allow`/`prefer`. */
+export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
+
+/**
+ * A name filter as the job sends it: a glob (`*`, `?`, everything else literal) or a regular
+ * expression written `/.../` (optionally `/.../i`) that must match the whole name.
+ */
+const pattern = z
+  .string()
+  .min(1)
+  .superRefine((value, ctx) => {
+    const regex = parseRegexPattern(value);
+    if (regex === undefined) return;
+    try {
+      new RegExp(regex.source);
+    } catch (error) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `invalid regular expression ${value}: ${(error as Error).message}`,
+      });
+    }
+  });
+
+const filter = z
+  .object({ include: z.array(pattern).optional(), exclude: z.array(pattern).optional() })
+  .strict();
+
+const extractOptionsSchema = z
+  .object({
+    schemas: filter.optional(),
+    tables: filter.optional(),
+    databases: filter.optional(),
+    includeFunctionBodies: z.boolean().default(false),
+  })
+  .strict();
+
+/** Extraction options of a postgres job (what the cloud may choose; never where to connect). */
+export interface PostgresExtractOptions {
+  /** Schemas to crawl; system schemas are never crawled. */
+  readonly schemas: NameFilter;
+  /** Tables, views and other relations to crawl, by name; partitions follow their root table. */
+  readonly tables: NameFilter;
+  /**
+   * Absent: crawl only the connection's database. Present: crawl every database of the server the
+   * user may connect to whose name passes the filter (a plain name list is a filter without wildcards).
+   */
+  readonly databases?: NameFilter;
+  /** Include function and procedure bodies (off by default: bodies can embed literals). */
+  readonly includeFunctionBodies: boolean;
+}
+
+/** Include/exclude lists compiled to PostgreSQL regular expressions (ARE), applied in the catalog queries. */
+export interface NameFilter {
+  readonly include: string[];
+  readonly exclude: string[];
+}
+
+function parseRegexPattern(value: string): { source: string; caseInsensitive: boolean } | undefined {
+  const match = /^\/(.*)\/(i?)$/s.exec(value);
+  if (!match) return undefined;
+  return { source: match[1]!, caseInsensitive: match[2] === 'i' };
+}
+
+/** Turns one glob or `/regex/` into an anchored PostgreSQL advanced regular expression. */
+export function toPostgresRegex(value: string): string {
+  const regex = parseRegexPattern(value);
+  if (regex) return `${regex.caseInsensitive ? '(?i)' : ''}^(?:${regex.source})$`;
+  let out = '^';
+  for (const char of value) {
+    if (char === '*') out += '.*';
+    else if (char === '?') out += '.';
+    else if (/[\\^$.|+()[\]{}]/.test(char)) out += `\\${char}`;
+    else out += char;
+  }
+  return `${out}$`;
+}
+
+function compile(raw: { include?: string[]; exclude?: string[] } | undefined): NameFilter {
+  return {
+    include: (raw?.include ?? []).map(toPostgresRegex),
+    exclude: (raw?.exclude ?? []).map(toPostgresRegex),
+  };
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(options)'}: ${issue.message}`)
+    .join('; ');
+}
+
+/** Validates a job's extraction options; throws `SDR_ERR_INVALID_OPTIONS` naming every problem. */
+export function parseExtractOptions(
+  raw: Record<string, unknown>,
+  connection: string,
+): PostgresExtractOptions {
+  const parsed = extractOptionsSchema.safeParse(raw);
+  if (!parsed.success) throw new Codes.SDR_ERR_INVALID_OPTIONS(connection, describeIssues(parsed.error));
+  const options = parsed.data;
+  return {
+    schemas: compile(options.schemas),
+    tables: compile(options.tables),
+    ...(options.databases ? { databases: compile(options.databases) } : {}),
+    includeFunctionBodies: options.includeFunctionBodies,
+  };
+}
+
+const connectionOptionsSchema = z
+  .object({
+    sslmode: z.enum(['disable', 'require', 'verify-ca', 'verify-full']).optional(),
+    sslrootcert: z.string().min(1).optional(),
+    sslcert: z.string().min(1).optional(),
+    sslkey: z.string().min(1).optional(),
+    connectTimeoutMs: z.number().int().positive().default(10_000),
+    statementTimeoutMs: z.number().int().nonnegative().default(60_000),
+    lockTimeoutMs: z.number().int().nonnegative().default(5_000),
+    /** Rows fetched per cursor round trip. */
+    fetchSize: z.number().int().min(1).max(100_000).default(1_000),
+  })
+  .strict();
+
+/** TLS material: PEM text, from a secret (credentials) or read from a file (options). */
+export interface TlsSettings {
+  readonly mode: SslMode;
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+}
+
+/** Everything needed to open a session, compiled once per call from a `SourceConnection`. */
+export interface PostgresSettings {
+  readonly connection: string;
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  readonly password?: string;
+  readonly tls: TlsSettings;
+  readonly connectTimeoutMs: number;
+  readonly statementTimeoutMs: number;
+  readonly lockTimeoutMs: number;
+  readonly fetchSize: number;
+}
+
+const loopback = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
+
+/** The sslmode used when the connection names none: plaintext only to this machine, TLS to anything else. */
+export function defaultSslMode(host: string): SslMode {
+  return loopback.has(host.toLowerCase()) || host.startsWith('/') ? 'disable' : 'require';
+}
+
+function pem(
+  connection: SourceConnection,
+  name: 'sslrootcert' | 'sslcert' | 'sslkey',
+  file: string | undefined,
+): string | undefined {
+  // A secret wins over a file path: secrets are how the issue asks for key material to arrive.
+  const secret = connection.credentials[name];
+  if (secret !== undefined && secret !== '') return secret;
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new Codes.SDR_ERR_PG_CONFIG(
+      connection.name,
+      `${name} file ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      { cause: error },
+    );
+  }
+}
+
+/** Validates a connection's settings; throws `SDR_ERR_PG_CONFIG` naming the setting at fault. */
+export function compileSettings(connection: SourceConnection): PostgresSettings {
+  const parsed = connectionOptionsSchema.safeParse(connection.options);
+  if (!parsed.success) throw new Codes.SDR_ERR_PG_CONFIG(connection.name, describeIssues(parsed.error));
+  const options = parsed.data;
+  const host = connection.host ?? '';
+  if (host === '') throw new Codes.SDR_ERR_PG_CONFIG(connection.name, 'host is required');
+  const user = connection.credentials.user ?? connection.credentials.username;
+  if (user === undefined || user === '')
+    throw new Codes.SDR_ERR_PG_CONFIG(connection.name, 'credentials.user is required (a secret reference)');
+  const mode = options.sslmode ?? defaultSslMode(host);
+  const ca = pem(connection, 'sslrootcert', options.sslrootcert);
+  const cert = pem(connection, 'sslcert', options.sslcert);
+  const key = pem(connection, 'sslkey', options.sslkey);
+  if ((cert === undefined) !== (key === undefined))
+    throw new Codes.SDR_ERR_PG_CONFIG(connection.name, 'sslcert and sslkey must be given together');
+  if (mode === 'disable' && (ca !== undefined || cert !== undefined))
+    throw new Codes.SDR_ERR_PG_CONFIG(
+      connection.name,
+      'sslmode is disable but TLS certificates are configured; set sslmode to require, verify-ca or verify-full',
+    );
+  const port = connection.port ?? 5432;
+  return {
+    connection: connection.name,
+    host,
+    port,
+    database: connection.database ?? 'postgres',
+    user,
+    ...(connection.credentials.password !== undefined ? { password: connection.credentials.password } : {}),
+    tls: {
+      mode,
+      ...(ca !== undefined ? { ca } : {}),
+      ...(cert !== undefined ? { cert } : {}),
+      ...(key !== undefined ? { key } : {}),
+    },
+    connectTimeoutMs: options.connectTimeoutMs,
+    statementTimeoutMs: options.statementTimeoutMs,
+    lockTimeoutMs: options.lockTimeoutMs,
+    fetchSize: options.fetchSize,
+  };
+}

@@ -1,0 +1,176 @@
+import type { Duplex } from 'node:stream';
+import type { ConnectionOptions } from 'node:tls';
+import pg from 'pg';
+import Cursor from 'pg-cursor';
+import type { ErrorTarget } from './errors.js';
+import { mapPgError } from './errors.js';
+import type { PostgresSettings, TlsSettings } from './options.js';
+
+/** What DBAs see in `pg_stat_activity.application_name` for every crawler session. */
+export const APPLICATION_NAME = 'sdr-metadata-crawler';
+
+/** A plain row from a catalog query. */
+export type Row = Record<string, unknown>;
+
+/**
+ * One connection inside one READ ONLY, REPEATABLE READ transaction: every query of a crawl sees the
+ * same catalog snapshot and the server refuses any write. Closing ends the transaction and the client.
+ */
+export interface ReadOnlySession {
+  /** The database this session is connected to. */
+  readonly database: string;
+  /** Runs one catalog query and returns all its rows (only for queries whose size does not grow with the catalog). */
+  query(sql: string, params?: readonly unknown[]): Promise<Row[]>;
+  /** Streams a catalog query through a cursor, `fetchSize` rows per round trip; the caller's pace is the pace. */
+  stream(sql: string, params?: readonly unknown[]): AsyncGenerator<Row, void, undefined>;
+  /** Ends the transaction (rolled back: it changed nothing) and the connection; safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** How to reach the server when it is not plain TCP (Cloud SQL connector), plus an extra secret to scrub. */
+export interface SessionTransport {
+  /** Returns a fresh socket already connected (and, for Cloud SQL, TLS-wrapped) to the server. */
+  readonly stream?: () => Duplex;
+  /** Overrides the password (IAM database authentication supplies a token instead). */
+  readonly password?: () => Promise<string>;
+}
+
+function tlsOptions(tls: TlsSettings, host: string): false | ConnectionOptions {
+  if (tls.mode === 'disable') return false;
+  const material: ConnectionOptions = {
+    ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+    ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+    ...(tls.key !== undefined ? { key: tls.key } : {}),
+  };
+  // libpq: with `require`, a configured root certificate makes the server's chain verified (as verify-ca).
+  const verifyChain = tls.mode !== 'require' || tls.ca !== undefined;
+  return {
+    ...material,
+    rejectUnauthorized: verifyChain,
+    ...(tls.mode === 'verify-full'
+      ? { servername: /^[\d.:[\]]+$/.test(host) ? undefined : host }
+      : { checkServerIdentity: () => undefined }),
+  };
+}
+
+/** The fields of a settings object error messages may use (everything but secrets, which it scrubs). */
+export function errorTarget(settings: PostgresSettings, database = settings.database): ErrorTarget {
+  return {
+    host: settings.host,
+    port: settings.port,
+    database,
+    user: settings.user,
+    connectTimeoutMs: settings.connectTimeoutMs,
+    statementTimeoutMs: settings.statementTimeoutMs,
+    lockTimeoutMs: settings.lockTimeoutMs,
+    secrets: [settings.password, settings.tls.key].filter(
+      (s): s is string => s !== undefined && s.length > 0,
+    ),
+  };
+}
+
+function abortError(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+}
+
+/**
+ * Opens a read-only session: connects with `application_name`, pins timeouts and `search_path`,
+ * makes every transaction read-only, and begins the crawl's snapshot transaction. Aborting `signal`
+ * ends the client at once, so a pending connect or fetch rejects with the signal's reason.
+ */
+export async function openReadOnlySession(
+  settings: PostgresSettings,
+  signal: AbortSignal,
+  options: { database?: string; transport?: SessionTransport } = {},
+): Promise<ReadOnlySession> {
+  const database = options.database ?? settings.database;
+  const target = errorTarget(settings, database);
+  signal.throwIfAborted();
+  const password = options.transport?.password ? await options.transport.password() : settings.password;
+  const client = new pg.Client({
+    host: settings.host,
+    port: settings.port,
+    database,
+    user: settings.user,
+    ...(password !== undefined ? { password } : {}),
+    ssl: options.transport?.stream ? false : tlsOptions(settings.tls, settings.host),
+    ...(options.transport?.stream ? { stream: options.transport.stream } : {}),
+    application_name: APPLICATION_NAME,
+    connectionTimeoutMillis: settings.connectTimeoutMs,
+  });
+  // An idle client's socket error is emitted, not thrown; without a listener it would crash the process.
+  let lastError: unknown;
+  client.on('error', (error) => {
+    lastError = error;
+  });
+  let ended = false;
+  const end = async (): Promise<void> => {
+    if (ended) return;
+    ended = true;
+    signal.removeEventListener('abort', onAbort);
+    await client.end().catch(() => undefined);
+  };
+  const onAbort = (): void => {
+    void end();
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+
+  const fail = (error: unknown, phase: 'connect' | 'query'): unknown =>
+    signal.aborted ? abortError(signal) : mapPgError(lastError ?? error, target, phase);
+
+  try {
+    await client.connect();
+    // Set after connecting rather than as startup parameters: poolers (PgBouncer) reject unknown ones.
+    // search_path is pinned so format_type() and pg_get_expr() output does not depend on the role's setting.
+    await client.query(
+      [
+        'SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY',
+        'SET default_transaction_read_only = on',
+        `SET statement_timeout = ${Math.trunc(settings.statementTimeoutMs)}`,
+        `SET lock_timeout = ${Math.trunc(settings.lockTimeoutMs)}`,
+        "SET search_path = 'pg_catalog', 'public'",
+        'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+      ].join('; '),
+    );
+  } catch (error) {
+    const mapped = fail(error, 'connect');
+    await end();
+    throw mapped;
+  }
+
+  return {
+    database,
+    async query(sql, params = []) {
+      try {
+        const result = await client.query<Row>(sql, params as unknown[]);
+        return result.rows;
+      } catch (error) {
+        throw fail(error, 'query');
+      }
+    },
+    async *stream(sql, params = []) {
+      const cursor = client.query(new Cursor<Row>(sql, params as unknown[]));
+      let open = true;
+      try {
+        for (;;) {
+          let rows: Row[];
+          try {
+            rows = await cursor.read(settings.fetchSize);
+          } catch (error) {
+            open = false;
+            throw fail(error, 'query');
+          }
+          if (rows.length === 0) break;
+          for (const row of rows) {
+            if (signal.aborted) throw abortError(signal);
+            yield row;
+          }
+        }
+      } finally {
+        // Closing the portal lets the next query of this session run; after an abort the client is gone.
+        if (open && !ended) await cursor.close().catch(() => undefined);
+      }
+    },
+    close: end,
+  };
+}

@@ -1,0 +1,503 @@
+import type { KeyObject } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import {
+  Codes,
+  type Frame,
+  type FrameOf,
+  type JobRequestBody,
+  encodeFrame,
+  signJobRequest,
+} from '../protocol/index.js';
+import { PartialResult, discardAttempts } from './partial-result.js';
+import { type CloudStore, FINAL_STATES, type JobRecord, type JobState } from './store.js';
+
+/** One side of a live tunnel as the job logic sees it: somewhere to send frames. */
+export interface Link {
+  /** Sends a frame; false (and nothing sent) when the socket is no longer open. */
+  send(frame: Frame): boolean;
+}
+
+/** Frames from the runtime that concern one job. */
+export type JobFrame = FrameOf<
+  'job.accepted' | 'job.rejected' | 'job.progress' | 'job.batch' | 'job.end' | 'job.failed' | 'job.cancelled'
+>;
+
+/** Codes of `job.nack`; plain strings on the wire, listed in docs/protocol-cloud-side.md. */
+export const NackCodes = {
+  SUPERSEDED: 'SUPERSEDED',
+  UNKNOWN_ATTEMPT: 'UNKNOWN_ATTEMPT',
+  INCOMPLETE: 'INCOMPLETE',
+  CHECKSUM_MISMATCH: 'CHECKSUM_MISMATCH',
+  CANCELLED: 'CANCELLED',
+  CLOUD_ERROR: 'CLOUD_ERROR',
+} as const;
+
+/** A job as the HTTP API shows it. */
+export interface JobView {
+  jobId: string;
+  agentId: string;
+  connection: string;
+  options: Record<string, unknown>;
+  state: JobState;
+  attempt: number;
+  progress: JobRecord['progress'];
+  result?: { records: number; sha256: string; bytes: number; path: string; committedAt: string };
+  error?: { code: string; message: string };
+  lastError?: { code: string; message: string };
+  warnings: string[];
+  cancelRequested: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What the job logic needs from the rest of the cloud. */
+export interface JobServiceOptions {
+  store: CloudStore;
+  privateKey: KeyObject;
+  requestTtlMs: number;
+  maxFrameBytes: number;
+  ackDelayMs: () => number;
+  /** The agent's live, greeted tunnel, if any. */
+  linkFor: (agentId: string) => Link | undefined;
+  log: Logger;
+}
+
+/** In-memory state of a job the runtime is sending; lost on restart by design (UNKNOWN_ATTEMPT recovers). */
+interface LiveJob {
+  /** Frames of one job are applied strictly in arrival order. */
+  queue: Promise<void>;
+  /** Replies of one job leave strictly in order, acks after `ackDelayMs`. */
+  outbox: Promise<void>;
+  lastDueAt: number;
+  partial: PartialResult | null;
+  /** An attempt whose totals did not match: its late frames are refused the same way. */
+  refused: { attempt: number; code: string; message: string } | null;
+}
+
+/**
+ * The cloud's job logic: creates and signs requests, (re)sends them, and applies the runtime's job frames
+ * to each job's state machine, appending batches and committing results exactly once.
+ */
+export class JobService {
+  private readonly live = new Map<string, LiveJob>();
+  private readonly stopping = new AbortController();
+
+  constructor(private readonly options: JobServiceOptions) {}
+
+  /** Creates a job for an agent and sends it at once if the agent is connected. */
+  async create(
+    agentId: string,
+    connection: string,
+    jobOptions: Record<string, unknown>,
+    ttlSeconds?: number,
+  ): Promise<JobRecord> {
+    const now = new Date().toISOString();
+    const job: JobRecord = {
+      jobId: randomUUID(),
+      agentId,
+      connection,
+      options: jobOptions,
+      ttlSeconds: ttlSeconds ?? this.options.requestTtlMs / 1000,
+      state: 'pending',
+      attempt: 0,
+      progress: { phase: null, records: 0, batches: 0, bytes: 0 },
+      warnings: [],
+      cancelRequested: false,
+      createdAt: now,
+      updatedAt: now,
+    };
+    // Refuse now a request the runtime would refuse for its size, rather than fail at every send.
+    encodeFrame({ type: 'job.request', request: this.sign(job) }, this.options.maxFrameBytes);
+    await this.options.store.saveJob(job);
+    await this.enqueue(job.jobId, async () => {
+      const link = this.options.linkFor(agentId);
+      if (link) await this.sendRequest(job, link);
+    });
+    return job;
+  }
+
+  /**
+   * Cancels a job: a pending one at once, otherwise by sending `job.cancel` (now if connected, and again
+   * on every reconnect) and waiting for the runtime's `job.cancelled`.
+   */
+  async cancel(jobId: string): Promise<JobRecord> {
+    const job = this.options.store.jobs.get(jobId);
+    if (!job) throw new Codes.SDR_ERR_CLOUD_NOT_FOUND('job', jobId);
+    return this.enqueue(jobId, async () => {
+      if (FINAL_STATES.has(job.state)) throw new Codes.SDR_ERR_CLOUD_JOB_FINISHED(jobId, job.state);
+      if (job.state === 'pending') {
+        job.state = 'cancelled';
+        await this.options.store.saveJob(job);
+        return job;
+      }
+      job.cancelRequested = true;
+      await this.options.store.saveJob(job);
+      this.options.linkFor(job.agentId)?.send({ type: 'job.cancel', requestId: jobId, reason: 'cancelled' });
+      return job;
+    });
+  }
+
+  /** A (re)connected agent gets every job it may have missed: requests not yet accepted, cancels not yet done. */
+  onConnected(agentId: string, link: Link): void {
+    for (const job of this.options.store.jobs.values()) {
+      if (job.agentId !== agentId || FINAL_STATES.has(job.state)) continue;
+      void this.enqueue(job.jobId, async () => {
+        if (FINAL_STATES.has(job.state)) return;
+        if (job.cancelRequested) {
+          link.send({ type: 'job.cancel', requestId: job.jobId, reason: 'cancelled' });
+        } else if (job.state === 'pending' || job.state === 'sent') {
+          await this.sendRequest(job, link);
+        }
+      }).catch((error: unknown) => this.options.log.error({ err: error, jobId: job.jobId }, 'resend failed'));
+    }
+  }
+
+  /** Applies a job frame from `agentId`'s tunnel; replies go back on `link`. */
+  handle(agentId: string, frame: JobFrame, link: Link): void {
+    const job = this.options.store.jobs.get(frame.requestId);
+    if (!job || job.agentId !== agentId) {
+      const error = new Codes.SDR_ERR_CLOUD_UNKNOWN_JOB(frame.requestId);
+      this.options.log.warn({ agentId, frame: frame.type, code: error.code }, error.message);
+      link.send({ type: 'error', code: error.code, message: error.message, inReplyTo: frame.type });
+      return;
+    }
+    this.enqueue(job.jobId, () => this.apply(job, frame, link)).catch((error: unknown) => {
+      this.options.log.error({ err: error, jobId: job.jobId, frame: frame.type }, 'job frame failed');
+      if (frame.type === 'job.batch' || frame.type === 'job.end') {
+        this.enqueue(job.jobId, () => this.dropAttempt(job.jobId)).catch(() => undefined);
+        this.reply(job.jobId, link, {
+          type: 'job.nack',
+          requestId: job.jobId,
+          attempt: frame.attempt,
+          code: NackCodes.CLOUD_ERROR,
+          message: 'the cloud could not store this attempt; retry it as a new attempt',
+        });
+      }
+    });
+  }
+
+  /** The API view of a job. */
+  view(job: JobRecord): JobView {
+    const { result, ttlSeconds: _ttl, ...rest } = job;
+    return {
+      ...rest,
+      ...(result && {
+        result: {
+          records: result.records,
+          sha256: result.sha256,
+          bytes: result.bytes,
+          path: join(this.options.store.dataDir, result.file),
+          committedAt: result.committedAt,
+        },
+      }),
+    };
+  }
+
+  /** Waits for in-flight frames to be applied, then releases open attempt files (kept on disk). */
+  async close(): Promise<void> {
+    this.stopping.abort();
+    await Promise.allSettled([...this.live.values()].map((live) => live.queue));
+    await Promise.allSettled(
+      [...this.live.values()].map((live) => live.partial?.close() ?? Promise.resolve()),
+    );
+    await this.options.store.flush();
+  }
+
+  private liveJob(jobId: string): LiveJob {
+    let live = this.live.get(jobId);
+    if (!live) {
+      live = {
+        queue: Promise.resolve(),
+        outbox: Promise.resolve(),
+        lastDueAt: 0,
+        partial: null,
+        refused: null,
+      };
+      this.live.set(jobId, live);
+    }
+    return live;
+  }
+
+  private enqueue<T>(jobId: string, work: () => Promise<T>): Promise<T> {
+    const live = this.liveJob(jobId);
+    const result = live.queue.then(work);
+    live.queue = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
+  /** Queues a reply behind the job's earlier replies; acks wait `ackDelayMs` from their batch's arrival. */
+  private reply(jobId: string, link: Link, frame: Frame): void {
+    const live = this.liveJob(jobId);
+    const delay = frame.type === 'job.ack' ? this.options.ackDelayMs() : 0;
+    const dueAt = Math.max(Date.now() + delay, live.lastDueAt);
+    live.lastDueAt = dueAt;
+    live.outbox = live.outbox
+      .then(async () => {
+        const wait = dueAt - Date.now();
+        if (wait > 0) await sleep(wait, undefined, { signal: this.stopping.signal });
+        link.send(frame);
+      })
+      .catch(() => undefined);
+  }
+
+  private sign(job: JobRecord) {
+    const issuedAt = new Date();
+    const body: JobRequestBody = {
+      requestId: job.jobId,
+      agentId: job.agentId,
+      connection: job.connection,
+      options: job.options,
+      delivery: { mode: 'tunnel' },
+      issuedAt: issuedAt.toISOString(),
+      expiresAt: new Date(issuedAt.getTime() + job.ttlSeconds * 1000).toISOString(),
+    };
+    return signJobRequest(body, this.options.privateKey);
+  }
+
+  // Every send is freshly signed with a new expiry: a request re-sent after a long outage must not arrive
+  // already expired, and the runtime dedupes by requestId.
+  private async sendRequest(job: JobRecord, link: Link): Promise<void> {
+    if (!link.send({ type: 'job.request', request: this.sign(job) })) return;
+    if (job.state === 'pending') {
+      job.state = 'sent';
+      await this.options.store.saveJob(job);
+    }
+  }
+
+  private async apply(job: JobRecord, frame: JobFrame, link: Link): Promise<void> {
+    const { store, log } = this.options;
+    switch (frame.type) {
+      case 'job.accepted':
+        if (job.state === 'pending' || job.state === 'sent') {
+          job.state = 'accepted';
+          await store.saveJob(job);
+        }
+        return;
+      case 'job.rejected':
+        if (!['pending', 'sent', 'accepted'].includes(job.state)) return;
+        if (Codes[frame.code].retryable) {
+          // The runtime cannot take it now (draining, Redis down): send it again on the next connect.
+          job.state = 'pending';
+          job.lastError = { code: frame.code, message: frame.message };
+        } else {
+          job.state = 'rejected';
+          job.error = { code: frame.code, message: frame.message };
+        }
+        await store.saveJob(job);
+        return;
+      case 'job.progress':
+        if (FINAL_STATES.has(job.state) || frame.attempt < job.attempt) return;
+        job.attempt = frame.attempt;
+        job.progress = {
+          phase: frame.phase,
+          records: frame.records,
+          batches: frame.batches,
+          bytes: frame.bytes,
+        };
+        if (job.state !== 'running') job.state = 'running';
+        // Progress is frequent: coalesced and not awaited, so it never slows the batches behind it.
+        void store.saveJob(job);
+        return;
+      case 'job.batch':
+        return this.applyBatch(job, frame, link);
+      case 'job.end':
+        return this.applyEnd(job, frame, link);
+      case 'job.failed': {
+        if (job.state === 'committed' || job.state === 'cancelled') return;
+        const live = this.liveJob(job.jobId);
+        if (frame.attempt < Math.max(job.attempt, live.partial?.attempt ?? 0)) return;
+        job.attempt = frame.attempt;
+        if (frame.willRetry) {
+          job.lastError = { code: frame.code, message: frame.message };
+          if (job.state !== 'running') job.state = 'running';
+        } else {
+          job.state = 'failed';
+          job.error = { code: frame.code, message: frame.message };
+          await this.dropAttempt(job.jobId);
+        }
+        await store.saveJob(job);
+        return;
+      }
+      case 'job.cancelled':
+        if (job.state === 'committed' || job.state === 'cancelled') return;
+        job.state = 'cancelled';
+        job.cancelRequested = false;
+        await this.dropAttempt(job.jobId);
+        await store.saveJob(job);
+        log.info({ jobId: job.jobId, wasRunning: frame.wasRunning }, 'job cancelled');
+        return;
+    }
+  }
+
+  /**
+   * A batch is appended only when it is the next one expected for the current attempt; a duplicate is
+   * re-acknowledged without appending, a gap is ignored (the runtime resends from its lowest unacked seq).
+   */
+  private async applyBatch(job: JobRecord, frame: FrameOf<'job.batch'>, link: Link): Promise<void> {
+    const partial = await this.attemptFor(job, frame, link);
+    if (!partial) return;
+    if (frame.seq < partial.batches) {
+      this.ack(job, frame, link);
+      return;
+    }
+    if (frame.seq > partial.batches) {
+      this.options.log.debug(
+        { jobId: job.jobId, attempt: frame.attempt, seq: frame.seq, expected: partial.batches },
+        'batch after a gap ignored',
+      );
+      return;
+    }
+    await partial.append(frame.records);
+    if (job.state !== 'running') {
+      job.state = 'running';
+      void this.options.store.saveJob(job);
+    }
+    this.ack(job, frame, link);
+  }
+
+  private ack(job: JobRecord, frame: FrameOf<'job.batch'>, link: Link): void {
+    this.reply(job.jobId, link, {
+      type: 'job.ack',
+      requestId: job.jobId,
+      attempt: frame.attempt,
+      seq: frame.seq,
+    });
+  }
+
+  /**
+   * Commits the attempt when the runtime's totals equal what was received, exactly once per job; any
+   * disagreement is a `job.nack` and nothing becomes visible.
+   */
+  private async applyEnd(job: JobRecord, frame: FrameOf<'job.end'>, link: Link): Promise<void> {
+    const partial = await this.attemptFor(job, frame, link);
+    if (!partial) return;
+    const nack = (code: string, message: string) =>
+      this.reply(job.jobId, link, {
+        type: 'job.nack',
+        requestId: job.jobId,
+        attempt: frame.attempt,
+        code,
+        message,
+      });
+    if (frame.batches > partial.batches) {
+      nack(
+        NackCodes.INCOMPLETE,
+        `attempt ${frame.attempt} ended after ${frame.batches} batches but the cloud has received only ${partial.batches}; resend from batch ${partial.batches}`,
+      );
+      return;
+    }
+    const sha256 = partial.sha256();
+    if (frame.batches !== partial.batches || frame.records !== partial.records || frame.sha256 !== sha256) {
+      const message =
+        `attempt ${frame.attempt} does not match what the cloud received: runtime reports ` +
+        `${frame.batches} batches / ${frame.records} records / sha256 ${frame.sha256}, cloud has ` +
+        `${partial.batches} / ${partial.records} / ${sha256}; nothing was committed`;
+      const live = this.liveJob(job.jobId);
+      live.refused = { attempt: frame.attempt, code: NackCodes.CHECKSUM_MISMATCH, message };
+      await this.dropAttempt(job.jobId);
+      this.options.log.warn({ jobId: job.jobId, attempt: frame.attempt }, message);
+      nack(NackCodes.CHECKSUM_MISMATCH, message);
+      return;
+    }
+    const file = await partial.commit();
+    this.liveJob(job.jobId).partial = null;
+    job.state = 'committed';
+    job.attempt = frame.attempt;
+    job.result = {
+      attempt: frame.attempt,
+      records: partial.records,
+      sha256,
+      bytes: partial.bytes,
+      file,
+      committedAt: new Date().toISOString(),
+    };
+    job.warnings = frame.warnings;
+    job.cancelRequested = false;
+    delete job.error;
+    await this.options.store.saveJob(job);
+    this.options.log.info(
+      { jobId: job.jobId, attempt: frame.attempt, records: partial.records, bytes: partial.bytes },
+      'job committed',
+    );
+    this.reply(job.jobId, link, {
+      type: 'job.committed',
+      requestId: job.jobId,
+      attempt: frame.attempt,
+      records: partial.records,
+    });
+  }
+
+  /**
+   * The partial result a batch or end belongs to, starting a new attempt when it is newer than the current
+   * one; replies and returns null when the frame must not be applied.
+   */
+  private async attemptFor(
+    job: JobRecord,
+    frame: FrameOf<'job.batch'> | FrameOf<'job.end'>,
+    link: Link,
+  ): Promise<PartialResult | null> {
+    const nack = (code: string, message: string) => {
+      this.reply(job.jobId, link, {
+        type: 'job.nack',
+        requestId: job.jobId,
+        attempt: frame.attempt,
+        code,
+        message,
+      });
+      return null;
+    };
+    if (job.state === 'committed') {
+      // A runtime still running the job (a retry, a resend after reconnect) learns it is done.
+      this.reply(job.jobId, link, {
+        type: 'job.committed',
+        requestId: job.jobId,
+        attempt: frame.attempt,
+        records: job.result?.records ?? 0,
+      });
+      return null;
+    }
+    if (job.state === 'cancelled') return nack(NackCodes.CANCELLED, `job ${job.jobId} was cancelled`);
+    const live = this.liveJob(job.jobId);
+    const current = Math.max(job.attempt, live.partial?.attempt ?? 0);
+    if (frame.attempt < current) {
+      return nack(
+        NackCodes.SUPERSEDED,
+        `attempt ${frame.attempt} was superseded by attempt ${current}; stop sending it`,
+      );
+    }
+    if (live.refused?.attempt === frame.attempt) return nack(live.refused.code, live.refused.message);
+    if (live.partial?.attempt === frame.attempt) return live.partial;
+    // A newer attempt: whatever an older one left is superseded.
+    await this.dropAttempt(job.jobId);
+    const startsAtZero = frame.type === 'job.batch' ? frame.seq === 0 : frame.batches === 0;
+    if (!startsAtZero) {
+      // After a cloud restart (or a lost first batch) the start of this attempt is gone: only a fresh
+      // attempt can produce a verifiable result.
+      job.attempt = frame.attempt;
+      void this.options.store.saveJob(job);
+      return nack(
+        NackCodes.UNKNOWN_ATTEMPT,
+        `the cloud has no record of the start of attempt ${frame.attempt}; retry the job as a new attempt`,
+      );
+    }
+    job.attempt = frame.attempt;
+    live.refused = null;
+    live.partial = await PartialResult.start(this.options.store.dataDir, job.jobId, frame.attempt);
+    void this.options.store.saveJob(job);
+    return live.partial;
+  }
+
+  private async dropAttempt(jobId: string): Promise<void> {
+    const live = this.liveJob(jobId);
+    const partial = live.partial;
+    live.partial = null;
+    if (partial) await partial.discard();
+    else await discardAttempts(this.options.store.dataDir, jobId);
+  }
+}

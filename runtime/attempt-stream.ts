@@ -1,0 +1,131 @@
+import { Codes, type FrameOf, type SdrError } from '../protocol/index.js';
+
+/** The part of the tunnel an attempt needs: send encoded text when up, and the current credit window. */
+export interface FrameLink {
+  readonly isUp: boolean;
+  sendText(text: string): boolean;
+  creditWindow(): number;
+}
+
+/** Thrown out of a send when the cloud says the job is already committed: stop extracting, all is well. */
+export class AlreadyCommitted extends Error {
+  constructor(readonly records: number) {
+    super('the cloud already committed this job');
+    this.name = 'AlreadyCommitted';
+  }
+}
+
+/**
+ * Streams one attempt of one job over the tunnel with credit-based flow control. At most `creditWindow`
+ * batches are unacknowledged; a send waits while the window is full or the link is down, which is what
+ * pauses the adapter. Unacknowledged batches are kept (already encoded) and resent in order after a
+ * reconnect; the cloud drops duplicates by sequence number.
+ */
+export class AttemptStream {
+  private readonly unacked: { seq: number; text: string }[] = [];
+  private nextSeq = 0;
+  private endText: string | undefined;
+  private outcome: { committed: FrameOf<'job.committed'> } | { refused: SdrError } | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly link: FrameLink,
+    readonly requestId: string,
+    readonly attempt: number,
+    private readonly signal: AbortSignal,
+  ) {
+    signal.addEventListener('abort', () => this.notify(), { once: true });
+  }
+
+  /** Batches sent so far in this attempt. */
+  get batchesSent(): number {
+    return this.nextSeq;
+  }
+
+  /** Sends one batch of already-serialised records, waiting for credit and for the link. */
+  async sendBatch(recordJson: readonly string[]): Promise<void> {
+    await this.until(() => this.link.isUp && this.unacked.length < this.link.creditWindow());
+    const seq = this.nextSeq++;
+    // Records are spliced in pre-serialised so each is stringified once, for both the frame and the digest.
+    const text = `{"type":"job.batch","requestId":${JSON.stringify(this.requestId)},"attempt":${this.attempt},"seq":${seq},"records":[${recordJson.join(',')}]}`;
+    this.unacked.push({ seq, text });
+    this.link.sendText(text);
+  }
+
+  /** Waits for every batch to be acknowledged, sends `job.end`, and waits for the commit. */
+  async end(summary: {
+    records: number;
+    sha256: string;
+    warnings: string[];
+  }): Promise<FrameOf<'job.committed'>> {
+    await this.until(() => this.unacked.length === 0);
+    this.endText = JSON.stringify({
+      type: 'job.end',
+      requestId: this.requestId,
+      attempt: this.attempt,
+      batches: this.nextSeq,
+      records: summary.records,
+      sha256: summary.sha256,
+      warnings: summary.warnings,
+    });
+    this.link.sendText(this.endText);
+    let committed: FrameOf<'job.committed'> | undefined;
+    await this.until(() => {
+      if (this.outcome && 'committed' in this.outcome) committed = this.outcome.committed;
+      return committed !== undefined;
+    }, false);
+    return committed as FrameOf<'job.committed'>;
+  }
+
+  /** The cloud stored every batch up to and including `seq`. */
+  acknowledge(seq: number): void {
+    while (this.unacked.length > 0 && (this.unacked[0] as { seq: number }).seq <= seq) this.unacked.shift();
+    this.notify();
+  }
+
+  /** The cloud committed the job (this attempt, or an earlier one). */
+  committed(frame: FrameOf<'job.committed'>): void {
+    this.outcome = { committed: frame };
+    this.notify();
+  }
+
+  /** The cloud refused this attempt; the job fails as retryable and comes back as a new attempt. */
+  refused(frame: FrameOf<'job.nack'>): void {
+    this.outcome = {
+      refused: new Codes.SDR_ERR_ATTEMPT_REFUSED(
+        this.requestId,
+        this.attempt,
+        `${frame.code}: ${frame.message}`,
+      ),
+    };
+    this.notify();
+  }
+
+  /** The link came back: resend what the cloud may not have stored, in order. */
+  resend(): void {
+    for (const { text } of this.unacked) this.link.sendText(text);
+    if (this.endText && this.unacked.length === 0) this.link.sendText(this.endText);
+    this.notify();
+  }
+
+  /** Re-checks waiting conditions (link state or credit window changed). */
+  notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private async until(ready: () => boolean, stopOnCommit = true): Promise<void> {
+    for (;;) {
+      if (this.signal.aborted) throw this.signal.reason;
+      if (this.outcome && 'refused' in this.outcome) throw this.outcome.refused;
+      if (stopOnCommit && this.outcome && 'committed' in this.outcome) {
+        throw new AlreadyCommitted(this.outcome.committed.records);
+      }
+      if (ready()) return;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+  }
+}

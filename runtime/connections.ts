@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { Codes, type SdrError } from '../protocol/index.js';
+
+/** One source the customer allows this runtime to crawl. Secrets are references, never values. */
+export interface ConnectionDefinition {
+  readonly name: string;
+  readonly type: string;
+  readonly host?: string;
+  readonly port?: number;
+  readonly database?: string;
+  /** Name → secret reference (`env://…`, `file://…`, `vault://…`). */
+  readonly secrets: Readonly<Record<string, string>>;
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+const looksLikeSecretValue = /^(?![a-z][a-z0-9+.-]*:\/\/)/;
+
+const connectionSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/, { error: 'expected letters, digits, _ . -' }),
+    type: z.string().min(1),
+    host: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65_535).optional(),
+    database: z.string().min(1).optional(),
+    secrets: z
+      .record(
+        z.string(),
+        z.string().refine((value) => !looksLikeSecretValue.test(value), {
+          error:
+            'must be a secret reference such as env://NAME or file:///run/secrets/name, never the value itself',
+        }),
+      )
+      .default({}),
+    options: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+
+const fileSchema = z.object({ connections: z.array(connectionSchema) }).strict();
+
+/** Checks each connection against the adapters and secret providers this build has. */
+export interface ConnectionValidators {
+  adapterTypes: readonly string[];
+  validateSecretReference(reference: string): void;
+}
+
+/** Reads and validates the connections file; throws `SDR_ERR_CONNECTIONS_INVALID` naming the entry. */
+export function loadConnections(
+  file: string,
+  validators: ConnectionValidators,
+): ReadonlyMap<string, ConnectionDefinition> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? 'error';
+    throw new Codes.SDR_ERR_CONNECTIONS_INVALID(
+      file,
+      `cannot read it (${code}); set SDR_CONNECTIONS_FILE to the file that defines your sources`,
+      { cause },
+    );
+  }
+  let document: unknown;
+  try {
+    document = YAML.parse(text);
+  } catch (cause) {
+    throw new Codes.SDR_ERR_CONNECTIONS_INVALID(file, `not valid YAML: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+  const parsed = fileSchema.safeParse(document ?? { connections: [] });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = describePath(document, issue?.path ?? []);
+    throw new Codes.SDR_ERR_CONNECTIONS_INVALID(file, `${where}: ${issue?.message ?? 'invalid'}`);
+  }
+  const connections = new Map<string, ConnectionDefinition>();
+  for (const connection of parsed.data.connections) {
+    if (connections.has(connection.name)) {
+      throw new Codes.SDR_ERR_CONNECTIONS_INVALID(file, `connection "${connection.name}" is defined twice`);
+    }
+    if (!validators.adapterTypes.includes(connection.type)) {
+      throw new Codes.SDR_ERR_CONNECTIONS_INVALID(
+        file,
+        `connection "${connection.name}": type "${connection.type}" has no adapter (known: ${validators.adapterTypes.join(', ')})`,
+      );
+    }
+    for (const [key, reference] of Object.entries(connection.secrets)) {
+      try {
+        validators.validateSecretReference(reference);
+      } catch (cause) {
+        throw new Codes.SDR_ERR_CONNECTIONS_INVALID(
+          file,
+          `connection "${connection.name}" secret "${key}": ${(cause as SdrError).message}`,
+          { cause },
+        );
+      }
+    }
+    connections.set(connection.name, Object.freeze(connection));
+  }
+  return connections;
+}
+
+/** Names a zod issue path by the connection's name where there is one: `connection "pg" → port`. */
+function describePath(document: unknown, path: readonly PropertyKey[]): string {
+  if (path[0] !== 'connections' || typeof path[1] !== 'number') return path.map(String).join('.') || 'file';
+  const entry = (document as { connections?: Array<{ name?: unknown }> }).connections?.[path[1]];
+  const label = typeof entry?.name === 'string' ? `connection "${entry.name}"` : `connections[${path[1]}]`;
+  return [label, ...path.slice(2).map(String)].join(' → ');
+}

@@ -1,0 +1,63 @@
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+
+/** The daemon's Prometheus metrics; one registry per daemon so tests can run several. */
+export class RuntimeMetrics {
+  readonly registry = new Registry();
+  readonly jobs = new Counter({
+    name: 'sdr_jobs_total',
+    help: 'Job requests and outcomes, by event',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
+  readonly activeJobs = new Gauge({
+    name: 'sdr_jobs_active',
+    help: 'Jobs running in this process',
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({
+    name: 'sdr_queue_depth',
+    help: 'Jobs waiting in the Redis queue, by state',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+  readonly batchesSent = new Counter({
+    name: 'sdr_batches_sent_total',
+    help: 'Result batches sent over the tunnel (resends included)',
+    registers: [this.registry],
+  });
+  readonly recordsSent = new Counter({
+    name: 'sdr_records_sent_total',
+    help: 'Metadata records sent in first sends of batches',
+    registers: [this.registry],
+  });
+  readonly bytesSent = new Counter({
+    name: 'sdr_tunnel_bytes_sent_total',
+    help: 'Bytes of frames sent over the tunnel',
+    registers: [this.registry],
+  });
+  readonly bytesReceived = new Counter({
+    name: 'sdr_tunnel_bytes_received_total',
+    help: 'Bytes of frames received over the tunnel',
+    registers: [this.registry],
+  });
+  readonly reconnects = new Counter({
+    name: 'sdr_tunnel_reconnects_total',
+    help: 'Tunnel connection attempts after the first',
+    registers: [this.registry],
+  });
+  readonly tunnelUp = new Gauge({
+    name: 'sdr_tunnel_up',
+    help: '1 while the tunnel is connected and welcomed',
+    registers: [this.registry],
+  });
+  readonly framesRefused = new Counter({
+    name: 'sdr_frames_refused_total',
+    help: 'Received frames refused as malformed, unknown or too large, by code',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+}

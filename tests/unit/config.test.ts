@@ -1,0 +1,90 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compileConfig, SETTING_NAMES } from '../../runtime/config.js';
+
+const minimal = {
+  SDR_CLOUD_URL: 'wss://cloud.example.com/v1/tunnel',
+  SDR_AGENT_TOKEN: 'token-value',
+  SDR_CLOUD_PUBLIC_KEY: 'MCowBQYDK2VwAyEA',
+};
+
+function problemsOf(env: NodeJS.ProcessEnv): string[] {
+  try {
+    compileConfig(env);
+  } catch (error) {
+    expect((error as { code: string }).code).toBe('SDR_ERR_CONFIG_INVALID');
+    return (error as Error).message.split('\n');
+  }
+  throw new Error('expected the config to be refused');
+}
+
+describe('compileConfig', () => {
+  it('fills every default from three required settings and freezes the result', () => {
+    const config = compileConfig(minimal);
+    expect(config).toMatchObject({
+      redisUrl: 'redis://127.0.0.1:6379',
+      concurrency: 5,
+      maxFrameBytes: 4 * 1024 * 1024,
+      drainTimeoutMs: 30_000,
+      reconnectMaxMs: 60_000,
+      health: { enabled: true, host: '127.0.0.1', port: 9464 },
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('names each missing required variable on its own line', () => {
+    const problems = problemsOf({});
+    expect(problems.some((line) => line.startsWith('SDR_CLOUD_URL: required'))).toBe(true);
+    expect(problems.some((line) => line.startsWith('SDR_AGENT_TOKEN: required'))).toBe(true);
+    expect(problems.some((line) => line.startsWith('SDR_CLOUD_PUBLIC_KEY: required'))).toBe(true);
+  });
+
+  it.each([
+    ['SDR_CONCURRENCY', 'many', 'SDR_CONCURRENCY: expected a whole number'],
+    ['SDR_CONCURRENCY', '0', 'SDR_CONCURRENCY: expected at least 1'],
+    ['SDR_REDIS_URL', 'http://x', 'SDR_REDIS_URL: expected a redis:// or rediss:// URL'],
+    ['SDR_HEALTH_ENABLED', 'maybe', 'SDR_HEALTH_ENABLED: expected true or false'],
+    ['SDR_CLOUD_URL', 'https://cloud', 'SDR_CLOUD_URL: expected a ws:// or wss:// URL'],
+  ])('refuses %s=%s with a line naming it', (name, value, line) => {
+    expect(problemsOf({ ...minimal, [name]: value })).toContain(line);
+  });
+
+  it('refuses plain ws:// unless explicitly allowed for local development', () => {
+    const insecure = { ...minimal, SDR_CLOUD_URL: 'ws://127.0.0.1:8787/v1/tunnel' };
+    expect(problemsOf(insecure)[0]).toMatch(/^SDR_CLOUD_URL: plain ws:\/\/ is refused/);
+    expect(compileConfig({ ...insecure, SDR_ALLOW_INSECURE_TUNNEL: 'true' }).allowInsecureTunnel).toBe(true);
+  });
+
+  it('reads the token and key from files (Docker and Kubernetes secrets) and a YAML config file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sdr-config-'));
+    writeFileSync(join(dir, 'token'), 'from-file\n');
+    writeFileSync(join(dir, 'key.pem'), 'KEY\n');
+    writeFileSync(join(dir, 'sdr.yaml'), 'SDR_CONCURRENCY: 9\nSDR_QUEUE_NAME: from-file\n');
+    const config = compileConfig({
+      SDR_CLOUD_URL: minimal.SDR_CLOUD_URL,
+      SDR_AGENT_TOKEN_FILE: join(dir, 'token'),
+      SDR_CLOUD_PUBLIC_KEY_FILE: join(dir, 'key.pem'),
+      SDR_CONFIG_FILE: join(dir, 'sdr.yaml'),
+      SDR_QUEUE_NAME: 'env-wins',
+    });
+    expect(config).toMatchObject({
+      agentToken: 'from-file',
+      cloudPublicKeyPem: 'KEY',
+      concurrency: 9,
+      queueName: 'env-wins',
+    });
+    expect(
+      problemsOf({ ...minimal, SDR_AGENT_TOKEN: undefined, SDR_AGENT_TOKEN_FILE: join(dir, 'missing') }),
+    ).toEqual([`SDR_AGENT_TOKEN_FILE: cannot read ${join(dir, 'missing')} (ENOENT)`]);
+  });
+
+  it('lists exactly the settings that .env.example and the README document', () => {
+    const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const inExample = [...example.matchAll(/^#?\s*(SDR_[A-Z_]+)=/gm)].map((m) => m[1]);
+    expect(new Set(inExample)).toEqual(new Set(SETTING_NAMES));
+    for (const name of SETTING_NAMES) expect(readme).toContain(`\`${name}\``);
+  });
+});
