@@ -7,6 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { measureExtraction } from '../harness.js';
 import { DEFAULT_SHAPE, ensureBenchData } from './generate.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -18,6 +19,8 @@ const TARGET_SECONDS = 15;
 const TARGET_RSS_MB = 200;
 
 execFileSync('bash', [join(here, 'cluster.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
+// The runtime queues jobs in Redis.
+execFileSync('bash', [join(root, 'tests/peers/redis.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
 const setup = await ensureBenchData(bootstrap, DEFAULT_SHAPE);
 execFileSync(
   'bash',
@@ -83,6 +86,30 @@ kcatOnce();
 const adapterRuns = Array.from({ length: runs }, () => extractOnce());
 const defaultFlagRuns = Array.from({ length: runs }, () => extractOnce([]));
 const kcatRuns = Array.from({ length: runs }, () => kcatOnce());
+
+// The same extraction as a job: cloud → tunnel → runtime queue → adapter → batches → cloud commit.
+const connectionsYaml = [
+  'connections:',
+  '  - name: bench-kafka',
+  '    type: kafka',
+  `    options: { bootstrapServers: [${bootstrap.join(', ')}], securityProtocol: PLAINTEXT, allowPlaintext: true }`,
+  '',
+].join('\n');
+const stackRuns = [];
+const stackRunsCapped = [];
+for (let i = 0; i < runs; i++) {
+  stackRunsCapped.push(
+    await measureExtraction({
+      connectionsYaml,
+      connection: 'bench-kafka',
+      timeoutMs: 5 * 60_000,
+      runtimeEnv: { NODE_OPTIONS: HEAP_CAP.join(' ') },
+    }),
+  );
+  stackRuns.push(
+    await measureExtraction({ connectionsYaml, connection: 'bench-kafka', timeoutMs: 5 * 60_000 }),
+  );
+}
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 
 const adapterSeconds = median(adapterRuns.map((r) => r.seconds));
@@ -104,6 +131,21 @@ const result = {
     recordBytes: adapterRuns[0]?.recordBytes,
     warnings: adapterRuns[0]?.warnings,
     allSeconds: adapterRuns.map((r) => r.seconds),
+  },
+  sdrThroughRuntimeAndCloud: {
+    what: 'bench/harness.ts: reference cloud submits the job, runtime (tsx) runs it, cloud commits',
+    medianSeconds: median(stackRuns.map((r) => r.wallSeconds)),
+    runtimePeakRssMb: Math.max(...stackRuns.map((r) => r.runtimePeakRssMb)),
+    records: stackRuns[0]?.records,
+    bytes: stackRuns[0]?.bytes,
+    batches: stackRuns[0]?.batches,
+    allSeconds: stackRuns.map((r) => r.wallSeconds),
+  },
+  sdrThroughRuntimeAndCloudHeapCap: {
+    runtimeNodeOptions: HEAP_CAP.join(' '),
+    medianSeconds: median(stackRunsCapped.map((r) => r.wallSeconds)),
+    runtimePeakRssMb: Math.max(...stackRunsCapped.map((r) => r.runtimePeakRssMb)),
+    allSeconds: stackRunsCapped.map((r) => r.wallSeconds),
   },
   sdrNodeDefaults: {
     nodeFlags: [],
@@ -131,6 +173,12 @@ console.log(
 );
 console.log(
   `| sdr (${result.sdr.mode}, node defaults) | same | ${f(result.sdrNodeDefaults.medianSeconds)} | ${f(result.sdrNodeDefaults.peakRssMb)} | ${result.sdr.requests} |`,
+);
+console.log(
+  `| sdr (runtime + reference cloud, tsx) | same, as a job: submit → tunnel → queue → batches → commit | ${f(result.sdrThroughRuntimeAndCloud.medianSeconds)} | ${f(result.sdrThroughRuntimeAndCloud.runtimePeakRssMb)} | ${result.sdr.requests} |`,
+);
+console.log(
+  `| sdr (runtime + reference cloud, tsx, ${HEAP_CAP.join(' ')}) | same | ${f(result.sdrThroughRuntimeAndCloudHeapCap.medianSeconds)} | ${f(result.sdrThroughRuntimeAndCloudHeapCap.runtimePeakRssMb)} | ${result.sdr.requests} |`,
 );
 console.log(
   `| kcat -L | metadata only | ${f(result.kcatMetadataOnly.medianSeconds)} | ${f(result.kcatMetadataOnly.peakRssMb)} | ~1 |`,
