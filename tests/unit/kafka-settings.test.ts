@@ -3,7 +3,7 @@ import { nameFilter, parseKafkaExtractOptions } from '../../adapters/kafka/optio
 import { subjectTopic } from '../../adapters/kafka/schema-registry.js';
 import { compileKafkaSettings } from '../../adapters/kafka/settings.js';
 import type { SourceConnection } from '../../adapters/types.js';
-import { SdrError } from '../../protocol/index.js';
+import type { SdrError } from '../../protocol/index.js';
 
 const connection = (
   options: Record<string, unknown>,
