@@ -55,6 +55,9 @@ export const settingsSchema = z.object({
   SDR_HEALTH_HOST: z.string().min(1).default('127.0.0.1'),
   SDR_HEALTH_PORT: integer(0, 65_535).default(9464),
   SDR_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SDR_LOG_FORWARD_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info'),
 });
 
 /** The validated, complete, frozen configuration the daemon runs with. */
@@ -84,6 +87,8 @@ export interface RuntimeConfig {
   readonly secretCacheTtlMs: number;
   readonly health: { readonly enabled: boolean; readonly host: string; readonly port: number };
   readonly logLevel: string;
+  /** Lowest level of the runtime's own log lines sent to the cloud; `silent` sends none. */
+  readonly logForwardLevel: string;
 }
 
 /** Names of every variable the schema knows, for docs and the `.env.example` check. */
@@ -205,6 +210,7 @@ export function compileConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConf
       port: s.SDR_HEALTH_PORT,
     }),
     logLevel: s.SDR_LOG_LEVEL,
+    logForwardLevel: s.SDR_LOG_FORWARD_LEVEL,
   });
 }
 
