@@ -159,7 +159,12 @@ const result = {
     allSeconds: kcatRuns.map((r) => r.seconds),
   },
   targets: { seconds: TARGET_SECONDS, peakRssMb: TARGET_RSS_MB },
+  // The adapter's own process (compiled, as shipped) is what the targets measure; the runtime rows add the
+  // queue, tunnel and tsx loader around it and are reported beside it, not hidden.
   pass: adapterSeconds < TARGET_SECONDS && adapterRss < TARGET_RSS_MB,
+  passThroughRuntimeHeapCap:
+    median(stackRunsCapped.map((r) => r.wallSeconds)) < TARGET_SECONDS &&
+    Math.max(...stackRunsCapped.map((r) => r.runtimePeakRssMb)) < TARGET_RSS_MB,
 };
 
 const f = (n: number) => n.toFixed(2);
@@ -183,7 +188,10 @@ console.log(
 console.log(
   `| kcat -L | metadata only | ${f(result.kcatMetadataOnly.medianSeconds)} | ${f(result.kcatMetadataOnly.peakRssMb)} | ~1 |`,
 );
-console.log(`\ntargets: < ${TARGET_SECONDS} s, < ${TARGET_RSS_MB} MB → ${result.pass ? 'PASS' : 'FAIL'}`);
+console.log(
+  `\ntargets: < ${TARGET_SECONDS} s, < ${TARGET_RSS_MB} MB → adapter process ${result.pass ? 'PASS' : 'FAIL'}, ` +
+    `through runtime + cloud (tsx, heap cap) ${result.passThroughRuntimeHeapCap ? 'PASS' : 'FAIL'}`,
+);
 
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });
 writeFileSync(join(root, 'bench', 'results', 'kafka.json'), `${JSON.stringify(result, null, 2)}\n`);
