@@ -132,6 +132,7 @@ export async function* extractKafka(
     for (const record of records) yield record;
   }
 
+  context.log.debug({ topics: selected.length, clusterTopics: allTopics.length }, 'kafka topics extracted');
   yield* extractGroups(session, options, window, facts, clusterKey, cluster.clusterId, context);
 
   if (registry && options.schemaRegistry && subjectsPromise) {
