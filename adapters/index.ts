@@ -1,4 +1,5 @@
 /** Source adapters, registered in one place. Adapters never import the runtime. */
+import { createKafkaAdapter } from './kafka/index.js';
 import { createPostgresAdapter } from './postgres/index.js';
 import { createSagemakerAdapter } from './sagemaker/index.js';
 import type { SourceAdapter } from './types.js';
@@ -7,5 +8,5 @@ export type { AdapterContext, AdapterLogger, SourceAdapter, SourceConnection } f
 
 /** The adapters this build ships, by connection type. */
 export function builtInAdapters(): SourceAdapter<unknown>[] {
-  return [createPostgresAdapter(), createSagemakerAdapter()];
+  return [createPostgresAdapter(), createKafkaAdapter(), createSagemakerAdapter()];
 }

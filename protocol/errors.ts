@@ -310,6 +310,63 @@ export const Codes = {
     true,
     (connection: string, action: string, detail: string) => `${action} failed for "${connection}": ${detail}`,
   ),
+  // Kafka and Schema Registry
+  SDR_ERR_KAFKA_CONNECTION_INVALID: define(
+    'SDR_ERR_KAFKA_CONNECTION_INVALID',
+    false,
+    (connection: string, problem: string) => `kafka connection "${connection}": ${problem}`,
+  ),
+  SDR_ERR_KAFKA_AUTH: define(
+    'SDR_ERR_KAFKA_AUTH',
+    false,
+    (servers: string, mechanism: string) =>
+      `Kafka at ${servers} refused SASL ${mechanism} authentication; check the username and password (or API key and secret) the connection's secrets point to`,
+  ),
+  SDR_ERR_KAFKA_UNREACHABLE: define(
+    'SDR_ERR_KAFKA_UNREACHABLE',
+    true,
+    (servers: string, detail: string) =>
+      `no Kafka bootstrap server answered (${servers}): ${detail}; check bootstrapServers, the port of the listener and firewall rules`,
+  ),
+  SDR_ERR_KAFKA_TLS: define(
+    'SDR_ERR_KAFKA_TLS',
+    false,
+    (servers: string, detail: string) =>
+      `TLS to Kafka at ${servers} failed: ${detail}; check securityProtocol, the CA (tlsCa) and client certificate the connection names`,
+  ),
+  SDR_ERR_KAFKA_DENIED: define(
+    'SDR_ERR_KAFKA_DENIED',
+    false,
+    (operation: string, acl: string) =>
+      `Kafka denied ${operation}; grant the crawler's principal the ${acl} ACL`,
+  ),
+  SDR_ERR_KAFKA_REQUEST: define(
+    'SDR_ERR_KAFKA_REQUEST',
+    true,
+    (operation: string, detail: string) => `Kafka ${operation} request failed: ${detail}`,
+  ),
+  SDR_ERR_SCHEMA_REGISTRY_AUTH: define(
+    'SDR_ERR_SCHEMA_REGISTRY_AUTH',
+    false,
+    (url: string, status: number) =>
+      `Schema Registry at ${url} refused the credentials (HTTP ${status}); check schemaRegistryKey and schemaRegistrySecret`,
+  ),
+  SDR_ERR_SCHEMA_REGISTRY_NOT_FOUND: define(
+    'SDR_ERR_SCHEMA_REGISTRY_NOT_FOUND',
+    false,
+    (url: string) =>
+      `no Schema Registry API at ${url} (HTTP 404); check schemaRegistry.url, including any path prefix`,
+  ),
+  SDR_ERR_SCHEMA_REGISTRY_UNREACHABLE: define(
+    'SDR_ERR_SCHEMA_REGISTRY_UNREACHABLE',
+    true,
+    (url: string, detail: string) => `Schema Registry at ${url} could not be reached: ${detail}`,
+  ),
+  SDR_ERR_SCHEMA_REGISTRY_FAILED: define(
+    'SDR_ERR_SCHEMA_REGISTRY_FAILED',
+    true,
+    (url: string, detail: string) => `Schema Registry at ${url} answered an error: ${detail}`,
+  ),
 } as const;
 
 /** A code of the catalogue. */
