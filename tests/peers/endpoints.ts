@@ -8,4 +8,10 @@ export const peers = {
     user: process.env.SDR_TEST_PG_USER ?? 'postgres',
     password: process.env.SDR_TEST_PG_PASSWORD ?? 'postgres',
   },
+  motoUrl: process.env.SDR_TEST_MOTO_URL ?? `http://127.0.0.1:${process.env.SDR_TEST_MOTO_PORT ?? '5000'}`,
+  vault: {
+    address:
+      process.env.SDR_TEST_VAULT_ADDR ?? `http://127.0.0.1:${process.env.SDR_TEST_VAULT_PORT ?? '8200'}`,
+    rootToken: process.env.SDR_TEST_VAULT_TOKEN ?? 'sdr-root',
+  },
 } as const;
