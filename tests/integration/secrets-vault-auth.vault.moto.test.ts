@@ -21,7 +21,13 @@ const value = { password: `pw-${randomUUID()}` };
 let dir = '';
 let kube: HttpDouble;
 
-async function admin(method: string, path: string, body?: unknown): Promise<Record<string, any>> {
+/** The fields of Vault's answers these tests read. */
+interface VaultResponse {
+  data: Record<string, string>;
+  auth: { client_token: string };
+}
+
+async function admin(method: string, path: string, body?: unknown): Promise<VaultResponse> {
   const response = await fetch(`${address}/v1/${path}`, {
     method,
     headers: { 'X-Vault-Token': rootToken, 'content-type': 'application/json' },
@@ -29,7 +35,7 @@ async function admin(method: string, path: string, body?: unknown): Promise<Reco
   });
   const text = await response.text();
   if (!response.ok) throw new Error(`vault ${method} ${path}: ${response.status} ${text}`);
-  return text ? (JSON.parse(text) as Record<string, any>) : {};
+  return (text ? JSON.parse(text) : {}) as VaultResponse;
 }
 
 /** A service-account JWT of the legacy shape; Vault reads its claims, TokenReview vouches for it. */

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SdrError } from '../../protocol/index.js';
+import type { SdrError } from '../../protocol/index.js';
 import { parseSecretReference, type SecretProviderLogger } from '../../secrets/index.js';
 import { createVaultSecretProvider, type VaultOptions } from '../../secrets/vault/index.js';
 import { peers } from '../peers/endpoints.js';
@@ -24,8 +24,14 @@ const current = { user: 'crawler', password: `new-${randomUUID()}` };
 let dir = '';
 let unreachablePort = 0;
 
+/** The fields of Vault's answers these tests read. */
+interface VaultResponse {
+  data: Record<string, string>;
+  auth: { client_token: string };
+}
+
 /** Administers the dev server with the root token, as an operator would with the CLI. */
-async function admin(method: string, path: string, body?: unknown): Promise<Record<string, any>> {
+async function admin(method: string, path: string, body?: unknown): Promise<VaultResponse> {
   const response = await fetch(`${address}/v1/${path}`, {
     method,
     headers: { 'X-Vault-Token': rootToken, 'content-type': 'application/json' },
@@ -33,7 +39,7 @@ async function admin(method: string, path: string, body?: unknown): Promise<Reco
   });
   const text = await response.text();
   if (!response.ok) throw new Error(`vault ${method} ${path}: ${response.status} ${text}`);
-  return text ? (JSON.parse(text) as Record<string, any>) : {};
+  return (text ? JSON.parse(text) : {}) as VaultResponse;
 }
 
 /** Creates an AppRole role and writes its role id and a fresh secret id to files. */
@@ -43,8 +49,8 @@ async function approleFiles(role: string, tokenTtl: string, tokenMaxTtl: string)
     token_ttl: tokenTtl,
     token_max_ttl: tokenMaxTtl,
   });
-  const roleId = (await admin('GET', `auth/${approle}/role/${role}/role-id`)).data.role_id as string;
-  const secretId = (await admin('POST', `auth/${approle}/role/${role}/secret-id`)).data.secret_id as string;
+  const roleId = (await admin('GET', `auth/${approle}/role/${role}/role-id`)).data.role_id!;
+  const secretId = (await admin('POST', `auth/${approle}/role/${role}/secret-id`)).data.secret_id!;
   const roleIdFile = join(dir, `${role}.role-id`);
   const secretIdFile = join(dir, `${role}.secret-id`);
   await writeFile(roleIdFile, `${roleId}\n`);
@@ -155,7 +161,7 @@ describe('vault provider', () => {
       renewable: true,
     });
     const tokenFile = join(dir, 'renewable.token');
-    await writeFile(tokenFile, created.auth.client_token as string);
+    await writeFile(tokenFile, created.auth.client_token);
     const logger = recordingLogger();
     const provider = createVaultSecretProvider({ address, auth: { method: 'token', tokenFile }, logger });
     const raw = `vault://${kv2}/data/pg#password`;
@@ -205,7 +211,7 @@ describe('vault provider', () => {
 
   it('reports a revoked static token as denied', async () => {
     const created = await admin('POST', 'auth/token/create', { policies: [policy], ttl: '1h' });
-    const token = created.auth.client_token as string;
+    const token = created.auth.client_token;
     await admin('POST', 'auth/token/revoke', { token });
     const provider = createVaultSecretProvider({ address, auth: { method: 'token', token } });
     const error = (await provider
