@@ -57,3 +57,5 @@ export function builtInSecretProviders(options: SecretProvidersOptions = {}): Se
   if (options.gcp) providers.push(createGcpSecretManagerProvider(options.gcp));
   return providers;
 }
+
+export { secretSettingsFrom, type SecretSettings } from './settings.js';
