@@ -68,7 +68,10 @@ export class Daemon {
     this.adapters = new Map(
       (overrides.adapters ?? builtInAdapters()).map((adapter) => [adapter.type, adapter]),
     );
-    this.secrets = new SecretResolver(builtInSecretProviders(), config.secretCacheTtlMs);
+    this.secrets = new SecretResolver(
+      builtInSecretProviders({ ...config.secretProviders, logger: log }),
+      config.secretCacheTtlMs,
+    );
     this.connections = loadConnections(config.connectionsFile, {
       adapterTypes: [...this.adapters.keys()],
       validateSecretReference: (reference) => this.secrets.validate(reference),

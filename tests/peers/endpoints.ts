@@ -35,4 +35,9 @@ export const peers = {
     username: 'sdr-registry',
     password: process.env.SDR_TEST_SCHEMA_REGISTRY_PASSWORD ?? 'sdr-registry-secret',
   },
+  vault: {
+    address:
+      process.env.SDR_TEST_VAULT_ADDR ?? `http://127.0.0.1:${process.env.SDR_TEST_VAULT_PORT ?? '8200'}`,
+    rootToken: process.env.SDR_TEST_VAULT_TOKEN ?? 'sdr-root',
+  },
 } as const;
