@@ -43,6 +43,12 @@ beforeAll(async () => {
     Array.from({ length: 60 }, (_, i) => `CREATE TABLE t${i} (id int PRIMARY KEY, note text)`),
     database,
   );
+  const vaultWrite = await fetch(`${peers.vault.address}/v1/secret/data/sdr-canary-${suffix}`, {
+    method: 'POST',
+    headers: { 'x-vault-token': peers.vault.rootToken, 'content-type': 'application/json' },
+    body: JSON.stringify({ data: { password: canary } }),
+  });
+  expect(vaultWrite.ok).toBe(true);
   workDir = mkdtempSync(join(tmpdir(), 'sdr-canary-'));
   const passwordFile = join(workDir, 'pg-password');
   writeFileSync(passwordFile, `${canary}\n`);
@@ -63,6 +69,7 @@ beforeAll(async () => {
     connectionsYaml: [
       'connections:',
       entry('good', 'crawler', `file://${passwordFile}`),
+      entry('from-vault', 'crawler', `vault://secret/data/sdr-canary-${suffix}#password`),
       entry('wrong-password', 'crawler', 'env://CANARY_WRONG_PASSWORD'),
       entry('unreachable', 'crawler', `file://${passwordFile}`, 1),
       entry('denied', 'outsider', 'env://CANARY_PASSWORD'),
@@ -78,6 +85,8 @@ beforeAll(async () => {
       SDR_BATCH_MAX_RECORDS: '1',
       SDR_LOG_LEVEL: 'debug',
       SDR_LOG_FORWARD_LEVEL: 'debug',
+      SDR_VAULT_ADDR: peers.vault.address,
+      SDR_VAULT_TOKEN: peers.vault.rootToken,
     },
   });
 });
@@ -104,6 +113,7 @@ async function run(connection: string) {
 describe('the canary', () => {
   it('appears nowhere the runtime writes, across success and every failure path', async () => {
     expect((await run('good')).job.state).toBe('committed');
+    expect((await run('from-vault')).job.state).toBe('committed');
     expect((await run('wrong-password')).job).toMatchObject({
       state: 'failed',
       error: { code: 'SDR_ERR_PG_AUTH' },
