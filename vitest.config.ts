@@ -8,6 +8,7 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    reporters: ['default'],
+    reporters: process.env.SDR_TEST_SUMMARY_FILE ? ['default', 'json'] : ['default'],
+    ...(process.env.SDR_TEST_SUMMARY_FILE ? { outputFile: { json: process.env.SDR_TEST_SUMMARY_FILE } } : {}),
   },
 });

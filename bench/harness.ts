@@ -2,7 +2,8 @@
  * Shared benchmark harness: one full extraction through the real runtime process and the reference
  * cloud, timed from submission to commit, with the runtime's peak RSS read from /proc.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cloudApi, repoRoot, startLocalStack, waitForJob } from '../scripts/local-stack.js';
@@ -28,7 +29,37 @@ export interface ExtractionBenchOptions {
   /** Delay the cloud adds before each ack (a slow cloud); default 0. */
   ackDelayMs?: number;
   timeoutMs?: number;
+  /** Run the compiled runtime (what the image ships) with these node flags; see `compiledRuntime()`. */
+  compiled?: { nodeOptions?: readonly string[] };
 }
+
+/**
+ * Compiles the product once (tsc -p tsconfig.build.json into a temp dir with package.json beside it) and
+ * returns the runtime entry, so benchmarks can measure what the container image runs.
+ */
+export function compiledRuntime(): string {
+  if (compiledEntry) return compiledEntry;
+  const outDir = mkdtempSync(join(tmpdir(), 'sdr-build-'));
+  execFileSync(
+    process.execPath,
+    [
+      join(repoRoot, 'node_modules/typescript/bin/tsc'),
+      '-p',
+      'tsconfig.build.json',
+      '--outDir',
+      join(outDir, 'dist'),
+    ],
+    {
+      cwd: repoRoot,
+      stdio: 'inherit',
+    },
+  );
+  copyFileSync(join(repoRoot, 'package.json'), join(outDir, 'package.json'));
+  symlinkSync(join(repoRoot, 'node_modules'), join(outDir, 'node_modules'));
+  compiledEntry = join(outDir, 'dist/runtime/main.js');
+  return compiledEntry;
+}
+let compiledEntry: string | undefined;
 
 /** Runs one extraction end to end and returns its measurements; throws if the job does not commit. */
 export async function measureExtraction(options: ExtractionBenchOptions): Promise<ExtractionMeasurement> {
@@ -37,6 +68,14 @@ export async function measureExtraction(options: ExtractionBenchOptions): Promis
     connectionsYaml: options.connectionsYaml,
     cloud: { recordFrames: false, ackDelayMs: options.ackDelayMs ?? 0 },
     runtimeEnv: { SDR_LOG_LEVEL: 'warn', ...options.runtimeEnv },
+    ...(options.compiled
+      ? {
+          runtimeLaunch: {
+            compiledEntry: compiledRuntime(),
+            nodeOptions: options.compiled.nodeOptions ?? [],
+          },
+        }
+      : {}),
   });
   try {
     const started = process.hrtime.bigint();

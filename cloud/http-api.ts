@@ -120,6 +120,16 @@ export function registerApi(app: FastifyInstance, context: ApiContext): void {
     }),
   );
 
+  app.get<{ Params: { agentId: string } }>(
+    '/v1/agents/:agentId/logs',
+    { preHandler: requireAdmin },
+    async (request) => {
+      const agent = store.agents.get(request.params.agentId);
+      if (!agent) throw new Codes.SDR_ERR_CLOUD_NOT_FOUND('agent', request.params.agentId);
+      return tunnel.logsOf(agent.agentId);
+    },
+  );
+
   app.post<{ Params: { agentId: string } }>(
     '/v1/agents/:agentId/jobs',
     { preHandler: requireAdmin },

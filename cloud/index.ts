@@ -101,6 +101,14 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
     requestTtlMs: options.requestTtlMs ?? 300_000,
     recordFrames: options.recordFrames ?? true,
   };
+  // The runtime validates `welcome` against the protocol schema: refuse here what it would refuse there.
+  const problems = [
+    settings.heartbeatIntervalMs < 100 && 'heartbeatIntervalMs must be at least 100',
+    settings.creditWindow < 1 && 'creditWindow must be at least 1',
+    settings.maxFrameBytes < 1024 && 'maxFrameBytes must be at least 1024',
+    (options.ackDelayMs ?? 0) < 0 && 'ackDelayMs must not be negative',
+  ].filter((problem): problem is string => typeof problem === 'string');
+  if (problems.length > 0) throw new Codes.SDR_ERR_CONFIG_INVALID(problems.join('; '));
   let ackDelayMs = options.ackDelayMs ?? 0;
   const log =
     options.logger === false
@@ -121,6 +129,7 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
     privateKey: signingKey.privateKey,
     requestTtlMs: settings.requestTtlMs,
     maxFrameBytes: settings.maxFrameBytes,
+    creditWindow: settings.creditWindow,
     ackDelayMs: () => ackDelayMs,
     linkFor: (agentId) => tunnelRef.current?.linkFor(agentId),
     log,
@@ -135,24 +144,33 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
     ...(options.tls && { https: { cert: options.tls.cert, key: options.tls.key } }),
   }) as unknown as FastifyInstance;
 
-  await app.register(websocket, { options: { maxPayload: settings.maxFrameBytes } });
+  // As the runtime does (docs/protocol.md): a frame up to twice the limit is read and refused with an error
+  // frame, so the link survives a slightly oversize batch; anything larger closes the socket (1009)
+  // before it is buffered.
+  await app.register(websocket, { options: { maxPayload: settings.maxFrameBytes * 2 } });
   const agentOfUpgrade = new WeakMap<object, string>();
-  app.get(
-    '/v1/tunnel',
-    {
-      websocket: true,
-      // Runs before the upgrade: an unknown token gets a plain HTTP 401 the runtime can act on.
-      preValidation: async (request) => {
-        const token = bearerToken(request);
-        const agent = token === undefined ? undefined : store.agentByToken(token);
-        if (!agent) {
-          log.warn({ ip: request.ip }, 'tunnel refused: unknown agent token');
-          throw new Codes.SDR_ERR_CLOUD_UNAUTHORIZED('unknown agent token');
-        }
-        agentOfUpgrade.set(request.raw, agent.agentId);
-      },
+  app.route({
+    method: 'GET',
+    url: '/v1/tunnel',
+    // Runs before the upgrade: an unknown token gets a plain HTTP 401 the runtime can act on.
+    preValidation: async (request) => {
+      const token = bearerToken(request);
+      const agent = token === undefined ? undefined : store.agentByToken(token);
+      if (!agent) {
+        log.warn({ ip: request.ip }, 'tunnel refused: unknown agent token');
+        throw new Codes.SDR_ERR_CLOUD_UNAUTHORIZED('unknown agent token');
+      }
+      agentOfUpgrade.set(request.raw, agent.agentId);
     },
-    (socket, request) => {
+    // A plain GET (no upgrade) is a misconfigured client, e.g. a proxy that strips the Upgrade header.
+    handler: async (_request, reply) => {
+      const error = new Codes.SDR_ERR_CLOUD_BAD_REQUEST('this endpoint only accepts WebSocket upgrades');
+      return reply
+        .code(426)
+        .header('upgrade', 'websocket')
+        .send({ error: { code: error.code, message: error.message } });
+    },
+    wsHandler: (socket, request) => {
       const agentId = agentOfUpgrade.get(request.raw);
       if (agentId === undefined) {
         socket.close(1008, 'unauthenticated');
@@ -160,7 +178,7 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
       }
       liveTunnel.accept(agentId, socket);
     },
-  );
+  });
   registerApi(app, {
     store,
     jobs,
@@ -183,7 +201,7 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
     publicKeyPath: signingKey.publicKeyPath,
     close: () =>
       (closing ??= (async () => {
-        liveTunnel.closeAll();
+        await liveTunnel.closeAll();
         await app.close();
         await jobs.close();
       })()),

@@ -49,6 +49,11 @@ export interface JobView {
   lastError?: { code: string; message: string };
   warnings: string[];
   cancelRequested: boolean;
+  /**
+   * Most batches received but not yet acknowledged at once since this process started; above the credit
+   * window it means the runtime overran it (only meaningful with `ackDelayMs` > 0).
+   */
+  maxUnackedBatches: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -59,6 +64,7 @@ export interface JobServiceOptions {
   privateKey: KeyObject;
   requestTtlMs: number;
   maxFrameBytes: number;
+  creditWindow: number;
   ackDelayMs: () => number;
   /** The agent's live, greeted tunnel, if any. */
   linkFor: (agentId: string) => Link | undefined;
@@ -72,6 +78,9 @@ interface LiveJob {
   /** Replies of one job leave strictly in order, acks after `ackDelayMs`. */
   outbox: Promise<void>;
   lastDueAt: number;
+  /** Acks scheduled but not yet sent: batches the runtime still counts against its credit window. */
+  unacked: number;
+  maxUnacked: number;
   partial: PartialResult | null;
   /** An attempt whose totals did not match: its late frames are refused the same way. */
   refused: { attempt: number; code: string; message: string } | null;
@@ -155,6 +164,25 @@ export class JobService {
     }
   }
 
+  /**
+   * The runtime answered a `job.cancel` with SDR_ERR_JOB_NOT_FOUND: it neither queues nor runs the job
+   * (the request never reached it), so there is nothing left to cancel. A job that already reached a
+   * final state is left alone.
+   */
+  onCancelNotFound(agentId: string, requestId: string): void {
+    for (const job of this.options.store.jobs.values()) {
+      if (job.agentId !== agentId || !job.cancelRequested || job.jobId !== requestId) continue;
+      this.enqueue(job.jobId, async () => {
+        if (FINAL_STATES.has(job.state) || !job.cancelRequested) return;
+        job.state = 'cancelled';
+        job.cancelRequested = false;
+        await this.dropAttempt(job.jobId);
+        await this.options.store.saveJob(job);
+        this.options.log.info({ jobId: job.jobId }, 'job cancelled (the runtime did not have it)');
+      }).catch((error: unknown) => this.options.log.error({ err: error, jobId: job.jobId }, 'cancel failed'));
+    }
+  }
+
   /** Applies a job frame from `agentId`'s tunnel; replies go back on `link`. */
   handle(agentId: string, frame: JobFrame, link: Link): void {
     const job = this.options.store.jobs.get(frame.requestId);
@@ -164,19 +192,25 @@ export class JobService {
       link.send({ type: 'error', code: error.code, message: error.message, inReplyTo: frame.type });
       return;
     }
-    this.enqueue(job.jobId, () => this.apply(job, frame, link)).catch((error: unknown) => {
-      this.options.log.error({ err: error, jobId: job.jobId, frame: frame.type }, 'job frame failed');
-      if (frame.type === 'job.batch' || frame.type === 'job.end') {
-        this.enqueue(job.jobId, () => this.dropAttempt(job.jobId)).catch(() => undefined);
+    this.enqueue(job.jobId, async () => {
+      try {
+        await this.apply(job, frame, link);
+      } catch (error) {
+        this.options.log.error({ err: error, jobId: job.jobId, frame: frame.type }, 'job frame failed');
+        if (frame.type !== 'job.batch' && frame.type !== 'job.end') return;
+        const message = 'the cloud could not store this attempt; retry the job as a new attempt';
+        // The attempt's file may now lack a batch: refuse the rest of the attempt, not just this frame.
+        this.liveJob(job.jobId).refused = { attempt: frame.attempt, code: NackCodes.CLOUD_ERROR, message };
+        await this.dropAttempt(job.jobId).catch(() => undefined);
         this.reply(job.jobId, link, {
           type: 'job.nack',
           requestId: job.jobId,
           attempt: frame.attempt,
           code: NackCodes.CLOUD_ERROR,
-          message: 'the cloud could not store this attempt; retry it as a new attempt',
+          message,
         });
       }
-    });
+    }).catch((error: unknown) => this.options.log.error({ err: error }, 'job frame handling failed'));
   }
 
   /** The API view of a job. */
@@ -184,6 +218,7 @@ export class JobService {
     const { result, ttlSeconds: _ttl, ...rest } = job;
     return {
       ...rest,
+      maxUnackedBatches: this.live.get(job.jobId)?.maxUnacked ?? 0,
       ...(result && {
         result: {
           records: result.records,
@@ -213,6 +248,8 @@ export class JobService {
         queue: Promise.resolve(),
         outbox: Promise.resolve(),
         lastDueAt: 0,
+        unacked: 0,
+        maxUnacked: 0,
         partial: null,
         refused: null,
       };
@@ -234,16 +271,33 @@ export class JobService {
   /** Queues a reply behind the job's earlier replies; acks wait `ackDelayMs` from their batch's arrival. */
   private reply(jobId: string, link: Link, frame: Frame): void {
     const live = this.liveJob(jobId);
-    const delay = frame.type === 'job.ack' ? this.options.ackDelayMs() : 0;
+    const isAck = frame.type === 'job.ack';
+    const delay = isAck ? this.options.ackDelayMs() : 0;
     const dueAt = Math.max(Date.now() + delay, live.lastDueAt);
     live.lastDueAt = dueAt;
+    if (isAck) this.countUnacked(jobId, live, +1);
     live.outbox = live.outbox
       .then(async () => {
         const wait = dueAt - Date.now();
         if (wait > 0) await sleep(wait, undefined, { signal: this.stopping.signal });
         link.send(frame);
       })
-      .catch(() => undefined);
+      .catch(() => undefined)
+      .finally(() => {
+        if (isAck) this.countUnacked(jobId, live, -1);
+      });
+  }
+
+  private countUnacked(jobId: string, live: LiveJob, delta: number): void {
+    live.unacked += delta;
+    if (live.unacked <= live.maxUnacked) return;
+    live.maxUnacked = live.unacked;
+    if (live.unacked === this.options.creditWindow + 1) {
+      this.options.log.warn(
+        { jobId, creditWindow: this.options.creditWindow },
+        'runtime has more unacknowledged batches in flight than the credit window allows',
+      );
+    }
   }
 
   private sign(job: JobRecord) {

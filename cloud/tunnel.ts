@@ -2,8 +2,10 @@ import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import {
   Codes,
+  type DecodeResult,
   type Frame,
   type FrameOf,
+  type LogEntry,
   MISSED_HEARTBEATS_BEFORE_DEAD,
   PROTOCOL_VERSION,
   RUNTIME_TO_CLOUD,
@@ -12,6 +14,9 @@ import {
   encodeFrame,
 } from '../protocol/index.js';
 import type { JobService, Link } from './jobs.js';
+
+/** Forwarded runtime log lines kept per agent. */
+const RUNTIME_LOG_LINES_KEPT = 1_000;
 
 /** Close codes the cloud uses (RFC 6455 §7.4 plus the private 4000 range). */
 export const CloseCodes = {
@@ -70,7 +75,9 @@ class Session implements Link {
   startHeartbeat(intervalMs: number, onDead: () => void): void {
     this.heartbeat = setInterval(() => {
       if (Date.now() - this.lastReceivedAt > MISSED_HEARTBEATS_BEFORE_DEAD * intervalMs) onDead();
-      else this.send({ type: 'heartbeat', sentAt: Date.now() });
+      // Before `welcome` the runtime does not know the interval yet; a socket that never says hello is
+      // still dropped by the check above.
+      else if (this.greeted) this.send({ type: 'heartbeat', sentAt: Date.now() });
     }, intervalMs);
   }
 
@@ -86,6 +93,7 @@ class Session implements Link {
 export class Tunnel {
   private readonly sessions = new Map<string, Session>();
   private readonly status = new Map<string, AgentStatus>();
+  private readonly runtimeLogs = new Map<string, LogEntry[]>();
   private readonly frames = new Map<string, string[]>();
 
   constructor(
@@ -101,6 +109,11 @@ export class Tunnel {
   }
 
   /** Status of an agent; an agent that never connected reports nulls. */
+  /** The agent's latest forwarded log lines, oldest first (kept in memory only). */
+  logsOf(agentId: string): readonly LogEntry[] {
+    return this.runtimeLogs.get(agentId) ?? [];
+  }
+
   statusOf(agentId: string): AgentStatus {
     return (
       this.status.get(agentId) ?? {
@@ -132,12 +145,29 @@ export class Tunnel {
     return true;
   }
 
-  /** Closes every socket (the cloud is shutting down). */
-  closeAll(): void {
-    for (const session of this.sessions.values()) {
+  /**
+   * Closes every socket with 1001 (the cloud is shutting down), terminating those whose peer does not
+   * complete the close handshake within `graceMs` — ws would otherwise wait 30 s for each.
+   */
+  async closeAll(graceMs = 1000): Promise<void> {
+    const sockets = [...this.sessions.values()].map((session) => {
       session.stopHeartbeat();
-      session.socket.close(CloseCodes.GOING_AWAY, 'cloud shutting down');
-    }
+      return session.socket;
+    });
+    await Promise.all(
+      sockets.map(
+        (socket) =>
+          new Promise<void>((resolve) => {
+            if (socket.readyState === WebSocket.CLOSED) return resolve();
+            const timer = setTimeout(() => socket.terminate(), graceMs);
+            socket.once('close', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            socket.close(CloseCodes.GOING_AWAY, 'cloud shutting down');
+          }),
+      ),
+    );
   }
 
   /** Takes over an authenticated, upgraded socket for `agentId`, replacing any older one. */
@@ -150,7 +180,9 @@ export class Tunnel {
       this.disconnected(previous);
       previous.socket.close(CloseCodes.REPLACED, 'replaced by a newer connection');
     }
-    socket.on('message', (data: WebSocket.RawData) => this.receive(session, data));
+    socket.on('message', (data: WebSocket.RawData, isBinary: boolean) =>
+      this.receive(session, data, isBinary),
+    );
     socket.on('close', (code: number, reason: Buffer) => {
       this.log.info({ agentId, code, reason: reason.toString('utf8') }, 'tunnel closed');
       this.disconnected(session);
@@ -176,7 +208,7 @@ export class Tunnel {
     if (status && !this.sessions.get(session.agentId)?.greeted) status.connected = false;
   }
 
-  private receive(session: Session, data: WebSocket.RawData): void {
+  private receive(session: Session, data: WebSocket.RawData, isBinary: boolean): void {
     session.lastReceivedAt = Date.now();
     const raw = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
     if (this.settings.recordFrames) {
@@ -184,7 +216,9 @@ export class Tunnel {
       if (!list) this.frames.set(session.agentId, (list = []));
       list.push(raw.toString('utf8'));
     }
-    const decoded = decodeFrame(raw, RUNTIME_TO_CLOUD, this.settings.maxFrameBytes);
+    const decoded: DecodeResult = isBinary
+      ? { ok: false, error: new Codes.SDR_ERR_FRAME_MALFORMED('binary frames are not part of the protocol') }
+      : decodeFrame(raw, RUNTIME_TO_CLOUD, this.settings.maxFrameBytes);
     if (!decoded.ok) {
       this.log.warn(
         { agentId: session.agentId, code: decoded.error.code, inReplyTo: decoded.inReplyTo },
@@ -218,7 +252,24 @@ export class Tunnel {
           { agentId: session.agentId, code: frame.code, inReplyTo: frame.inReplyTo },
           `runtime reported: ${frame.message}`,
         );
+        if (frame.code === Codes.SDR_ERR_JOB_NOT_FOUND.code && frame.requestId) {
+          this.jobs.onCancelNotFound(session.agentId, frame.requestId);
+        }
         return;
+      case 'log': {
+        const kept = this.runtimeLogs.get(session.agentId) ?? [];
+        kept.push(...frame.entries);
+        if (frame.dropped > 0) {
+          kept.push({
+            time: new Date().toISOString(),
+            level: 'warn',
+            message: `runtime dropped ${frame.dropped} log lines while the tunnel was down`,
+            fields: {},
+          });
+        }
+        this.runtimeLogs.set(session.agentId, kept.slice(-RUNTIME_LOG_LINES_KEPT));
+        return;
+      }
       case 'job.accepted':
       case 'job.rejected':
       case 'job.progress':

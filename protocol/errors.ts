@@ -280,6 +280,94 @@ export const Codes = {
     (database: string, server: string) =>
       `database "${database}" does not exist on ${server}; check the connection's database or the job's database list`,
   ),
+
+  // Amazon SageMaker
+  SDR_ERR_SAGEMAKER_AUTH: define(
+    'SDR_ERR_SAGEMAKER_AUTH',
+    false,
+    (connection: string, detail: string) =>
+      `AWS rejected the identity of "${connection}" (${detail}); check the access key its secrets point to, the default credential chain (env, profile, web identity, instance role) and, with roleArn, the role's trust policy and externalId`,
+  ),
+  SDR_ERR_SAGEMAKER_DENIED: define(
+    'SDR_ERR_SAGEMAKER_DENIED',
+    false,
+    (connection: string, action: string) =>
+      `"${connection}" may not call ${action}; grant it to the crawler's IAM identity (docs/adapters/sagemaker.md has the minimal policy)`,
+  ),
+  SDR_ERR_SAGEMAKER_THROTTLED: define(
+    'SDR_ERR_SAGEMAKER_THROTTLED',
+    true,
+    (connection: string, action: string) =>
+      `SageMaker kept throttling ${action} for "${connection}" after every retry; lower maxRequestsPerSecond or describeConcurrency, or run when the account is quieter`,
+  ),
+  SDR_ERR_SAGEMAKER_UNREACHABLE: define(
+    'SDR_ERR_SAGEMAKER_UNREACHABLE',
+    true,
+    (connection: string, detail: string) =>
+      `the SageMaker API of "${connection}" could not be reached (${detail}); check region, endpoint, proxy and firewall rules`,
+  ),
+  SDR_ERR_SAGEMAKER_API: define(
+    'SDR_ERR_SAGEMAKER_API',
+    true,
+    (connection: string, action: string, detail: string) => `${action} failed for "${connection}": ${detail}`,
+  ),
+  // Kafka and Schema Registry
+  SDR_ERR_KAFKA_CONNECTION_INVALID: define(
+    'SDR_ERR_KAFKA_CONNECTION_INVALID',
+    false,
+    (connection: string, problem: string) => `kafka connection "${connection}": ${problem}`,
+  ),
+  SDR_ERR_KAFKA_AUTH: define(
+    'SDR_ERR_KAFKA_AUTH',
+    false,
+    (servers: string, mechanism: string) =>
+      `Kafka at ${servers} refused SASL ${mechanism} authentication; check the username and password (or API key and secret) the connection's secrets point to`,
+  ),
+  SDR_ERR_KAFKA_UNREACHABLE: define(
+    'SDR_ERR_KAFKA_UNREACHABLE',
+    true,
+    (servers: string, detail: string) =>
+      `no Kafka bootstrap server answered (${servers}): ${detail}; check bootstrapServers, the port of the listener and firewall rules`,
+  ),
+  SDR_ERR_KAFKA_TLS: define(
+    'SDR_ERR_KAFKA_TLS',
+    false,
+    (servers: string, detail: string) =>
+      `TLS to Kafka at ${servers} failed: ${detail}; check securityProtocol, the CA (tlsCa) and client certificate the connection names`,
+  ),
+  SDR_ERR_KAFKA_DENIED: define(
+    'SDR_ERR_KAFKA_DENIED',
+    false,
+    (operation: string, acl: string) =>
+      `Kafka denied ${operation}; grant the crawler's principal the ${acl} ACL`,
+  ),
+  SDR_ERR_KAFKA_REQUEST: define(
+    'SDR_ERR_KAFKA_REQUEST',
+    true,
+    (operation: string, detail: string) => `Kafka ${operation} request failed: ${detail}`,
+  ),
+  SDR_ERR_SCHEMA_REGISTRY_AUTH: define(
+    'SDR_ERR_SCHEMA_REGISTRY_AUTH',
+    false,
+    (url: string, status: number) =>
+      `Schema Registry at ${url} refused the credentials (HTTP ${status}); check schemaRegistryKey and schemaRegistrySecret`,
+  ),
+  SDR_ERR_SCHEMA_REGISTRY_NOT_FOUND: define(
+    'SDR_ERR_SCHEMA_REGISTRY_NOT_FOUND',
+    false,
+    (url: string) =>
+      `no Schema Registry API at ${url} (HTTP 404); check schemaRegistry.url, including any path prefix`,
+  ),
+  SDR_ERR_SCHEMA_REGISTRY_UNREACHABLE: define(
+    'SDR_ERR_SCHEMA_REGISTRY_UNREACHABLE',
+    true,
+    (url: string, detail: string) => `Schema Registry at ${url} could not be reached: ${detail}`,
+  ),
+  SDR_ERR_SCHEMA_REGISTRY_FAILED: define(
+    'SDR_ERR_SCHEMA_REGISTRY_FAILED',
+    true,
+    (url: string, detail: string) => `Schema Registry at ${url} answered an error: ${detail}`,
+  ),
 } as const;
 
 /** A code of the catalogue. */

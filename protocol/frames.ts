@@ -67,6 +67,15 @@ const capabilities = z.object({
   maxFrameBytes: z.number().int().positive(),
 });
 
+/** One runtime log line forwarded to the cloud; already redacted by the runtime's logger. */
+export const logEntrySchema = z.object({
+  time: z.string(),
+  level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']),
+  message: z.string(),
+  fields: z.record(z.string(), z.unknown()).default({}),
+});
+export type LogEntry = z.infer<typeof logEntrySchema>;
+
 const jobStatus = z.object({
   active: z.number().int().nonnegative(),
   queued: z.number().int().nonnegative(),
@@ -94,6 +103,8 @@ export const frameSchemas = {
     code: z.string(),
     message: z.string(),
     inReplyTo: z.string().optional(),
+    /** The job the error is about, when it is about one. */
+    requestId: z.string().optional(),
   }),
   'job.request': z.object({ type: z.literal('job.request'), request: signedJobRequestSchema }),
   'job.accepted': z.object({ type: z.literal('job.accepted'), requestId, duplicate: z.boolean() }),
@@ -157,6 +168,11 @@ export const frameSchemas = {
   }),
   'job.cancel': z.object({ type: z.literal('job.cancel'), requestId, reason: z.string().optional() }),
   'job.cancelled': z.object({ type: z.literal('job.cancelled'), requestId, wasRunning: z.boolean() }),
+  log: z.object({
+    type: z.literal('log'),
+    entries: z.array(logEntrySchema).max(500),
+    dropped: z.number().int().nonnegative().default(0),
+  }),
 } as const;
 
 /** Frame type names. */
@@ -192,4 +208,5 @@ export const RUNTIME_TO_CLOUD: ReadonlySet<FrameType> = new Set<FrameType>([
   'job.end',
   'job.failed',
   'job.cancelled',
+  'log',
 ]);

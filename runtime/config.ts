@@ -3,6 +3,7 @@ import { getProxyForUrl } from 'proxy-from-env';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { Codes, DEFAULT_MAX_FRAME_BYTES, type SdrError } from '../protocol/index.js';
+import { SECRET_SETTING_NAMES, type SecretProvidersOptions, secretSettingsFrom } from '../secrets/index.js';
 
 const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce
@@ -55,6 +56,9 @@ export const settingsSchema = z.object({
   SDR_HEALTH_HOST: z.string().min(1).default('127.0.0.1'),
   SDR_HEALTH_PORT: integer(0, 65_535).default(9464),
   SDR_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SDR_LOG_FORWARD_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info'),
 });
 
 /** The validated, complete, frozen configuration the daemon runs with. */
@@ -82,12 +86,20 @@ export interface RuntimeConfig {
   readonly reconnectMaxMs: number;
   readonly drainTimeoutMs: number;
   readonly secretCacheTtlMs: number;
+  /** Settings of the Vault, AWS, Azure and GCP providers (docs/secrets.md); absent sections stay off. */
+  readonly secretProviders: SecretProvidersOptions;
   readonly health: { readonly enabled: boolean; readonly host: string; readonly port: number };
   readonly logLevel: string;
+  /** Lowest level of the runtime's own log lines sent to the cloud; `silent` sends none. */
+  readonly logForwardLevel: string;
 }
 
 /** Names of every variable the schema knows, for docs and the `.env.example` check. */
-export const SETTING_NAMES: readonly string[] = [...Object.keys(settingsSchema.shape), 'SDR_CONFIG_FILE'];
+export const SETTING_NAMES: readonly string[] = [
+  ...Object.keys(settingsSchema.shape),
+  'SDR_CONFIG_FILE',
+  ...SECRET_SETTING_NAMES,
+];
 
 function readSecretFile(variable: string, path: string | undefined, problems: string[]): string | undefined {
   if (path === undefined) return undefined;
@@ -161,6 +173,12 @@ export function compileConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConf
       'SDR_CLOUD_URL: plain ws:// is refused; use wss:// (or set SDR_ALLOW_INSECURE_TUNNEL=true for local development)',
     );
   }
+  let secretProviders: SecretProvidersOptions = {};
+  try {
+    secretProviders = secretSettingsFrom(raw).providers;
+  } catch (error) {
+    problems.push(...(error as Error).message.split('\n'));
+  }
   if (!parsed.success) throw new Codes.SDR_ERR_CONFIG_INVALID(problems.join('\n'));
   const s = parsed.data;
 
@@ -199,12 +217,14 @@ export function compileConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConf
     reconnectMaxMs: s.SDR_RECONNECT_MAX_MS,
     drainTimeoutMs: s.SDR_DRAIN_TIMEOUT_MS,
     secretCacheTtlMs: s.SDR_SECRET_CACHE_TTL_MS,
+    secretProviders,
     health: Object.freeze({
       enabled: s.SDR_HEALTH_ENABLED,
       host: s.SDR_HEALTH_HOST,
       port: s.SDR_HEALTH_PORT,
     }),
     logLevel: s.SDR_LOG_LEVEL,
+    logForwardLevel: s.SDR_LOG_FORWARD_LEVEL,
   });
 }
 

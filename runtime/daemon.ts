@@ -15,6 +15,7 @@ import type { RuntimeConfig } from './config.js';
 import { type ConnectionDefinition, loadConnections } from './connections.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
 import { JobQueue } from './job-queue.js';
+import type { LogForwarder } from './log-forwarder.js';
 import { JobAttempt, type QueuedJob, StopSignal } from './job-runner.js';
 import { scrubSecrets } from './logger.js';
 import { RuntimeMetrics } from './metrics.js';
@@ -34,6 +35,8 @@ export const DELIVERY_MODES = ['tunnel'] as const;
 /** Optional overrides, for tests and embedding. */
 export interface DaemonOverrides {
   adapters?: readonly SourceAdapter<unknown>[];
+  /** Ships the runtime's own log lines to the cloud over the tunnel. */
+  logForwarder?: LogForwarder;
 }
 
 /**
@@ -54,16 +57,21 @@ export class Daemon {
   private health: HealthServer | undefined;
   private queuedCount = 0;
   private depthTimer: NodeJS.Timeout | undefined;
+  private readonly logForwarder: LogForwarder | undefined;
 
   constructor(
     private readonly config: RuntimeConfig,
     private readonly log: Logger,
     overrides: DaemonOverrides = {},
   ) {
+    this.logForwarder = overrides.logForwarder;
     this.adapters = new Map(
       (overrides.adapters ?? builtInAdapters()).map((adapter) => [adapter.type, adapter]),
     );
-    this.secrets = new SecretResolver(builtInSecretProviders(), config.secretCacheTtlMs);
+    this.secrets = new SecretResolver(
+      builtInSecretProviders({ ...config.secretProviders, logger: log }),
+      config.secretCacheTtlMs,
+    );
     this.connections = loadConnections(config.connectionsFile, {
       adapterTypes: [...this.adapters.keys()],
       validateSecretReference: (reference) => this.secrets.validate(reference),
@@ -140,6 +148,13 @@ export class Daemon {
       this.log.info({ url: this.health.url }, 'health server listening');
     }
     this.tunnel.start();
+    const tunnel = this.tunnel;
+    this.logForwarder?.attach({
+      get isUp() {
+        return tunnel.isUp;
+      },
+      send: (frame) => tunnel.send(frame),
+    });
     this.queue.startWorker((job, token) => this.process(job, token));
     this.depthTimer = setInterval(() => void this.refreshDepth(), 5_000);
     this.state = 'running';
@@ -179,6 +194,7 @@ export class Daemon {
     };
     await release('worker', () => this.queue.closeWorker());
     clearTimeout(graceTimer);
+    await release('log forwarder', async () => this.logForwarder?.detach());
     await release('tunnel', () => this.tunnel.close());
     await release('queue', () => this.queue.close());
     await release('health server', async () => this.health?.close());
@@ -323,6 +339,7 @@ export class Daemon {
       code: 'SDR_ERR_JOB_NOT_FOUND',
       message: `job ${requestId} is neither queued nor running on this runtime`,
       inReplyTo: 'job.cancel',
+      requestId,
     });
   }
 

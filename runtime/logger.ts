@@ -18,8 +18,18 @@ export const REDACTED_PATHS = [
   '*.headers.authorization',
 ];
 
-/** The daemon's JSON logger; pass a destination stream in tests to capture every line. */
-export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+/**
+ * The daemon's JSON logger, to stdout (or `destination`) and to any `extra` streams such as the log
+ * forwarder. Redaction happens before any stream sees a line.
+ */
+export function createLogger(
+  level: string,
+  destination?: NodeJS.WritableStream,
+  extra: readonly NodeJS.WritableStream[] = [],
+): Logger {
+  const out = destination ?? pino.destination(1);
+  const streams =
+    extra.length === 0 ? out : pino.multistream([{ stream: out }, ...extra.map((stream) => ({ stream }))]);
   return pino(
     {
       level,
@@ -28,7 +38,7 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination ?? pino.destination(1),
+    streams,
   );
 }
 

@@ -1,5 +1,6 @@
 import { compileConfig, isConfigError } from './config.js';
 import { Daemon } from './daemon.js';
+import { LogForwarder } from './log-forwarder.js';
 import { createLogger } from './logger.js';
 
 /** Entry point: compile config once, start the daemon, drain on SIGTERM/SIGINT. */
@@ -8,8 +9,9 @@ async function main(): Promise<void> {
   let log;
   try {
     const config = compileConfig();
-    log = createLogger(config.logLevel);
-    daemon = new Daemon(config, log);
+    const forwarder = new LogForwarder(config.logForwardLevel);
+    log = createLogger(config.logLevel, undefined, [forwarder]);
+    daemon = new Daemon(config, log, { logForwarder: forwarder });
   } catch (error) {
     if (isConfigError(error)) {
       // A user error: one line per problem, no stack trace.

@@ -4,7 +4,8 @@ function readVersion(): string {
   // Sources run from runtime/, the compiled build from dist/runtime/: package.json is one or two levels up.
   for (const relative of ['../package.json', '../../package.json']) {
     try {
-      return (JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as { version: string }).version;
+      return (JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as { version: string })
+        .version;
     } catch {
       // try the next location
     }

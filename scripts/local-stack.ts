@@ -196,6 +196,8 @@ export interface StackOptions {
   cloud?: Partial<Parameters<typeof createCloud>[0]>;
   tls?: boolean;
   redisUrl?: string;
+  /** How to launch the runtime: from sources (default) or a compiled build, with extra node flags. */
+  runtimeLaunch?: ConstructorParameters<typeof RuntimeProcess>[1];
 }
 
 /** A running reference cloud (in this process) and runtime (a child process) wired to each other. */
@@ -240,7 +242,7 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
   };
   const processes: RuntimeProcess[] = [];
   const startRuntime = (extraEnv: Record<string, string> = {}) => {
-    const runtime = new RuntimeProcess({ ...runtimeEnv, ...extraEnv }).start();
+    const runtime = new RuntimeProcess({ ...runtimeEnv, ...extraEnv }, options.runtimeLaunch).start();
     processes.push(runtime);
     return runtime;
   };

@@ -18,11 +18,21 @@ export class RuntimeProcess {
   private exit: Promise<number | null> | undefined;
   private waiters: { predicate: (line: LogLine) => boolean; resolve: (line: LogLine) => void }[] = [];
 
-  constructor(private readonly env: Record<string, string>) {}
+  /**
+   * `compiledEntry` runs a compiled build (`dist/runtime/main.js`, as the container image does) instead of
+   * the TypeScript sources through tsx; `nodeOptions` are extra node flags such as a heap cap.
+   */
+  constructor(
+    private readonly env: Record<string, string>,
+    private readonly launch: { compiledEntry?: string; nodeOptions?: readonly string[] } = {},
+  ) {}
 
   /** Starts the process; resolves once it has spawned. */
   start(): this {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'runtime/main.ts'], {
+    const entry = this.launch.compiledEntry
+      ? [this.launch.compiledEntry]
+      : ['--import', 'tsx', 'runtime/main.ts'];
+    const child = spawn(process.execPath, [...(this.launch.nodeOptions ?? []), ...entry], {
       cwd: root,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,39 +1,76 @@
-import { Codes } from '../protocol/index.js';
+import { Codes, SdrError } from '../protocol/index.js';
+import { raceAbort } from './abort.js';
 import { parseSecretReference } from './reference.js';
 import type { SecretProvider } from './types.js';
 
-/** Resolves secret references through registered providers, with a short positive-only cache. */
+/** How long a resolved value is reused by default (5 minutes), so a burst of jobs does not hammer the store. */
+export const DEFAULT_SECRET_CACHE_TTL_MS = 5 * 60_000;
+
+/**
+ * Resolves secret references through registered providers. Values are cached for `cacheTtlMs`
+ * (0 = no cache); a failed lookup is never cached, and concurrent lookups of one reference share a
+ * single request to the store.
+ */
 export class SecretResolver {
   private readonly providers = new Map<string, SecretProvider>();
   private readonly cache = new Map<string, { value: string; expiresAt: number }>();
+  private readonly inFlight = new Map<string, Promise<string>>();
 
   constructor(
     providers: readonly SecretProvider[],
-    private readonly cacheTtlMs: number,
+    private readonly cacheTtlMs: number = DEFAULT_SECRET_CACHE_TTL_MS,
     private readonly now: () => number = Date.now,
   ) {
+    if (!Number.isFinite(cacheTtlMs) || cacheTtlMs < 0) {
+      throw new Codes.SDR_ERR_CONFIG_INVALID(
+        `secret cache TTL must be 0 (off) or a positive number of ms, got ${cacheTtlMs}`,
+      );
+    }
     for (const provider of providers) this.providers.set(provider.scheme, provider);
   }
 
-  /** Throws unless every reference parses and names a registered provider; run on the connections file at start. */
+  /** The schemes that resolve, e.g. `env, file, vault`. */
+  get schemes(): string[] {
+    return [...this.providers.keys()];
+  }
+
+  /** Throws unless the reference parses and names a registered provider; run on the connections file at start. */
   validate(raw: string): void {
     const reference = parseSecretReference(raw);
     if (!this.providers.has(reference.scheme)) {
-      throw new Codes.SDR_ERR_SECRET_PROVIDER_UNKNOWN(raw, [...this.providers.keys()].join(', '));
+      throw new Codes.SDR_ERR_SECRET_PROVIDER_UNKNOWN(raw, this.schemes.join(', '));
     }
   }
 
-  /** Resolves one reference. A failed lookup is never cached. */
+  /**
+   * Resolves one reference, or throws a catalogued `SdrError` that names the reference and never the value.
+   * Aborting `signal` abandons this caller's wait; a lookup shared with other callers still completes for them.
+   */
   async resolve(raw: string, signal?: AbortSignal): Promise<string> {
     const cached = this.cache.get(raw);
-    if (cached && cached.expiresAt > this.now()) return cached.value;
+    if (cached) {
+      if (cached.expiresAt > this.now()) return cached.value;
+      this.cache.delete(raw);
+    }
     const reference = parseSecretReference(raw);
     const provider = this.providers.get(reference.scheme);
-    if (!provider)
-      throw new Codes.SDR_ERR_SECRET_PROVIDER_UNKNOWN(raw, [...this.providers.keys()].join(', '));
-    const value = await provider.resolve(reference, signal);
-    if (this.cacheTtlMs > 0) this.cache.set(raw, { value, expiresAt: this.now() + this.cacheTtlMs });
-    return value;
+    if (!provider) throw new Codes.SDR_ERR_SECRET_PROVIDER_UNKNOWN(raw, this.schemes.join(', '));
+    let pending = this.inFlight.get(raw);
+    if (!pending) {
+      pending = provider
+        .resolve(reference)
+        .then((value) => {
+          if (this.cacheTtlMs > 0) this.cache.set(raw, { value, expiresAt: this.now() + this.cacheTtlMs });
+          return value;
+        })
+        .finally(() => this.inFlight.delete(raw));
+      this.inFlight.set(raw, pending);
+    }
+    try {
+      return await raceAbort(pending, signal);
+    } catch (error) {
+      throw asSecretError(raw, error, signal);
+    }
   }
 
   /** Resolves a map of name → reference into name → value. */
@@ -47,7 +84,12 @@ export class SecretResolver {
     return Object.fromEntries(entries);
   }
 
-  /** Forgets cached values and closes every provider, keeping the first error. */
+  /** Drops every cached value (e.g. after a rotation, or on SIGHUP). */
+  clear(): void {
+    this.cache.clear();
+  }
+
+  /** Forgets cached values and closes every provider in reverse order of registration, keeping the first error. */
   async close(): Promise<void> {
     this.cache.clear();
     let first: unknown;
@@ -61,4 +103,15 @@ export class SecretResolver {
     if (first !== undefined)
       throw first instanceof Error ? first : new Error('secret provider failed to close', { cause: first });
   }
+}
+
+/**
+ * Providers throw catalogued errors; anything else is a bug or a library surprise whose message may quote
+ * the value (Node's JSON.parse does), so only its name is kept.
+ */
+function asSecretError(raw: string, error: unknown, signal: AbortSignal | undefined): SdrError {
+  if (error instanceof SdrError) return error;
+  if (signal?.aborted) return new Codes.SDR_ERR_SECRET_UNAVAILABLE(raw, 'lookup aborted');
+  const name = error instanceof Error ? error.name : typeof error;
+  return new Codes.SDR_ERR_SECRET_UNAVAILABLE(raw, `provider failed unexpectedly (${name})`);
 }

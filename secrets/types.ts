@@ -21,3 +21,12 @@ export interface SecretProvider {
   /** Releases clients and timers. */
   close?(): Promise<void>;
 }
+
+/** The slice of a pino logger providers use; they log events (renewals, re-logins), never values. */
+export interface SecretProviderLogger {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+}
+
+/** Resolves a reference through the other registered providers (e.g. AWS static keys kept in a file). */
+export type ReferenceResolver = (raw: string, signal?: AbortSignal) => Promise<string>;

@@ -250,16 +250,30 @@ describe('cloud jobs', () => {
     for (const [i, ack] of acks.entries()) expect(ack.at - sentAt[i]!).toBeGreaterThanOrEqual(140);
   });
 
-  it('announces its credit window and acks every batch of a full window in order', async () => {
+  it('announces its credit window and reports how many batches a runtime kept unacknowledged', async () => {
     await cloud.close();
-    cloud = await startCloud(dataDir, { creditWindow: 3 });
+    cloud = await startCloud(dataDir, { creditWindow: 3, ackDelayMs: 100 });
     const { runtime, welcome } = await FakeRuntime.connected(cloud.tunnelUrl, agent.token);
     runtimes.push(runtime);
     expect(welcome.creditWindow).toBe(3);
-    const jobId = await submitJob(cloud, agent.agentId);
+
+    // A runtime honouring the window: three batches, then waits for acks.
+    const polite = await submitJob(cloud, agent.agentId);
     await runtime.next('job.request');
-    for (let seq = 0; seq < 3; seq += 1) runtime.batch(jobId, 1, seq, makeRecords(1, `w${seq}-`));
+    for (let seq = 0; seq < 3; seq += 1) runtime.batch(polite, 1, seq, makeRecords(1, `w${seq}-`));
     for (let seq = 0; seq < 3; seq += 1) expect(await runtime.next('job.ack')).toMatchObject({ seq });
+    expect((await api(cloud, 'GET', `/v1/jobs/${polite}`)).body.maxUnackedBatches).toBe(3);
+
+    // One that overruns it: the cloud still acks everything in order but reports the overrun.
+    const greedy = await submitJob(cloud, agent.agentId);
+    await runtime.next('job.request');
+    for (let seq = 0; seq < 6; seq += 1) runtime.batch(greedy, 1, seq, makeRecords(1, `g${seq}-`));
+    for (let seq = 0; seq < 6; seq += 1) {
+      expect(await runtime.next((f) => f.type === 'job.ack' && f.requestId === greedy)).toMatchObject({
+        seq,
+      });
+    }
+    expect((await api(cloud, 'GET', `/v1/jobs/${greedy}`)).body.maxUnackedBatches).toBe(6);
   });
 
   it('records rejection, failure and retryable failure', async () => {
@@ -374,6 +388,26 @@ describe('cloud jobs', () => {
     const again = await connect();
     expect(await again.next('job.cancel')).toMatchObject({ requestId: jobId });
     expect(again.all('job.request')).toEqual([]);
+  });
+
+  it('marks a cancelled job cancelled when the runtime answers that it does not have it', async () => {
+    const runtime = await connect();
+    const lost = await submitJob(cloud, agent.agentId);
+    const kept = await submitJob(cloud, agent.agentId);
+    await runtime.next('job.request');
+    await runtime.next('job.request');
+    await api(cloud, 'POST', `/v1/jobs/${lost}/cancel`);
+    await api(cloud, 'POST', `/v1/jobs/${kept}/cancel`);
+    runtime.send({
+      type: 'error',
+      code: 'SDR_ERR_JOB_NOT_FOUND',
+      message: `job ${lost} is neither queued nor running on this runtime`,
+      inReplyTo: 'job.cancel',
+      requestId: lost,
+    });
+    await waitForJob(cloud, lost, (job) => job.state === 'cancelled' && !job.cancelRequested);
+    const other = (await api(cloud, 'GET', `/v1/jobs/${kept}`)).body;
+    expect(other).toMatchObject({ state: 'sent', cancelRequested: true });
   });
 
   it('answers frames for unknown jobs and other agents with an error frame', async () => {

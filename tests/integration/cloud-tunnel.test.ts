@@ -54,6 +54,10 @@ describe('cloud tunnel', () => {
   it('refuses an unknown or missing token with HTTP 401 before the upgrade', async () => {
     await expect(FakeRuntime.connect(cloud.tunnelUrl, 'not-a-token')).rejects.toMatchObject({ status: 401 });
     await expect(FakeRuntime.connect(cloud.tunnelUrl, '')).rejects.toMatchObject({ status: 401 });
+    const plain = await fetch(`${cloud.url}/v1/tunnel`, {
+      headers: { authorization: `Bearer ${agent.token}` },
+    });
+    expect(plain.status).toBe(426);
   });
 
   it('answers hello with welcome and shows the agent connected with its runtime details', async () => {
@@ -138,21 +142,35 @@ describe('cloud tunnel', () => {
     expect((await agentStatus()).connected).toBe(true);
   });
 
-  it('closes the socket with 1009 on a frame over maxFrameBytes; the agent can reconnect', async () => {
+  it('refuses a frame over maxFrameBytes with an error frame, and closes with 1009 over twice the limit', async () => {
     const runtime = await open();
     await runtime.hello();
-    runtime.send({
+    const batch = (size: number) => ({
       type: 'job.batch',
       requestId: 'r',
       attempt: 1,
       seq: 0,
-      records: [{ kind: 'k', key: 'x'.repeat(70_000) }],
+      records: [{ kind: 'k', key: 'x'.repeat(size) }],
     });
+    runtime.send(batch(70_000));
+    expect(await runtime.next('error')).toMatchObject({ code: 'SDR_ERR_FRAME_TOO_LARGE' });
+    await stillAnswers(runtime);
+
+    runtime.send(batch(140_000));
     expect((await runtime.closed).code).toBe(1009);
     await eventually(async () => (await agentStatus()).connected === false);
     const again = await open();
     await again.hello();
     await stillAnswers(again);
+  });
+
+  it('refuses binary frames as malformed', async () => {
+    const runtime = await open();
+    await runtime.hello();
+    runtime.socket.send(Buffer.from(JSON.stringify({ type: 'heartbeat', sentAt: 1 })), { binary: true });
+    const error = await runtime.next('error');
+    expect(error).toMatchObject({ code: 'SDR_ERR_FRAME_MALFORMED' });
+    expect(error.message).toContain('binary');
   });
 
   it('logs and ignores runtime error frames and heartbeats, recording every frame for framesFrom', async () => {
@@ -210,6 +228,14 @@ describe('cloud tunnel', () => {
     } finally {
       clearInterval(timer);
     }
+  });
+
+  it('closes tunnels with 1001 when the cloud shuts down', async () => {
+    const runtime = await open();
+    await runtime.hello();
+    await cloud.close();
+    expect((await runtime.closed).code).toBe(1001);
+    cloud = await startCloud(dataDir);
   });
 
   it('delivers a job submitted while the agent is connected, after the handshake only', async () => {

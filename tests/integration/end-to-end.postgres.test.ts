@@ -83,6 +83,18 @@ describe('end to end through the reference cloud', () => {
     expect(text).not.toContain(fixture.password);
     expect(s.cloud.framesFrom(s.agentId).join('')).not.toContain(fixture.password);
     expect(JSON.stringify(s.runtime.lines)).not.toContain(fixture.password);
+    // The runtime's own log lines reach the cloud too, redacted like its stdout.
+    await s.runtime.waitForMessage('committed by the cloud');
+    let logs: { message: string; fields: Record<string, unknown> }[] = [];
+    for (let i = 0; i < 50 && !logs.some((entry) => entry.message === 'committed by the cloud'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      logs = await cloudApi(s.cloud, 'GET', `/v1/agents/${s.agentId}/logs`);
+    }
+    expect(logs.find((entry) => entry.message === 'extraction started')?.fields).toMatchObject({
+      requestId: jobId,
+    });
+    expect(logs.some((entry) => entry.message === 'committed by the cloud')).toBe(true);
+    expect(JSON.stringify(logs)).not.toContain(fixture.password);
   });
 
   it('gets the result committed once when the cloud drops the link mid-job', async () => {

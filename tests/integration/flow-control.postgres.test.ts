@@ -175,6 +175,7 @@ describe('job requests', () => {
     expect(cloud.framesOf('error')[0]).toMatchObject({
       code: 'SDR_ERR_JOB_NOT_FOUND',
       inReplyTo: 'job.cancel',
+      requestId: 'never-seen',
     });
     await settle(500);
     expect(cloud.framesOf('job.progress', queued.requestId)).toHaveLength(0);

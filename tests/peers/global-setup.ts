@@ -15,7 +15,7 @@ export default function startPeers(): void {
     try {
       execFileSync('bash', [join(here, script)], {
         stdio: ['ignore', 'inherit', 'inherit'],
-        timeout: 15 * 60_000,
+        timeout: 45 * 60_000,
       });
     } catch (error) {
       throw new Error(`test peer ${script} could not start: ${(error as Error).message}`, { cause: error });

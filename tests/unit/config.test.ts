@@ -83,8 +83,33 @@ describe('compileConfig', () => {
   it('lists exactly the settings that .env.example and the README document', () => {
     const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    const inExample = [...example.matchAll(/^#?\s*(SDR_[A-Z_]+)=/gm)].map((m) => m[1]);
+    const inExample = [...example.matchAll(/^#?\s*(SDR_[A-Z0-9_]+)=/gm)].map((m) => m[1]);
     expect(new Set(inExample)).toEqual(new Set(SETTING_NAMES));
     for (const name of SETTING_NAMES) expect(readme).toContain(`\`${name}\``);
+  });
+});
+
+describe('secret store settings', () => {
+  it('lists every variable the secret settings read', () => {
+    const source = readFileSync(new URL('../../secrets/settings.ts', import.meta.url), 'utf8');
+    const read = new Set([...source.matchAll(/'(SDR_[A-Z0-9_]+)'/g)].map((m) => m[1]));
+    expect([...read].filter((name) => !SETTING_NAMES.includes(name as string))).toEqual([]);
+  });
+
+  it('compiles Vault settings into the runtime config and reports their problems with the rest', () => {
+    const config = compileConfig({
+      ...minimal,
+      SDR_VAULT_ADDR: 'http://127.0.0.1:8200',
+      SDR_VAULT_TOKEN: 't',
+    });
+    expect(config.secretProviders.vault).toBeDefined();
+    expect(
+      problemsOf({
+        ...minimal,
+        SDR_VAULT_ADDR: 'http://vault:8200',
+        SDR_VAULT_AUTH_METHOD: 'approle',
+        SDR_CONCURRENCY: 'x',
+      }).join('\n'),
+    ).toMatch(/SDR_CONCURRENCY[\s\S]*SDR_VAULT_ROLE_ID_FILE/);
   });
 });

@@ -1,0 +1,443 @@
+import type { AdapterContext, MetadataRecord } from '../types.js';
+import type {
+  AdminSession,
+  ClusterInfo,
+  CommittedOffsets,
+  GroupDescription,
+  PartitionInfo,
+  TopicMetadata,
+} from './admin-session.js';
+import { aclFor, isAuthorizationError, kafkaErrorIds } from './errors.js';
+import type { KafkaExtractOptions } from './options.js';
+import { nameFilter } from './options.js';
+import type { SchemaRegistryClient } from './schema-registry.js';
+import { subjectTopic } from './schema-registry.js';
+import type { KafkaSettings } from './settings.js';
+
+/** Topic configs always reported, whether or not they are set on the topic. */
+export const ALWAYS_REPORTED_CONFIGS = [
+  'retention.ms',
+  'retention.bytes',
+  'cleanup.policy',
+  'compression.type',
+  'segment.bytes',
+  'min.insync.replicas',
+  'max.message.bytes',
+] as const;
+
+/** ConfigSource 1 (DYNAMIC_TOPIC_CONFIG): a value set on the topic itself, i.e. not a default. */
+const TOPIC_OVERRIDE = 1;
+
+/** Record keys: stable, derived from the cluster id so two connections to one cluster agree. */
+export const recordKeys = {
+  cluster: (clusterId: string) => `kafka://${clusterId}`,
+  topic: (clusterId: string, topic: string) => `kafka://${clusterId}/topic/${topic}`,
+  group: (clusterId: string, group: string) => `kafka://${clusterId}/group/${group}`,
+  subject: (clusterId: string, subject: string) => `kafka://${clusterId}/schema-subject/${subject}`,
+};
+
+/** Offsets are int64; beyond 2^53 they would lose precision as JSON numbers, so those travel as strings. */
+function offsetValue(value: bigint): number | string {
+  return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER)
+    ? Number(value)
+    : value.toString();
+}
+
+function chunk<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/**
+ * Runs `work` over batches with up to `window` batches started ahead, yielding results in batch order.
+ * The window bounds memory: at most `window` batches of records exist before the consumer takes them.
+ */
+async function* pipelined<B, R>(
+  batches: B[],
+  window: number,
+  work: (batch: B) => Promise<R>,
+): AsyncGenerator<R> {
+  const pending: Promise<R>[] = [];
+  let next = 0;
+  try {
+    while (next < batches.length || pending.length > 0) {
+      while (next < batches.length && pending.length < window) {
+        const started = work(batches[next++] as B);
+        // Rejections are observed when awaited in order; this keeps an early one from being "unhandled".
+        started.catch(() => undefined);
+        pending.push(started);
+      }
+      yield await (pending.shift() as Promise<R>);
+    }
+  } finally {
+    await Promise.allSettled(pending);
+  }
+}
+
+/** Everything the extraction learns about topics that the group and subject phases reuse. */
+interface TopicFacts {
+  partitions: Map<string, PartitionInfo[]>;
+  highWatermarks: Map<string, Map<number, bigint>>;
+  cataloged: Set<string>;
+}
+
+/**
+ * Streams the cluster record, then topics, consumer groups and Schema Registry subjects. Denials on one
+ * object become warnings naming the missing ACL; everything else that fails ends the job with a coded error.
+ */
+export async function* extractKafka(
+  session: AdminSession,
+  registry: SchemaRegistryClient | undefined,
+  settings: KafkaSettings,
+  options: KafkaExtractOptions,
+  context: AdapterContext,
+): AsyncGenerator<MetadataRecord> {
+  const window = options.maxInFlight ?? settings.maxInFlight;
+  // Fail fast on a wrong registry URL or key before crawling a large cluster.
+  const subjectsPromise = registry && options.schemaRegistry ? registry.subjects() : undefined;
+  subjectsPromise?.catch(() => undefined);
+  const globalCompatibility =
+    registry && options.schemaRegistry ? await registry.globalCompatibility() : null;
+  if (subjectsPromise) await subjectsPromise;
+
+  const cluster = await session.clusterMetadata();
+  const clusterKey = recordKeys.cluster(cluster.clusterId);
+  const allTopics = cluster.topics;
+  let partitionCount = 0;
+  for (const topic of allTopics) partitionCount += topic.partitions.length;
+
+  yield clusterRecord(
+    cluster,
+    clusterKey,
+    allTopics.length,
+    partitionCount,
+    settings,
+    registry,
+    globalCompatibility,
+  );
+
+  const topicFilter = nameFilter(options.topics);
+  const selected = allTopics
+    .filter((t) => (options.includeInternalTopics || !t.internal) && topicFilter(t.name))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const facts: TopicFacts = { partitions: new Map(), highWatermarks: new Map(), cataloged: new Set() };
+  for (const topic of allTopics) facts.partitions.set(topic.name, topic.partitions);
+
+  const sizesAllowed = { value: options.logDirSizes };
+  const topicBatches = chunk(selected, options.batchSize);
+  for await (const records of pipelined(topicBatches, window, (batch) =>
+    topicBatch(session, batch, facts, sizesAllowed, clusterKey, cluster.clusterId, context),
+  )) {
+    for (const record of records) yield record;
+  }
+
+  context.log.debug({ topics: selected.length, clusterTopics: allTopics.length }, 'kafka topics extracted');
+  yield* extractGroups(session, options, window, facts, clusterKey, cluster.clusterId, context);
+
+  if (registry && options.schemaRegistry && subjectsPromise) {
+    const subjectFilter = nameFilter(options.subjects);
+    const subjects = (await subjectsPromise).filter(subjectFilter).sort();
+    const knownTopics = new Set(allTopics.map((t) => t.name));
+    for await (const record of pipelined(subjects, window, async (subject) => {
+      const [versions, compatibility] = await Promise.all([
+        registry.versions(subject),
+        registry.subjectCompatibility(subject),
+      ]);
+      const mapping = subjectTopic(subject, knownTopics);
+      const latest = versions.at(-1);
+      return {
+        kind: 'kafka.schema_subject',
+        key: recordKeys.subject(cluster.clusterId, subject),
+        parent: clusterKey,
+        subject,
+        topic: mapping.topic,
+        role: mapping.role,
+        namingStrategy: mapping.strategy,
+        topicExists: mapping.topicExists,
+        compatibility,
+        effectiveCompatibility: compatibility ?? globalCompatibility,
+        globalCompatibility,
+        latestVersion: latest?.version ?? null,
+        latestSchemaId: latest?.id ?? null,
+        schemaType: latest?.schemaType ?? null,
+        versions,
+      } satisfies MetadataRecord;
+    })) {
+      yield record;
+    }
+  }
+}
+
+function clusterRecord(
+  cluster: ClusterInfo,
+  key: string,
+  topicCount: number,
+  partitionCount: number,
+  settings: KafkaSettings,
+  registry: SchemaRegistryClient | undefined,
+  globalCompatibility: string | null,
+): MetadataRecord {
+  return {
+    kind: 'kafka.cluster',
+    key,
+    clusterId: cluster.clusterId,
+    controllerId: cluster.controllerId,
+    brokers: cluster.brokers,
+    brokerCount: cluster.brokers.length,
+    topicCount,
+    partitionCount,
+    authType: settings.authType,
+    bootstrapServers: settings.bootstrapServers,
+    schemaRegistryUrl: registry?.url ?? null,
+    schemaRegistryCompatibility: globalCompatibility,
+  };
+}
+
+async function topicBatch(
+  session: AdminSession,
+  batch: TopicMetadata[],
+  facts: TopicFacts,
+  sizesAllowed: { value: boolean },
+  clusterKey: string,
+  clusterId: string,
+  context: AdapterContext,
+): Promise<MetadataRecord[]> {
+  const names = batch.map((t) => t.name);
+  const withPartitions = batch.filter((t) => t.partitions.length > 0);
+  const sizesPromise = sizesAllowed.value
+    ? session
+        .topicSizes(
+          withPartitions.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => p.partition) })),
+        )
+        .catch((error: unknown) => {
+          if (!isAuthorizationError(error) && kafkaErrorIds(error).length === 0) throw error;
+          if (sizesAllowed.value) {
+            sizesAllowed.value = false;
+            context.warn(
+              `topic sizes omitted: DescribeLogDirs was denied (${kafkaErrorIds(error)[0] ?? 'denied'}); grant ${aclFor('DescribeLogDirs')} to report sizeBytes`,
+            );
+          }
+          return undefined;
+        })
+    : Promise.resolve(undefined);
+  const [configs, earliest, latest, sizes] = await Promise.all([
+    session.topicConfigs(names),
+    session.offsets('earliest', withPartitions),
+    session.offsets('latest', withPartitions),
+    sizesPromise,
+  ]);
+
+  const records: MetadataRecord[] = [];
+  for (const topic of batch) {
+    const partitions = topic.partitions;
+    const low = earliest.get(topic.name);
+    const high = latest.get(topic.name);
+    if (high) facts.highWatermarks.set(topic.name, high);
+    facts.cataloged.add(topic.name);
+    let recordCount = 0n;
+    const partitionRecords = partitions.map((p) => {
+      const lowOffset = low?.get(p.partition);
+      const highOffset = high?.get(p.partition);
+      if (lowOffset !== undefined && highOffset !== undefined && highOffset > lowOffset) {
+        recordCount += highOffset - lowOffset;
+      }
+      return {
+        partition: p.partition,
+        leader: p.leader,
+        replicas: p.replicas,
+        isr: p.isr,
+        offlineReplicas: p.offlineReplicas,
+        underReplicated: p.isr.length < p.replicas.length,
+        lowWatermark: lowOffset === undefined ? null : offsetValue(lowOffset),
+        highWatermark: highOffset === undefined ? null : offsetValue(highOffset),
+      };
+    });
+
+    const described = configs.get(topic.name);
+    let configValues: Record<string, string | null> | null = null;
+    let overrides: string[] | null = null;
+    if (described && 'configs' in described) {
+      configValues = {};
+      overrides = [];
+      const byName = new Map(described.configs.map((c) => [c.name, c]));
+      for (const entry of described.configs) {
+        if (entry.source === TOPIC_OVERRIDE) {
+          configValues[entry.name] = entry.value;
+          overrides.push(entry.name);
+        }
+      }
+      for (const name of ALWAYS_REPORTED_CONFIGS) {
+        if (!(name in configValues)) configValues[name] = byName.get(name)?.value ?? null;
+      }
+      overrides.sort();
+    } else {
+      const why = described && 'errorId' in described ? described.errorId : 'no answer';
+      context.warn(
+        `topic ${topic.name}: configs omitted, DescribeConfigs was denied (${why}); grant ${aclFor('DescribeConfigs')} ${topic.name}`,
+      );
+    }
+    const size = sizes?.get(topic.name);
+    records.push({
+      kind: 'kafka.topic',
+      key: recordKeys.topic(clusterId, topic.name),
+      parent: clusterKey,
+      name: topic.name,
+      topicId: topic.id,
+      internal: topic.internal,
+      partitionCount: partitions.length,
+      replicationFactor: partitions.reduce((max, p) => Math.max(max, p.replicas.length), 0),
+      underReplicatedPartitions: partitionRecords.filter((p) => p.underReplicated).length,
+      partitions: partitionRecords,
+      configs: configValues,
+      configOverrides: overrides,
+      recordCountEstimate: offsetValue(recordCount),
+      sizeBytes: size === undefined ? null : offsetValue(size),
+    });
+  }
+  return records;
+}
+
+async function* extractGroups(
+  session: AdminSession,
+  options: KafkaExtractOptions,
+  window: number,
+  facts: TopicFacts,
+  clusterKey: string,
+  clusterId: string,
+  context: AdapterContext,
+): AsyncGenerator<MetadataRecord> {
+  const groupFilter = nameFilter(options.groups);
+  const groups = (await session.groups())
+    .filter((g) => groupFilter(g.id))
+    .filter((g) => options.includeEmptyGroups || g.state !== 'EMPTY')
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+
+  for await (const records of pipelined(chunk(groups, options.batchSize), window, async (batch) => {
+    const ids = batch.map((g) => g.id);
+    const [descriptions, offsets] = await Promise.all([
+      isolate(ids, (some) => session.describeGroups(some), 'DescribeGroups', context),
+      isolate(ids, (some) => session.committedOffsets(some), 'OffsetFetch', context),
+    ]);
+    await fillHighWatermarks(session, offsets, facts);
+    return batch.map((group) =>
+      groupRecord(group, descriptions.get(group.id), offsets.get(group.id), facts, clusterKey, clusterId),
+    );
+  })) {
+    for (const record of records) yield record;
+  }
+}
+
+/**
+ * Runs a batched call; when the batch is denied, retries each group alone so one group's missing ACL
+ * costs only that group's details (with a warning) and not the batch.
+ */
+async function isolate<T>(
+  ids: string[],
+  call: (ids: string[]) => Promise<Map<string, T>>,
+  operation: string,
+  context: AdapterContext,
+): Promise<Map<string, T>> {
+  try {
+    return await call(ids);
+  } catch (error) {
+    if (kafkaErrorIds(error).length === 0 || ids.length === 0) throw error;
+    if (ids.length === 1) {
+      const id = kafkaErrorIds(error)[0] ?? 'error';
+      context.warn(
+        `consumer group ${ids[0]}: ${operation} failed (${id}); ${isAuthorizationError(error) ? `grant ${aclFor(operation, id)} ${ids[0]}` : 'details omitted'}`,
+      );
+      return new Map();
+    }
+    const out = new Map<string, T>();
+    for (const id of ids) for (const [k, v] of await isolate([id], call, operation, context)) out.set(k, v);
+    return out;
+  }
+}
+
+/** Fetches high watermarks for committed partitions whose topic the topic phase did not cover. */
+async function fillHighWatermarks(
+  session: AdminSession,
+  offsets: Map<string, CommittedOffsets>,
+  facts: TopicFacts,
+): Promise<void> {
+  const missing = new Map<string, Set<number>>();
+  for (const topics of offsets.values()) {
+    for (const [topic, partitions] of topics) {
+      if (facts.highWatermarks.has(topic) || !facts.partitions.has(topic)) continue;
+      const set = missing.get(topic) ?? new Set<number>();
+      for (const partition of partitions.keys()) set.add(partition);
+      missing.set(topic, set);
+    }
+  }
+  if (missing.size === 0) return;
+  const latest = await session.offsets(
+    'latest',
+    [...missing].map(([name, set]) => ({
+      name,
+      partitions: (facts.partitions.get(name) ?? []).filter((p) => set.has(p.partition)),
+    })),
+  );
+  for (const [topic, partitions] of latest) facts.highWatermarks.set(topic, partitions);
+}
+
+function groupRecord(
+  group: { id: string; state: string; protocolType: string; groupType: string },
+  description: GroupDescription | undefined,
+  committed: CommittedOffsets | undefined,
+  facts: TopicFacts,
+  clusterKey: string,
+  clusterId: string,
+): MetadataRecord {
+  const offsets: {
+    topic: string;
+    partition: number;
+    committedOffset: number | string;
+    highWatermark: number | string | null;
+    lag: number | string | null;
+  }[] = [];
+  const lagByTopic: Record<string, number | string> = {};
+  let totalLag = 0n;
+  for (const [topic, partitions] of [...(committed ?? new Map<string, Map<number, bigint>>())].sort()) {
+    let topicLag = 0n;
+    for (const [partition, offset] of [...partitions].sort((a, b) => a[0] - b[0])) {
+      // −1 means no offset committed for this partition.
+      if (offset < 0n) continue;
+      const high = facts.highWatermarks.get(topic)?.get(partition);
+      const lag = high === undefined ? undefined : high > offset ? high - offset : 0n;
+      if (lag !== undefined) topicLag += lag;
+      offsets.push({
+        topic,
+        partition,
+        committedOffset: offsetValue(offset),
+        highWatermark: high === undefined ? null : offsetValue(high),
+        lag: lag === undefined ? null : offsetValue(lag),
+      });
+    }
+    if (offsets.some((o) => o.topic === topic)) {
+      lagByTopic[topic] = offsetValue(topicLag);
+      totalLag += topicLag;
+    }
+  }
+  return {
+    kind: 'kafka.consumer_group',
+    key: recordKeys.group(clusterId, group.id),
+    parent: clusterKey,
+    groupId: group.id,
+    state: description?.state ?? group.state,
+    groupType: group.groupType || null,
+    protocolType: description?.protocolType ?? group.protocolType,
+    protocol: description?.protocol || null,
+    members: (description?.members ?? []).map((m) => ({
+      memberId: m.memberId,
+      groupInstanceId: m.groupInstanceId,
+      clientId: m.clientId,
+      host: m.clientHost,
+      assignments: m.assignments.sort((a, b) => (a.topic < b.topic ? -1 : 1)),
+    })),
+    memberCount: description?.members.length ?? null,
+    offsets,
+    lagByTopic,
+    totalLag: offsetValue(totalLag),
+  };
+}

@@ -1,0 +1,104 @@
+/** Shared set-up for tests against the real Kafka peer (tests/peers/kafka.sh). */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Admin, Producer, stringSerializers } from '@platformatic/kafka';
+import type {
+  AdapterContext,
+  MetadataRecord,
+  SourceAdapter,
+  SourceConnection,
+} from '../../adapters/types.js';
+import { peers } from '../peers/endpoints.js';
+
+/** PEM text of the peer's throwaway CA and client certificate. */
+export function tlsMaterial(): { ca: string; cert: string; key: string } {
+  const dir = peers.kafka.tlsDir;
+  return {
+    ca: readFileSync(join(dir, 'ca.pem'), 'utf8'),
+    cert: readFileSync(join(dir, 'client.pem'), 'utf8'),
+    key: readFileSync(join(dir, 'client-key.pem'), 'utf8'),
+  };
+}
+
+/** An admin client on the PLAINTEXT listener (principal ANONYMOUS, a super user) for test set-up only. */
+export function setupAdmin(): Admin {
+  return new Admin({ clientId: 'sdr-test-setup', bootstrapBrokers: [peers.kafka.plaintext] });
+}
+
+/** Writes `count` small messages to each listed partition. */
+export async function produce(topic: string, perPartition: Record<number, number>): Promise<void> {
+  const producer = new Producer({
+    clientId: 'sdr-test-producer',
+    bootstrapBrokers: [peers.kafka.plaintext],
+    serializers: stringSerializers,
+  });
+  try {
+    const messages = Object.entries(perPartition).flatMap(([partition, count]) =>
+      Array.from({ length: count }, (_, i) => ({
+        topic,
+        partition: Number(partition),
+        key: `k${i}`,
+        value: `v${i}`,
+      })),
+    );
+    await producer.send({ messages });
+  } finally {
+    await producer.close();
+  }
+}
+
+/** A connection as the runtime would hand it over, SASL_SSL + SCRAM-SHA-512 as the admin user by default. */
+export function saslConnection(
+  overrides: { options?: Record<string, unknown>; credentials?: Record<string, string> } = {},
+): SourceConnection {
+  return {
+    name: 'kafka-test',
+    type: 'kafka',
+    options: {
+      bootstrapServers: [peers.kafka.saslSsl],
+      securityProtocol: 'SASL_SSL',
+      saslMechanism: 'SCRAM-SHA-512',
+      ...overrides.options,
+    },
+    credentials: {
+      username: peers.kafka.admin.username,
+      password: peers.kafka.admin.password,
+      tlsCa: tlsMaterial().ca,
+      ...overrides.credentials,
+    },
+  };
+}
+
+/** An adapter context that records warnings. */
+export function testContext(signal: AbortSignal = new AbortController().signal): AdapterContext & {
+  warnings: string[];
+} {
+  const warnings: string[] = [];
+  const noop = () => undefined;
+  return { signal, log: { debug: noop, info: noop, warn: noop }, warn: (m) => warnings.push(m), warnings };
+}
+
+/** Runs a full extraction and returns its records. */
+export async function extractAll<O>(
+  adapter: SourceAdapter<O>,
+  connection: SourceConnection,
+  raw: Record<string, unknown>,
+  context: AdapterContext,
+): Promise<MetadataRecord[]> {
+  const records: MetadataRecord[] = [];
+  for await (const record of adapter.extract(
+    connection,
+    adapter.parseOptions(raw, connection.name),
+    context,
+  )) {
+    records.push(record);
+  }
+  return records;
+}
+
+/** The records of one kind, by key suffix after the last `/`. */
+export function byName(records: MetadataRecord[], kind: string): Map<string, MetadataRecord> {
+  return new Map(
+    records.filter((r) => r.kind === kind).map((r) => [r.key.slice(r.key.lastIndexOf('/') + 1), r] as const),
+  );
+}

@@ -1,0 +1,135 @@
+import { randomUUID } from 'node:crypto';
+import {
+  CreateSecretCommand,
+  DeleteSecretCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAwsSecretsManagerProvider } from '../../secrets/aws-sm/index.js';
+import { builtInSecretProviders, parseSecretReference, type SecretProvider } from '../../secrets/index.js';
+import { peers } from '../peers/endpoints.js';
+import { closedPort } from '../support/http-double.js';
+import { secretProviderConformance } from '../support/secret-provider-conformance.js';
+
+// moto accepts any keys; they still travel through the provider's static-credential references.
+const environment = { SDR_TEST_AWS_KEY_ID: 'testing', SDR_TEST_AWS_SECRET: 'testing' };
+const prefix = `sdr-secrets-${process.pid}-${randomUUID().slice(0, 8)}`;
+const admin = new SecretsManagerClient({
+  region: 'us-east-1',
+  endpoint: peers.motoUrl,
+  credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+});
+const previous = { user: 'crawler', password: `old-${randomUUID()}` };
+const current = { user: 'crawler', password: `new-${randomUUID()}` };
+const created: string[] = [];
+let previousVersionId = '';
+let unreachablePort = 0;
+
+function awsProvider(endpoint = peers.motoUrl): SecretProvider {
+  const provider = builtInSecretProviders({
+    environment,
+    aws: {
+      region: 'us-east-1',
+      endpoint,
+      timeoutMs: 2_000,
+      staticCredentials: {
+        accessKeyId: 'env://SDR_TEST_AWS_KEY_ID',
+        secretAccessKey: 'env://SDR_TEST_AWS_SECRET',
+      },
+    },
+  }).find((p) => p.scheme === 'aws-sm');
+  if (!provider) throw new Error('aws-sm not registered');
+  return provider;
+}
+
+async function seed(): Promise<void> {
+  if (created.length > 0) return;
+  unreachablePort = await closedPort();
+  const name = `${prefix}/pg`;
+  const first = await admin.send(
+    new CreateSecretCommand({ Name: name, SecretString: JSON.stringify(previous) }),
+  );
+  previousVersionId = first.VersionId!;
+  await admin.send(new PutSecretValueCommand({ SecretId: name, SecretString: JSON.stringify(current) }));
+  created.push(name);
+  await admin.send(
+    new CreateSecretCommand({ Name: `${prefix}/keystore`, SecretBinary: Buffer.from([0, 1, 2, 250, 251]) }),
+  );
+  created.push(`${prefix}/keystore`);
+}
+
+secretProviderConformance({
+  name: 'aws-sm',
+  async setup() {
+    await seed();
+    return {
+      provider: awsProvider(),
+      jsonRef: `aws-sm://${prefix}/pg`,
+      current,
+      pinned: { ref: `aws-sm://${prefix}/pg?version=AWSPREVIOUS`, password: previous.password },
+      missingRef: `aws-sm://${prefix}/absent`,
+      missingVersionRef: `aws-sm://${prefix}/pg?version=${randomUUID()}`,
+      unreachable: () => awsProvider(`http://127.0.0.1:${unreachablePort}`),
+    };
+  },
+});
+
+describe('aws-sm provider', () => {
+  beforeAll(seed);
+  afterAll(async () => {
+    for (const name of created) {
+      await admin.send(new DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true }));
+    }
+    admin.destroy();
+  });
+
+  it('pins a version by id and by staging label', async () => {
+    const provider = awsProvider();
+    const resolve = (raw: string) => provider.resolve(parseSecretReference(raw));
+    expect(await resolve(`aws-sm://${prefix}/pg?version=${previousVersionId}#password`)).toBe(
+      previous.password,
+    );
+    expect(await resolve(`aws-sm://${prefix}/pg?version=AWSCURRENT#password`)).toBe(current.password);
+    await provider.close?.();
+  });
+
+  it('returns SecretBinary base64-encoded', async () => {
+    const provider = awsProvider();
+    expect(await provider.resolve(parseSecretReference(`aws-sm://${prefix}/keystore`))).toBe(
+      Buffer.from([0, 1, 2, 250, 251]).toString('base64'),
+    );
+    await provider.close?.();
+  });
+
+  it('uses the SDK default credential chain when no static keys are configured', async () => {
+    const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+    process.env.AWS_ACCESS_KEY_ID = 'testing';
+    process.env.AWS_SECRET_ACCESS_KEY = 'testing';
+    const provider = createAwsSecretsManagerProvider({ region: 'us-east-1', endpoint: peers.motoUrl });
+    try {
+      expect(await provider.resolve(parseSecretReference(`aws-sm://${prefix}/pg#user`))).toBe(current.user);
+    } finally {
+      await provider.close?.();
+      if (saved.id === undefined) delete process.env.AWS_ACCESS_KEY_ID;
+      else process.env.AWS_ACCESS_KEY_ID = saved.id;
+      if (saved.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
+      else process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
+    }
+  });
+
+  it('reports a static-key reference that does not resolve, naming that reference', async () => {
+    const [provider] = builtInSecretProviders({
+      environment: {},
+      aws: {
+        region: 'us-east-1',
+        endpoint: peers.motoUrl,
+        staticCredentials: { accessKeyId: 'env://SDR_NO_KEY', secretAccessKey: 'env://SDR_NO_SECRET' },
+      },
+    }).filter((p) => p.scheme === 'aws-sm');
+    await expect(provider!.resolve(parseSecretReference(`aws-sm://${prefix}/pg`))).rejects.toMatchObject({
+      code: 'SDR_ERR_SECRET_NOT_FOUND',
+      message: expect.stringMatching(/env:\/\/SDR_NO_(KEY|SECRET)/),
+    });
+  });
+});
