@@ -34,6 +34,9 @@ export const SECRET_SETTING_NAMES: readonly string[] = [
   'SDR_AZURE_KV_CLIENT_SECRET_REF',
   'SDR_AZURE_KV_TOKEN_FILE',
   'SDR_AZURE_KV_URL_TEMPLATE',
+  'SDR_AZURE_KV_AUTHORITY_HOST',
+  'SDR_AZURE_KV_DISABLE_INSTANCE_DISCOVERY',
+  'SDR_AZURE_KV_CA_FILE',
   'SDR_AZURE_KV_TIMEOUT_MS',
   'SDR_GCP_SM_ENABLED',
   'SDR_GCP_SM_KEY_FILE',
@@ -192,6 +195,9 @@ export function secretSettingsFrom(vars: Readonly<Record<string, string | undefi
       providers.azure = {
         credential,
         ...optional('vaultUrlTemplate', get('SDR_AZURE_KV_URL_TEMPLATE')),
+        ...optional('authorityHost', get('SDR_AZURE_KV_AUTHORITY_HOST')),
+        ...(flag('SDR_AZURE_KV_DISABLE_INSTANCE_DISCOVERY') ? { disableInstanceDiscovery: true } : {}),
+        ...optional('caFile', get('SDR_AZURE_KV_CA_FILE')),
         ...optional('timeoutMs', ms('SDR_AZURE_KV_TIMEOUT_MS', undefined)),
       };
     }

@@ -6,6 +6,8 @@ import {
   WorkloadIdentityCredential,
 } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
+import { readFile } from 'node:fs/promises';
+import { rootCertificates } from 'node:tls';
 import { Codes, SdrError } from '../../protocol/index.js';
 import { selectKey } from '../reference.js';
 import type { ReferenceResolver, SecretProvider, SecretReference } from '../types.js';
@@ -28,6 +30,15 @@ export interface AzureKeyVaultOptions {
   vaultUrlTemplate?: string;
   /** Skip the check that the auth challenge names the vault's domain; only for private DNS names or a local double. */
   disableChallengeResourceVerification?: boolean;
+  /** Microsoft Entra ID host for token requests; default the SDK's (`AZURE_AUTHORITY_HOST`, else the public cloud). */
+  authorityHost?: string;
+  /**
+   * Trust `authorityHost` without asking Microsoft's instance discovery (login.microsoftonline.com) about it;
+   * needed for an authority it does not list (Azure Stack Hub, a private or local one), and offline.
+   */
+  disableInstanceDiscovery?: boolean;
+  /** PEM CA bundle trusted, besides the system's, for Entra ID and the vault (a TLS-inspecting proxy's CA). */
+  caFile?: string;
   /** Plain HTTP to the vault URL; only for a local test double. */
   allowInsecureConnection?: boolean;
   /** Resolves `clientSecret`; `builtInSecretProviders` supplies it. */
@@ -59,7 +70,9 @@ export function createAzureKeyVaultProvider(
   async function clientFor(vault: string): Promise<SecretClient> {
     let client = clients.get(vault);
     if (!client) {
+      const tls = await tlsOptions(options);
       client = new SecretClient(template.replace('{vault}', vault), await getCredential(), {
+        ...tls,
         ...(options.disableChallengeResourceVerification
           ? { disableChallengeResourceVerification: true }
           : {}),
@@ -107,17 +120,39 @@ export function createAzureKeyVaultProvider(
   };
 }
 
+// The SDK's pipeline option `tlsOptions.ca` reaches MSAL too (identity hands MSAL its own HTTP client), so
+// a private CA needs neither NODE_EXTRA_CA_CERTS nor a global agent. `ca` replaces Node's roots, so they are
+// kept: Entra ID and the vault may sit behind different CAs.
+async function tlsOptions(options: AzureKeyVaultOptions): Promise<{ tlsOptions?: { ca: string[] } }> {
+  if (!options.caFile) return {};
+  try {
+    return { tlsOptions: { ca: [...rootCertificates, await readFile(options.caFile, 'utf8')] } };
+  } catch (error) {
+    throw new Codes.SDR_ERR_CONFIG_INVALID(
+      `azure-kv: cannot read the CA file ${options.caFile}: ${(error as { code?: string }).code ?? 'error'}`,
+      { cause: error },
+    );
+  }
+}
+
 async function buildCredential(options: AzureKeyVaultOptions): Promise<TokenCredential> {
   const c = options.credential;
+  const common = {
+    ...(await tlsOptions(options)),
+    ...(options.authorityHost ? { authorityHost: options.authorityHost } : {}),
+    ...(options.disableInstanceDiscovery ? { disableInstanceDiscovery: true } : {}),
+  };
   switch (c.method) {
     case 'default':
-      return new DefaultAzureCredential(c.clientId ? { managedIdentityClientId: c.clientId } : {});
+      return new DefaultAzureCredential({
+        ...common,
+        ...(c.clientId ? { managedIdentityClientId: c.clientId } : {}),
+      });
     case 'managed-identity':
-      return c.clientId
-        ? new ManagedIdentityCredential({ clientId: c.clientId })
-        : new ManagedIdentityCredential();
+      return new ManagedIdentityCredential({ ...common, ...(c.clientId ? { clientId: c.clientId } : {}) });
     case 'workload-identity':
       return new WorkloadIdentityCredential({
+        ...common,
         ...(c.tenantId ? { tenantId: c.tenantId } : {}),
         ...(c.clientId ? { clientId: c.clientId } : {}),
         ...(c.tokenFile ? { tokenFilePath: c.tokenFile } : {}),
@@ -129,7 +164,7 @@ async function buildCredential(options: AzureKeyVaultOptions): Promise<TokenCred
         );
       }
       const secret = await options.resolveReference(c.clientSecret);
-      return new ClientSecretCredential(c.tenantId, c.clientId, secret);
+      return new ClientSecretCredential(c.tenantId, c.clientId, secret, common);
     }
   }
 }
@@ -150,6 +185,8 @@ function azureError(reference: SecretReference, what: string, error: unknown): S
   if (
     name === 'CredentialUnavailableError' ||
     name === 'AuthenticationError' ||
+    // What identity raises when Entra ID refuses a client secret or federated token (invalid_client).
+    name === 'AuthenticationRequiredError' ||
     name === 'AggregateAuthenticationError'
   ) {
     return new Codes.SDR_ERR_SECRET_DENIED(

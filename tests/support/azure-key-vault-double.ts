@@ -18,6 +18,10 @@ export interface AzureKeyVaultDouble extends HttpDouble {
   forbidden: Set<string>;
   /** How many secret reads carried a token this double issued. */
   authorizedReads(): number;
+  /** The tenant the vault's auth challenge names (a credential for another tenant is refused by the SDK). */
+  tenantId: string;
+  /** Issues a bearer token the vault accepts, as Entra ID would after a successful exchange. */
+  issueToken(): string;
 }
 
 /** Starts the double on a free port of 127.0.0.1. */
@@ -27,6 +31,12 @@ export async function startAzureKeyVaultDouble(): Promise<AzureKeyVaultDouble> {
   const secrets = new Map<string, { version: string; value: string }[]>();
   const forbidden = new Set<string>();
   let authorizedReads = 0;
+  const tenantId = 'tenant-double';
+  const issueToken = (): string => {
+    const token = `azure-double-${randomBytes(16).toString('hex')}`;
+    issued.add(token);
+    return token;
+  };
 
   const http = await startHttpDouble((request, _body, response) => {
     const url = new URL(request.url ?? '/', 'http://double');
@@ -35,10 +45,8 @@ export async function startAzureKeyVaultDouble(): Promise<AzureKeyVaultDouble> {
         json(response, 401, { error: 'invalid_identity_header' });
         return;
       }
-      const token = `azure-double-${randomBytes(16).toString('hex')}`;
-      issued.add(token);
       json(response, 200, {
-        access_token: token,
+        access_token: issueToken(),
         expires_on: String(Math.floor(Date.now() / 1000) + 3600),
         resource: url.searchParams.get('resource'),
         token_type: 'Bearer',
@@ -58,7 +66,7 @@ export async function startAzureKeyVaultDouble(): Promise<AzureKeyVaultDouble> {
         401,
         { error: { code: 'Unauthorized', message: 'AKV10000: Request is missing a Bearer or PoP token.' } },
         {
-          'www-authenticate': `Bearer authorization="${http.url}/tenant-double", resource="https://vault.azure.net"`,
+          'www-authenticate': `Bearer authorization="${http.url}/${tenantId}", resource="https://vault.azure.net"`,
         },
       );
       return;
@@ -95,6 +103,8 @@ export async function startAzureKeyVaultDouble(): Promise<AzureKeyVaultDouble> {
     identityEndpoint: `${http.url}/msi/token`,
     forbidden,
     authorizedReads: () => authorizedReads,
+    tenantId,
+    issueToken,
     setSecret(vault: string, name: string, value: string): string {
       const version = randomBytes(16).toString('hex');
       const list = secrets.get(`${vault}/${name}`) ?? [];
@@ -103,4 +113,85 @@ export async function startAzureKeyVaultDouble(): Promise<AzureKeyVaultDouble> {
       return version;
     },
   });
+}
+
+/** One app registration the Entra ID double knows: a client secret, or a federated (workload) token. */
+export type EntraIdClient =
+  { clientId: string; clientSecret: string } | { clientId: string; federatedToken: () => string };
+
+/** A token exchange the Entra ID double saw, for assertions (the form is what the client posted). */
+export interface EntraIdExchange {
+  tenant: string;
+  form: URLSearchParams;
+  granted: boolean;
+}
+
+/**
+ * An HTTPS double of the Microsoft Entra ID endpoints MSAL uses for the client-credentials grant:
+ * OpenID discovery (`/<tenant>/v2.0/.well-known/openid-configuration`) and the v2 token endpoint
+ * (`/<tenant>/oauth2/v2.0/token`). It grants a token of `vault` only to a registered client that proves
+ * itself: the exact client secret, or a client assertion equal to the current federated token.
+ */
+export interface EntraIdDouble extends HttpDouble {
+  /** The `authorityHost` to configure. */
+  authorityHost: string;
+  exchanges: EntraIdExchange[];
+}
+
+/** Starts the Entra ID double over HTTPS with the given certificate (see `makeLocalTls`). */
+export async function startEntraIdDouble(
+  vault: Pick<AzureKeyVaultDouble, 'issueToken' | 'tenantId'>,
+  clients: EntraIdClient[],
+  tls: { cert: string; key: string },
+): Promise<EntraIdDouble> {
+  const exchanges: EntraIdExchange[] = [];
+  const http: HttpDouble = await startHttpDouble((request, body, response) => {
+    const url = new URL(request.url ?? '/', 'https://double');
+    const [, tenant = '', ...rest] = url.pathname.split('/');
+    const path = rest.join('/');
+    const base = `${http.url}/${tenant}`;
+    if (request.method === 'GET' && path === 'v2.0/.well-known/openid-configuration') {
+      json(response, 200, {
+        token_endpoint: `${base}/oauth2/v2.0/token`,
+        authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
+        end_session_endpoint: `${base}/oauth2/v2.0/logout`,
+        issuer: `${base}/v2.0`,
+        jwks_uri: `${base}/discovery/v2.0/keys`,
+        token_endpoint_auth_methods_supported: ['client_secret_post', 'private_key_jwt'],
+        response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token'],
+      });
+      return;
+    }
+    if (request.method === 'POST' && path === 'oauth2/v2.0/token') {
+      const form = new URLSearchParams(body);
+      const client = clients.find((c) => c.clientId === form.get('client_id'));
+      const proved =
+        client !== undefined &&
+        tenant === vault.tenantId &&
+        form.get('grant_type') === 'client_credentials' &&
+        (form.get('scope') ?? '').split(' ').includes('https://vault.azure.net/.default') &&
+        ('clientSecret' in client
+          ? form.get('client_secret') === client.clientSecret
+          : form.get('client_assertion_type') === 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' &&
+            form.get('client_assertion') === client.federatedToken());
+      exchanges.push({ tenant, form, granted: proved });
+      if (!proved) {
+        json(response, 401, {
+          error: 'invalid_client',
+          error_description: 'AADSTS7000215: Invalid client secret provided.',
+          error_codes: [7000215],
+        });
+        return;
+      }
+      json(response, 200, {
+        token_type: 'Bearer',
+        expires_in: 3599,
+        ext_expires_in: 3599,
+        access_token: vault.issueToken(),
+      });
+      return;
+    }
+    json(response, 404, { error: 'not_found', error_description: `no ${request.method} ${url.pathname}` });
+  }, tls);
+  return Object.assign(http, { authorityHost: http.url, exchanges });
 }

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 /** A local HTTP server for a cloud API double; `url` is known once `start()` resolves. */
@@ -10,12 +11,13 @@ export interface HttpDouble {
   close(): Promise<void>;
 }
 
-/** Starts `handler` on 127.0.0.1 on a free port. */
+/** Starts `handler` on 127.0.0.1 on a free port; over HTTPS when given a certificate and key (PEM). */
 export async function startHttpDouble(
   handler: (request: IncomingMessage, body: string, response: ServerResponse) => void | Promise<void>,
+  tls?: { cert: string; key: string },
 ): Promise<HttpDouble> {
   const requests: HttpDouble['requests'] = [];
-  const server: Server = createServer((request, response) => {
+  const listener = (request: IncomingMessage, response: ServerResponse): void => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
@@ -27,11 +29,12 @@ export async function startHttpDouble(
         },
       );
     });
-  });
+  };
+  const server: Server = tls ? createHttpsServer(tls, listener) : createServer(listener);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     port,
     requests,
     close: () =>

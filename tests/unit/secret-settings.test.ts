@@ -39,6 +39,27 @@ describe('secretSettingsFrom', () => {
     expect(settings.providers.gcp).toEqual({ transport: 'rest' });
   });
 
+  it('passes the Entra ID authority, its instance-discovery switch and an extra CA to Azure Key Vault', () => {
+    const settings = secretSettingsFrom({
+      SDR_AZURE_KV_CREDENTIAL: 'managed-identity',
+      SDR_AZURE_KV_AUTHORITY_HOST: 'https://login.chinacloudapi.cn',
+      SDR_AZURE_KV_DISABLE_INSTANCE_DISCOVERY: 'true',
+      SDR_AZURE_KV_CA_FILE: '/etc/sdr/proxy-ca.pem',
+    });
+    expect(settings.providers.azure).toEqual({
+      credential: { method: 'managed-identity' },
+      authorityHost: 'https://login.chinacloudapi.cn',
+      disableInstanceDiscovery: true,
+      caFile: '/etc/sdr/proxy-ca.pem',
+    });
+    expect(() =>
+      secretSettingsFrom({
+        SDR_AZURE_KV_CREDENTIAL: 'default',
+        SDR_AZURE_KV_DISABLE_INSTANCE_DISCOVERY: 'yes',
+      }),
+    ).toThrow(/SDR_AZURE_KV_DISABLE_INSTANCE_DISCOVERY must be true or false/);
+  });
+
   it('lists every problem at once', () => {
     let message = '';
     try {
