@@ -98,7 +98,7 @@ describe('end to end through the reference cloud', () => {
   });
 
   it('gets the result committed once when the cloud drops the link mid-job', async () => {
-    const s = await startStack({ ackDelayMs: 40, env: { SDR_BATCH_MAX_RECORDS: '3' } });
+    const s = await startStack({ ackDelayMs: 200, env: { SDR_BATCH_MAX_RECORDS: '1' } });
     const jobId = await submit(s);
     await progressAtLeast(s, jobId, 5);
     s.cloud.dropAgent(s.agentId);
@@ -107,11 +107,12 @@ describe('end to end through the reference cloud', () => {
     expect(job.attempt).toBe(1);
     expect((await committedKeys(s, jobId)).keys).toEqual(baselineKeys);
     expect(s.runtime.lines.some((line) => String(line.msg).startsWith('tunnel down'))).toBe(true);
+    expect(job.progress?.batches).toBeGreaterThan(5);
   });
 
   it('recovers a job whose runtime was killed with SIGKILL and commits it exactly once', async () => {
-    const env = { SDR_BATCH_MAX_RECORDS: '3', SDR_JOB_LOCK_MS: '2000', SDR_JOB_STALLED_INTERVAL_MS: '1000' };
-    const s = await startStack({ ackDelayMs: 40, env });
+    const env = { SDR_BATCH_MAX_RECORDS: '1', SDR_JOB_LOCK_MS: '2000', SDR_JOB_STALLED_INTERVAL_MS: '1000' };
+    const s = await startStack({ ackDelayMs: 200, env });
     const jobId = await submit(s);
     await progressAtLeast(s, jobId, 5);
     await s.runtime.stop('SIGKILL');
