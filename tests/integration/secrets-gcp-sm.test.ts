@@ -76,6 +76,30 @@ describe('gcp-sm provider', () => {
     await provider.close?.();
   });
 
+  it('without a key file, picks up the service account through ADC (GOOGLE_APPLICATION_CREDENTIALS)', async () => {
+    // Each client builds its own GoogleAuth, which reads the variable when it first needs a credential, so
+    // setting it around this one provider is enough; it is restored so no other test sees it.
+    const saved = process.env.GOOGLE_APPLICATION_CREDENTIALS;
+    process.env.GOOGLE_APPLICATION_CREDENTIALS = keyFile;
+    const provider = createGcpSecretManagerProvider({
+      endpoint: `127.0.0.1:${double.port}`,
+      insecure: true,
+      timeoutMs: 2_000,
+    });
+    try {
+      const before = double.authorizedReads();
+      expect(
+        await provider.resolve(parseSecretReference('gcp-sm://projects/sdr-test/secrets/pg-prod#password')),
+      ).toBe(current.password);
+      // The double counts only reads whose bearer it verified against this key's public half.
+      expect(double.authorizedReads()).toBe(before + 1);
+    } finally {
+      await provider.close?.();
+      if (saved === undefined) delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
+      else process.env.GOOGLE_APPLICATION_CREDENTIALS = saved;
+    }
+  });
+
   it('pins with ?version= and resolves short names against the configured project', async () => {
     const provider = createGcpSecretManagerProvider({ ...options(), projectId: 'sdr-test' });
     expect(await provider.resolve(parseSecretReference('gcp-sm://pg-prod?version=1#password'))).toBe(
