@@ -50,6 +50,19 @@ export function createGcpSecretManagerProvider(options: GcpSecretManagerOptions 
           `gcp-sm: cannot read the service-account key file ${options.keyFile} (${code})`,
         );
       }
+    } else if (process.env.GOOGLE_APPLICATION_CREDENTIALS) {
+      // Same trap on the ADC path: a missing or broken GOOGLE_APPLICATION_CREDENTIALS file would reject
+      // inside the client, unhandled. Check it is readable JSON; google-auth-library still does the rest.
+      const path = process.env.GOOGLE_APPLICATION_CREDENTIALS;
+      try {
+        JSON.parse(await readFile(path, 'utf8'));
+      } catch (cause) {
+        const code = (cause as NodeJS.ErrnoException).code ?? 'not JSON';
+        throw new Codes.SDR_ERR_SECRET_DENIED(
+          reference.raw,
+          `gcp-sm: cannot read GOOGLE_APPLICATION_CREDENTIALS file ${path} (${code})`,
+        );
+      }
     }
     client = new SecretManagerServiceClient({
       ...(credentials ? { credentials } : {}),

@@ -100,6 +100,28 @@ describe('gcp-sm provider', () => {
     }
   });
 
+  it('reports a GOOGLE_APPLICATION_CREDENTIALS file that does not exist as denied, naming the reference', async () => {
+    const saved = process.env.GOOGLE_APPLICATION_CREDENTIALS;
+    process.env.GOOGLE_APPLICATION_CREDENTIALS = join(dir, 'absent-adc.json');
+    const provider = createGcpSecretManagerProvider({
+      endpoint: `127.0.0.1:${double.port}`,
+      insecure: true,
+      timeoutMs: 2_000,
+    });
+    try {
+      await expect(
+        provider.resolve(parseSecretReference('gcp-sm://projects/sdr-test/secrets/pg-prod')),
+      ).rejects.toMatchObject({
+        code: 'SDR_ERR_SECRET_DENIED',
+        message: expect.stringContaining('gcp-sm://projects/sdr-test/secrets/pg-prod'),
+      });
+    } finally {
+      await provider.close?.();
+      if (saved === undefined) delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
+      else process.env.GOOGLE_APPLICATION_CREDENTIALS = saved;
+    }
+  });
+
   it('pins with ?version= and resolves short names against the configured project', async () => {
     const provider = createGcpSecretManagerProvider({ ...options(), projectId: 'sdr-test' });
     expect(await provider.resolve(parseSecretReference('gcp-sm://pg-prod?version=1#password'))).toBe(
