@@ -37,11 +37,6 @@ export class AttemptStream {
     signal.addEventListener('abort', () => this.notify(), { once: true });
   }
 
-  /** Batches sent so far in this attempt. */
-  get batchesSent(): number {
-    return this.nextSeq;
-  }
-
   /** Sends one batch of already-serialised records, waiting for credit and for the link. */
   async sendBatch(recordJson: readonly string[]): Promise<void> {
     await this.until(() => this.link.isUp && this.unacked.length < this.link.creditWindow());

@@ -160,11 +160,6 @@ export class Daemon {
     this.state = 'running';
   }
 
-  /** The health server's address, when enabled. */
-  get healthUrl(): string | undefined {
-    return this.health?.url;
-  }
-
   /**
    * Drains: the worker takes no new jobs; running ones get `drainTimeoutMs` to finish and are then handed
    * back to the queue (not failed) for the next runtime to pick up. Requests arriving meanwhile still queue.
