@@ -46,6 +46,8 @@ export interface SagemakerGateway {
   readonly lineage: LineageStore;
   /** Operations answered by the gateway itself because moto lacks them. */
   readonly synthesized: Set<string>;
+  /** Access key ids answered as AWS answers an unknown key (UnrecognizedClientException). */
+  readonly rejectedAccessKeys: Set<string>;
   close(): Promise<void>;
 }
 
@@ -131,6 +133,7 @@ export async function startSagemakerGateway(
   const featureGroups = new Set<string>();
   const lineage: LineageStore = { artifacts: [], contexts: [], actions: [], associations: [] };
   const synthesized = new Set<string>();
+  const rejectedAccessKeys = new Set<string>();
 
   async function motoCall(operation: string, input: Record<string, unknown>, headers: IncomingHttpHeaders) {
     const body = Buffer.from(JSON.stringify(input));
@@ -225,6 +228,14 @@ export async function startSagemakerGateway(
           });
           res.end(text);
         };
+        const accessKey = /Credential=([^/]+)\//.exec(String(req.headers.authorization ?? ''))?.[1];
+        if (accessKey !== undefined && rejectedAccessKeys.has(accessKey)) {
+          reply(400, {
+            __type: 'UnrecognizedClientException',
+            message: 'The security token included in the request is invalid.',
+          });
+          return;
+        }
         const fault = faults.find(
           (f) =>
             f.times > 0 &&
@@ -273,6 +284,7 @@ export async function startSagemakerGateway(
     featureGroups,
     lineage,
     synthesized,
+    rejectedAccessKeys,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.closeAllConnections();
