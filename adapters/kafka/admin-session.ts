@@ -116,13 +116,20 @@ function groupIdsRequest(ids: string[]): Writer {
 const listGroupsV5 = createAPI<[], ReturnType<typeof decodeListGroups>>(
   LIST_GROUPS,
   5,
-  () => Writer.create().appendArray([], () => undefined, true, false).appendArray([], () => undefined, true, false).appendTaggedFields(),
+  () =>
+    Writer.create()
+      .appendArray([], () => undefined, true, false)
+      .appendArray([], () => undefined, true, false)
+      .appendTaggedFields(),
   (_c, _k, _v, reader) => decodeListGroups(body(reader), 5),
 );
 const listGroupsV4 = createAPI<[], ReturnType<typeof decodeListGroups>>(
   LIST_GROUPS,
   4,
-  () => Writer.create().appendArray([], () => undefined, true, false).appendTaggedFields(),
+  () =>
+    Writer.create()
+      .appendArray([], () => undefined, true, false)
+      .appendTaggedFields(),
   (_c, _k, _v, reader) => decodeListGroups(body(reader), 4),
 );
 const describeGroupsV5 = createAPI<[string[]], RawClassicGroup[]>(
@@ -397,7 +404,11 @@ export class AdminSession {
       [...connections.values()].map(async (connection) => {
         const answer = await this.#call('ListGroups', () => api.async(connection));
         if (answer.errorCode !== 0) {
-          throw classifyKafkaError(kafkaResponseError(LIST_GROUPS, answer.errorCode), this.#settings, 'ListGroups');
+          throw classifyKafkaError(
+            kafkaResponseError(LIST_GROUPS, answer.errorCode),
+            this.#settings,
+            'ListGroups',
+          );
         }
         for (const group of answer.groups) {
           out.set(group.id, {
@@ -464,10 +475,7 @@ export class AdminSession {
           return;
         }
         for (const group of await this.#call(operation, () => send(connection, some))) {
-          out.set(
-            group.groupId,
-            group.errorCode === 0 ? group : { errorId: kafkaErrorId(group.errorCode) },
-          );
+          out.set(group.groupId, group.errorCode === 0 ? group : { errorId: kafkaErrorId(group.errorCode) });
         }
       }),
     );

@@ -1,5 +1,11 @@
 import type { AdapterContext, MetadataRecord } from '../types.js';
-import type { AdminSession, ClusterInfo, CommittedOffsets, PartitionInfo, TopicMetadata } from './admin-session.js';
+import type {
+  AdminSession,
+  ClusterInfo,
+  CommittedOffsets,
+  PartitionInfo,
+  TopicMetadata,
+} from './admin-session.js';
 import { aclFor, isAuthorizationError, kafkaErrorIds } from './errors.js';
 import {
   type ConsumerSubscription,
@@ -364,6 +370,10 @@ interface GroupDescription {
   }[];
 }
 
+function byMemberId<M extends { memberId: string }>(members: M[]): M[] {
+  return members.sort((a, b) => (a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0));
+}
+
 function sortAssignments(assignments: TopicAssignment[]): TopicAssignment[] {
   return assignments
     .map((a) => ({ topic: a.topic, partitions: [...a.partitions].sort((x, y) => x - y) }))
@@ -393,17 +403,19 @@ function describedGroup(
       protocol: raw.assignor || null,
       groupEpoch: raw.groupEpoch,
       assignmentEpoch: raw.assignmentEpoch,
-      members: raw.members.map((m) => ({
-        memberId: m.memberId,
-        groupInstanceId: m.instanceId,
-        clientId: m.clientId,
-        host: m.clientHost,
-        rackId: m.rackId,
-        memberEpoch: m.memberEpoch,
-        subscribedTopics: [...m.subscribedTopics].sort(),
-        assignments: sortAssignments(m.assignment),
-        targetAssignments: sortAssignments(m.targetAssignment),
-      })),
+      members: byMemberId(
+        raw.members.map((m) => ({
+          memberId: m.memberId,
+          groupInstanceId: m.instanceId,
+          clientId: m.clientId,
+          host: m.clientHost,
+          rackId: m.rackId,
+          memberEpoch: m.memberEpoch,
+          subscribedTopics: [...m.subscribedTopics].sort(),
+          assignments: sortAssignments(m.assignment),
+          targetAssignments: sortAssignments(m.targetAssignment),
+        })),
+      ),
     };
   }
   // Only the "consumer" protocol type has a payload format we know; Connect workers, schema registries and
@@ -443,7 +455,7 @@ function describedGroup(
     protocol: raw.protocol || null,
     groupEpoch: null,
     assignmentEpoch: null,
-    members,
+    members: byMemberId(members),
   };
 }
 
