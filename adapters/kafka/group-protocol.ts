@@ -344,9 +344,13 @@ export function decodeConsumerSubscription(bytes: Uint8Array): ConsumerSubscript
   const version = consumerProtocolVersion(r, 'subscription');
   const topics = r.array(false, 'subscription topics', 2, () => r.string(false, 'topic'));
   r.nullableBytes(false, 'subscription user_data');
-  const ownedPartitions = version >= 1 ? topicPartitionsV0(r, 'owned_partitions') : [];
-  const generationId = version >= 2 ? r.int32('generation_id') : -1;
-  const rackId = version >= 3 ? r.nullableString(false, 'rack_id') : null;
+  // A payload that ends where a field of its version would start gets that field's default: some clients
+  // stamp a newer version on the v0 layout (@platformatic/kafka 1.x writes version 1 without
+  // owned_partitions). A payload that ends inside a field is still refused.
+  const more = () => r.remaining > 0;
+  const ownedPartitions = version >= 1 && more() ? topicPartitionsV0(r, 'owned_partitions') : [];
+  const generationId = version >= 2 && more() ? r.int32('generation_id') : -1;
+  const rackId = version >= 3 && more() ? r.nullableString(false, 'rack_id') : null;
   return { version, topics, ownedPartitions, generationId, rackId };
 }
 

@@ -131,6 +131,20 @@ describe('consumer protocol payloads', () => {
     expect(decodeConsumerSubscription(v9)).toMatchObject({ version: 3, topics: ['t'], rackId: null });
   });
 
+  it('gives fields of a stamped version defaults when the payload ends before them (@platformatic/kafka 1.x)', () => {
+    const stamped = subscription(0, ['orders'], { userData: Buffer.from('x') });
+    stamped.writeInt16BE(1, 0);
+    expect(decodeConsumerSubscription(stamped)).toEqual({
+      version: 1,
+      topics: ['orders'],
+      ownedPartitions: [],
+      generationId: -1,
+      rackId: null,
+    });
+    const cutInsideField = Buffer.concat([stamped, Buffer.from([0, 0])]);
+    expect(() => decodeConsumerSubscription(cutInsideField)).toThrow(KafkaDecodeError);
+  });
+
   it('decodes an assignment whose user data has a 4-byte length (the cooperative-sticky / Streams case)', () => {
     const userData = Buffer.alloc(300, 7);
     const assigned = [

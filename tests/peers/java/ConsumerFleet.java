@@ -81,6 +81,8 @@ public class ConsumerFleet {
     }
     if (spec.containsKey("instance")) props.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, spec.get("instance"));
     long limit = Long.parseLong(spec.getOrDefault("limit", "-1"));
+    // One record per poll, so a consumer with a limit commits exactly that many.
+    if (limit >= 0) props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1");
     long consumed = 0;
     try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props)) {
       consumer.subscribe(List.of(spec.get("topics").split(";")));
