@@ -172,6 +172,12 @@ export const Codes = {
     true,
     (connection: string, reason: string) => `source "${connection}" failed: ${reason}`,
   ),
+  SDR_ERR_ADAPTER_CRASHED: define(
+    'SDR_ERR_ADAPTER_CRASHED',
+    false,
+    (connection: string, detail: string) =>
+      `source "${connection}": its adapter threw outside its own error handling (${detail}); this job failed, the runtime kept running. A bug in the adapter or its client library: report it with the runtime log`,
+  ),
 
   // Secrets
   SDR_ERR_SECRET_REF_INVALID: define(

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'pino';
 import type { AdapterContext, SourceAdapter, SourceConnection } from '../adapters/index.js';
 import { Codes, type FrameOf, ResultDigest } from '../protocol/index.js';
@@ -38,6 +39,21 @@ export interface AttemptResult {
 const PROGRESS_INTERVAL_MS = 1_000;
 
 /**
+ * The attempt whose code (or a client library's callback it set up) is running. Timers, sockets and promises
+ * created during an attempt carry it, so an exception thrown in one of their callbacks can be traced back.
+ */
+const attemptScope = new AsyncLocalStorage<JobAttempt>();
+
+/**
+ * Fails the attempt an uncaught exception was thrown under (see `runtime/main.ts`), with
+ * SDR_ERR_ADAPTER_CRASHED. Returns false when no attempt that is still running can be blamed.
+ */
+export function failAttemptOfUncaught(error: unknown): boolean {
+  const attempt = attemptScope.getStore();
+  return attempt ? attempt.crashed(error) : false;
+}
+
+/**
  * Runs one attempt: resolves the connection's secrets, streams the adapter's records in batches through
  * an `AttemptStream`, and returns once the cloud has committed. Secret values live only inside this call.
  */
@@ -45,6 +61,7 @@ export class JobAttempt {
   readonly stream: AttemptStream;
   private readonly controller = new AbortController();
   private secretValues: string[] = [];
+  private finished = false;
 
   constructor(
     private readonly deps: JobRunnerDeps,
@@ -52,6 +69,18 @@ export class JobAttempt {
     readonly attempt: number,
   ) {
     this.stream = new AttemptStream(deps.link, job.requestId, attempt, this.controller.signal);
+  }
+
+  /**
+   * Fails the attempt because its adapter threw where nothing could catch it. The adapter sees its signal
+   * abort (and closes its clients); `run` rejects with SDR_ERR_ADAPTER_CRASHED even if the adapter never
+   * settles again. False when the attempt had already ended or been stopped.
+   */
+  crashed(error: unknown): boolean {
+    if (this.controller.signal.aborted || this.finished) return false;
+    const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    this.controller.abort(new Codes.SDR_ERR_ADAPTER_CRASHED(this.job.connection, detail, { cause: error }));
+    return true;
   }
 
   /** Stops the attempt; the adapter sees its signal abort and the run rejects with the reason. */
@@ -66,6 +95,14 @@ export class JobAttempt {
 
   /** Runs the attempt to commit. Throws an `SdrError`, an `AlreadyCommitted` or a `StopSignal`. */
   async run(): Promise<AttemptResult> {
+    try {
+      return await attemptScope.run(this, () => this.runInScope());
+    } finally {
+      this.finished = true;
+    }
+  }
+
+  private async runInScope(): Promise<AttemptResult> {
     const { deps, job, attempt } = this;
     const signal = this.controller.signal;
     const definition = deps.connections.get(job.connection);
@@ -122,24 +159,44 @@ export class JobAttempt {
     };
 
     log.info({}, 'extraction started');
-    for await (const record of adapter.extract(connection, options, context)) {
-      if (signal.aborted) throw signal.reason;
-      if (typeof record?.kind !== 'string' || typeof record.key !== 'string') {
-        throw new Codes.SDR_ERR_SOURCE_FAILED(
-          job.connection,
-          'adapter produced a record without a string kind and key',
-        );
+    // An adapter whose callback crashed may never settle its pending promise: the abort ends the wait.
+    let onAbort = (): void => undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason as Error);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    aborted.catch(() => undefined);
+    const records = adapter.extract(connection, options, context)[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        signal.throwIfAborted();
+        const next = await Promise.race([records.next(), aborted]);
+        if (next.done) break;
+        const record = next.value;
+        if (typeof record?.kind !== 'string' || typeof record.key !== 'string') {
+          throw new Codes.SDR_ERR_SOURCE_FAILED(
+            job.connection,
+            'adapter produced a record without a string kind and key',
+          );
+        }
+        const json = JSON.stringify(record);
+        const bytes = Buffer.byteLength(json);
+        if (bytes > deps.batchMaxBytes)
+          throw new Codes.SDR_ERR_RECORD_TOO_LARGE(record.key, bytes, deps.batchMaxBytes);
+        if (batch.length >= deps.batchMaxRecords || batchBytes + bytes + 1 > deps.batchMaxBytes)
+          await flush();
+        batch.push(json);
+        batchBytes += bytes + 1;
+        digest.updateLine(`${json}\n`);
+        progress.records += 1;
+        progress.bytes += bytes + 1;
       }
-      const json = JSON.stringify(record);
-      const bytes = Buffer.byteLength(json);
-      if (bytes > deps.batchMaxBytes)
-        throw new Codes.SDR_ERR_RECORD_TOO_LARGE(record.key, bytes, deps.batchMaxBytes);
-      if (batch.length >= deps.batchMaxRecords || batchBytes + bytes + 1 > deps.batchMaxBytes) await flush();
-      batch.push(json);
-      batchBytes += bytes + 1;
-      digest.updateLine(`${json}\n`);
-      progress.records += 1;
-      progress.bytes += bytes + 1;
+    } catch (error) {
+      // Let the adapter release what it holds without waiting on a generator that may never answer.
+      records.return?.(undefined).catch(() => undefined);
+      throw error;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
     }
     await flush();
     report('finishing', true);

@@ -56,6 +56,12 @@ export class RuntimeMetrics {
     labelNames: ['code'] as const,
     registers: [this.registry],
   });
+  readonly uncaughtExceptions = new Counter({
+    name: 'sdr_uncaught_exceptions_total',
+    help: 'Exceptions no try/catch reached; `failed_job` says whether one was traced to a job and failed it',
+    labelNames: ['failed_job'] as const,
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

@@ -1,6 +1,23 @@
-import type { Connection } from '@platformatic/kafka';
-import { Admin, listOffsetsV7, metadataV12 } from '@platformatic/kafka';
+import type { Connection, Reader } from '@platformatic/kafka';
+import {
+  Admin,
+  apiVersionsV3,
+  createAPI,
+  findCoordinatorV4,
+  listOffsetsV7,
+  metadataV12,
+  ResponseError,
+  Writer,
+} from '@platformatic/kafka';
 import { classifyKafkaError } from './errors.js';
+import {
+  decodeConsumerGroupDescribeV0,
+  decodeDescribeGroupsV5,
+  decodeListGroups,
+  type ListedGroup,
+  type RawClassicGroup,
+  type RawConsumerGroup,
+} from './group-protocol.js';
 import { Limiter } from './limiter.js';
 import type { KafkaSettings } from './settings.js';
 
@@ -50,30 +67,83 @@ export interface ConfigEntry {
 /** A DescribeConfigs answer for one topic, or the Kafka error id that denied it. */
 export type TopicConfigResult = { configs: ConfigEntry[] } | { errorId: string };
 
-/** Members and state of one group from DescribeGroups. */
-export interface GroupDescription {
-  state: string;
-  protocolType: string;
-  protocol: string;
-  members: {
-    memberId: string;
-    groupInstanceId: string | null;
-    clientId: string;
-    clientHost: string;
-    assignments: { topic: string; partitions: number[] }[];
-  }[];
-}
-
 /** Committed offsets of one group: topic → partition → offset (−1 when none). */
 export type CommittedOffsets = Map<string, Map<number, bigint>>;
 
 const KAFKA_ERROR_IDS: Record<number, string> = {
+  3: 'UNKNOWN_TOPIC_OR_PARTITION',
+  14: 'COORDINATOR_LOAD_IN_PROGRESS',
+  15: 'COORDINATOR_NOT_AVAILABLE',
+  16: 'NOT_COORDINATOR',
   29: 'TOPIC_AUTHORIZATION_FAILED',
   30: 'GROUP_AUTHORIZATION_FAILED',
   31: 'CLUSTER_AUTHORIZATION_FAILED',
-  3: 'UNKNOWN_TOPIC_OR_PARTITION',
+  35: 'UNSUPPORTED_VERSION',
   69: 'GROUP_ID_NOT_FOUND',
 };
+
+/** Kafka's name for a protocol error code, or `KAFKA_ERROR_<n>`. */
+function kafkaErrorId(code: number): string {
+  return KAFKA_ERROR_IDS[code] ?? `KAFKA_ERROR_${code}`;
+}
+
+/** A broker-level error code as the client library's error shape, so `classifyKafkaError` reads its id. */
+function kafkaResponseError(apiKey: number, code: number): Error {
+  return new ResponseError(apiKey, 0, { '/': [code, null] }, {});
+}
+
+const LIST_GROUPS = 16;
+const DESCRIBE_GROUPS = 15;
+const CONSUMER_GROUP_DESCRIBE = 69;
+/** FindCoordinator key type 0: a consumer group. */
+const GROUP_KEY_TYPE = 0;
+
+/** The response body after the header, as one buffer for the adapter's own decoders. */
+function body(reader: Reader): Buffer {
+  return reader.buffer.slice(reader.position, reader.length);
+}
+
+/** Request body: a compact array of group ids and include_authorized_operations = false (flexible). */
+function groupIdsRequest(ids: string[]): Writer {
+  return Writer.create()
+    .appendArray(ids, (w, id) => w.appendString(id), true, false)
+    .appendBoolean(false)
+    .appendTaggedFields();
+}
+
+// The group APIs are sent through the library's connection but decoded here: a decoding error is thrown
+// inside the connection's parser call, which hands it to our callback as a rejected request.
+const listGroupsV5 = createAPI<[], ReturnType<typeof decodeListGroups>>(
+  LIST_GROUPS,
+  5,
+  () =>
+    Writer.create()
+      .appendArray([], () => undefined, true, false)
+      .appendArray([], () => undefined, true, false)
+      .appendTaggedFields(),
+  (_c, _k, _v, reader) => decodeListGroups(body(reader), 5),
+);
+const listGroupsV4 = createAPI<[], ReturnType<typeof decodeListGroups>>(
+  LIST_GROUPS,
+  4,
+  () =>
+    Writer.create()
+      .appendArray([], () => undefined, true, false)
+      .appendTaggedFields(),
+  (_c, _k, _v, reader) => decodeListGroups(body(reader), 4),
+);
+const describeGroupsV5 = createAPI<[string[]], RawClassicGroup[]>(
+  DESCRIBE_GROUPS,
+  5,
+  groupIdsRequest,
+  (_c, _k, _v, reader) => decodeDescribeGroupsV5(body(reader)),
+);
+const consumerGroupDescribeV0 = createAPI<[string[]], RawConsumerGroup[]>(
+  CONSUMER_GROUP_DESCRIBE,
+  0,
+  groupIdsRequest,
+  (_c, _k, _v, reader) => decodeConsumerGroupDescribeV0(body(reader)),
+);
 
 /** The raw response a `ResponseError` carries when only some entries of a batch failed. */
 function partialResponse<T>(error: unknown): T | undefined {
@@ -104,6 +174,7 @@ export class AdminSession {
   readonly #signal: AbortSignal;
   #closed: Promise<void> | undefined;
   #brokerConnections: Promise<Map<number, Connection>> | undefined;
+  #versions: Promise<Map<number, { min: number; max: number }>> | undefined;
 
   constructor(settings: KafkaSettings, signal: AbortSignal, maxInFlight = settings.maxInFlight) {
     this.#settings = settings;
@@ -279,7 +350,7 @@ export class AdminSession {
                 sensitive: c.isSensitive,
               })),
             }
-          : { errorId: KAFKA_ERROR_IDS[result.errorCode] ?? `KAFKA_ERROR_${result.errorCode}` },
+          : { errorId: kafkaErrorId(result.errorCode) },
       );
     }
     return out;
@@ -305,39 +376,131 @@ export class AdminSession {
     return sizes;
   }
 
-  /** Every consumer group the principal may describe, with state and protocol type (ListGroups). */
-  async groups(): Promise<{ id: string; state: string; protocolType: string; groupType: string }[]> {
-    const listed = await this.#call('ListGroups', () => this.#admin.listGroups());
-    return [...listed.values()].map((g) => ({
-      id: g.id,
-      state: g.state,
-      protocolType: g.protocolType,
-      groupType: g.groupType,
-    }));
+  /** Versions of each API key the cluster's brokers accept (ApiVersions to one broker, asked once). */
+  async #apiVersions(): Promise<Map<number, { min: number; max: number }>> {
+    this.#versions ??= (async () => {
+      const raw = await apiVersionsV3.api.async(await this.#anyConnection(), 'sdr', '1');
+      return new Map(raw.apiKeys.map((k) => [k.apiKey, { min: k.minVersion, max: k.maxVersion }]));
+    })();
+    return this.#versions;
   }
 
-  /** DescribeGroups for a batch; throws for the whole batch (callers retry one by one to isolate a denial). */
-  async describeGroups(ids: string[]): Promise<Map<string, GroupDescription>> {
-    const described = await this.#call('DescribeGroups', () => this.#admin.describeGroups({ groups: ids }));
-    const out = new Map<string, GroupDescription>();
-    for (const [id, group] of described) {
-      out.set(id, {
-        state: group.state,
-        protocolType: group.protocolType,
-        protocol: group.protocol,
-        members: [...group.members.values()].map((m) => ({
-          memberId: m.id,
-          groupInstanceId: m.groupInstanceId ?? null,
-          clientId: m.clientId,
-          clientHost: m.clientHost,
-          assignments: [...(m.assignments?.values() ?? [])].map((a) => ({
-            topic: a.topic,
-            partitions: [...a.partitions],
-          })),
-        })),
-      });
+  async #supports(apiKey: number, version: number): Promise<boolean> {
+    const range = (await this.#apiVersions()).get(apiKey);
+    return range !== undefined && range.min <= version && range.max >= version;
+  }
+
+  /**
+   * Every group the principal may describe, of every type the brokers report (ListGroups to every broker).
+   * v5 with an empty type filter returns classic, consumer (KIP-848), share and streams groups alike; brokers
+   * before 3.8 get v4, which has no group types (all their groups are classic).
+   */
+  async groups(): Promise<ListedGroup[]> {
+    const v5 = await this.#call('ApiVersions', () => this.#supports(LIST_GROUPS, 5));
+    const api = v5 ? listGroupsV5 : listGroupsV4;
+    const connections = await this.#call('Metadata', () => this.#connections());
+    const out = new Map<string, ListedGroup>();
+    await Promise.all(
+      [...connections.values()].map(async (connection) => {
+        const answer = await this.#call('ListGroups', () => api.async(connection));
+        if (answer.errorCode !== 0) {
+          throw classifyKafkaError(
+            kafkaResponseError(LIST_GROUPS, answer.errorCode),
+            this.#settings,
+            'ListGroups',
+          );
+        }
+        for (const group of answer.groups) {
+          out.set(group.id, {
+            ...group,
+            state: group.state.toUpperCase(),
+            groupType: group.groupType || (v5 ? '' : 'classic'),
+          });
+        }
+      }),
+    );
+    return [...out.values()];
+  }
+
+  /** The coordinator broker of each group (FindCoordinator v4, batched); a failed lookup is its Kafka error id. */
+  async #coordinators(ids: string[]): Promise<Map<string, number | { errorId: string }>> {
+    type Raw = Awaited<ReturnType<typeof findCoordinatorV4.api.async>>;
+    let raw: Raw;
+    try {
+      raw = await this.#limiter.run(async () =>
+        findCoordinatorV4.api.async(await this.#anyConnection(), GROUP_KEY_TYPE, ids),
+      );
+    } catch (error) {
+      this.#signal.throwIfAborted();
+      const partial = partialResponse<Raw>(error);
+      if (!partial) throw classifyKafkaError(error, this.#settings, 'FindCoordinator');
+      raw = partial;
+    }
+    const out = new Map<string, number | { errorId: string }>();
+    for (const c of raw.coordinators) {
+      out.set(c.key, c.errorCode === 0 ? c.nodeId : { errorId: kafkaErrorId(c.errorCode) });
     }
     return out;
+  }
+
+  /**
+   * Sends one describe call per coordinator for `ids` and merges the answers: group id → its raw entry, or
+   * the Kafka error id of the group (lookup or describe). Wire-level decoding failures reject the call.
+   */
+  async #perCoordinator<G extends { groupId: string; errorCode: number }>(
+    operation: string,
+    ids: string[],
+    send: (connection: Connection, ids: string[]) => Promise<G[]>,
+  ): Promise<Map<string, G | { errorId: string }>> {
+    const out = new Map<string, G | { errorId: string }>();
+    if (ids.length === 0) return out;
+    const [coordinators, connections] = await Promise.all([
+      this.#coordinators(ids),
+      this.#call('Metadata', () => this.#connections()),
+    ]);
+    const byNode = new Map<number, string[]>();
+    for (const id of ids) {
+      const node = coordinators.get(id) ?? { errorId: 'COORDINATOR_NOT_AVAILABLE' };
+      if (typeof node !== 'number') {
+        out.set(id, node);
+        continue;
+      }
+      byNode.set(node, [...(byNode.get(node) ?? []), id]);
+    }
+    await Promise.all(
+      [...byNode].map(async ([node, some]) => {
+        const connection = connections.get(node);
+        if (!connection) {
+          for (const id of some) out.set(id, { errorId: 'COORDINATOR_NOT_AVAILABLE' });
+          return;
+        }
+        for (const group of await this.#call(operation, () => send(connection, some))) {
+          out.set(group.groupId, group.errorCode === 0 ? group : { errorId: kafkaErrorId(group.errorCode) });
+        }
+      }),
+    );
+    return out;
+  }
+
+  /**
+   * DescribeGroups v5 for classic groups, sent and decoded by the adapter (see docs/adapters/kafka.md,
+   * "Client"): member metadata and assignment come back as bytes for `describeClassicMembers` to decode.
+   */
+  describeClassicGroups(ids: string[]): Promise<Map<string, RawClassicGroup | { errorId: string }>> {
+    return this.#perCoordinator('DescribeGroups', ids, (connection, some) =>
+      describeGroupsV5.async(connection, some),
+    );
+  }
+
+  /** ConsumerGroupDescribe v0 for KIP-848 groups; empty when the brokers do not speak it (before 3.7). */
+  async describeConsumerGroups(ids: string[]): Promise<Map<string, RawConsumerGroup | { errorId: string }>> {
+    if (ids.length === 0) return new Map();
+    if (!(await this.#call('ApiVersions', () => this.#supports(CONSUMER_GROUP_DESCRIBE, 0)))) {
+      return new Map(ids.map((id) => [id, { errorId: 'UNSUPPORTED_VERSION' }]));
+    }
+    return this.#perCoordinator('ConsumerGroupDescribe', ids, (connection, some) =>
+      consumerGroupDescribeV0.async(connection, some),
+    );
   }
 
   /** OffsetFetch for a batch of groups (all their topics); throws for the whole batch. */

@@ -3,11 +3,20 @@ import type {
   AdminSession,
   ClusterInfo,
   CommittedOffsets,
-  GroupDescription,
   PartitionInfo,
   TopicMetadata,
 } from './admin-session.js';
 import { aclFor, isAuthorizationError, kafkaErrorIds } from './errors.js';
+import {
+  type ConsumerSubscription,
+  decodeConsumerAssignment,
+  decodeConsumerSubscription,
+  isDecodeError,
+  KafkaDecodeError,
+  type RawClassicGroup,
+  type RawConsumerGroup,
+  type TopicAssignment,
+} from './group-protocol.js';
 import type { KafkaExtractOptions } from './options.js';
 import { nameFilter } from './options.js';
 import type { SchemaRegistryClient } from './schema-registry.js';
@@ -298,6 +307,9 @@ async function topicBatch(
   return records;
 }
 
+/** Group types whose offsets live in OffsetFetch (share groups keep theirs elsewhere). */
+const OFFSET_GROUP_TYPES = new Set(['classic', 'consumer', 'streams', '']);
+
 async function* extractGroups(
   session: AdminSession,
   options: KafkaExtractOptions,
@@ -314,17 +326,164 @@ async function* extractGroups(
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 
   for await (const records of pipelined(chunk(groups, options.batchSize), window, async (batch) => {
-    const ids = batch.map((g) => g.id);
-    const [descriptions, offsets] = await Promise.all([
-      isolate(ids, (some) => session.describeGroups(some), 'DescribeGroups', context),
-      isolate(ids, (some) => session.committedOffsets(some), 'OffsetFetch', context),
+    const classicIds = batch.filter((g) => g.groupType === 'classic' || g.groupType === '').map((g) => g.id);
+    const consumerIds = batch.filter((g) => g.groupType === 'consumer').map((g) => g.id);
+    const offsetIds = batch.filter((g) => OFFSET_GROUP_TYPES.has(g.groupType)).map((g) => g.id);
+    const [classic, consumer, offsets] = await Promise.all([
+      describeIsolated(classicIds, (some) => session.describeClassicGroups(some), 'DescribeGroups', context),
+      describeIsolated(
+        consumerIds,
+        (some) => session.describeConsumerGroups(some),
+        'ConsumerGroupDescribe',
+        context,
+      ),
+      isolate(offsetIds, (some) => session.committedOffsets(some), 'OffsetFetch', context),
     ]);
     await fillHighWatermarks(session, offsets, facts);
-    return batch.map((group) =>
-      groupRecord(group, descriptions.get(group.id), offsets.get(group.id), facts, clusterKey, clusterId),
-    );
+    return batch.map((group) => {
+      const raw = classic.get(group.id) ?? consumer.get(group.id);
+      const description = raw === undefined ? undefined : describedGroup(group.id, raw, context);
+      return groupRecord(group, description, offsets.get(group.id), facts, clusterKey, clusterId);
+    });
   })) {
     for (const record of records) yield record;
+  }
+}
+
+/** A group's members and state, the same shape for classic and KIP-848 groups. */
+interface GroupDescription {
+  state: string;
+  protocolType: string | null;
+  protocol: string | null;
+  groupEpoch: number | null;
+  assignmentEpoch: number | null;
+  members: {
+    memberId: string;
+    groupInstanceId: string | null;
+    clientId: string;
+    host: string;
+    rackId: string | null;
+    memberEpoch: number | null;
+    subscribedTopics: string[] | null;
+    assignments: TopicAssignment[];
+    targetAssignments: TopicAssignment[] | null;
+  }[];
+}
+
+function byMemberId<M extends { memberId: string }>(members: M[]): M[] {
+  return members.sort((a, b) => (a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0));
+}
+
+function sortAssignments(assignments: TopicAssignment[]): TopicAssignment[] {
+  return assignments
+    .map((a) => ({ topic: a.topic, partitions: [...a.partitions].sort((x, y) => x - y) }))
+    .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
+}
+
+/**
+ * Turns one group's describe answer into its description. A Kafka error or member bytes that do not decode
+ * cost this group's members (a warning naming the group), never the batch or the job.
+ */
+function describedGroup(
+  id: string,
+  raw: RawClassicGroup | RawConsumerGroup | { errorId: string },
+  context: AdapterContext,
+): GroupDescription | undefined {
+  if ('errorId' in raw) {
+    const denied = raw.errorId.endsWith('_AUTHORIZATION_FAILED');
+    context.warn(
+      `consumer group ${id}: members omitted, describing it failed (${raw.errorId})${denied ? `; grant ${aclFor('DescribeGroups', raw.errorId)} ${id}` : ''}`,
+    );
+    return undefined;
+  }
+  if ('groupEpoch' in raw) {
+    return {
+      state: raw.state.toUpperCase(),
+      protocolType: 'consumer',
+      protocol: raw.assignor || null,
+      groupEpoch: raw.groupEpoch,
+      assignmentEpoch: raw.assignmentEpoch,
+      members: byMemberId(
+        raw.members.map((m) => ({
+          memberId: m.memberId,
+          groupInstanceId: m.instanceId,
+          clientId: m.clientId,
+          host: m.clientHost,
+          rackId: m.rackId,
+          memberEpoch: m.memberEpoch,
+          subscribedTopics: [...m.subscribedTopics].sort(),
+          assignments: sortAssignments(m.assignment),
+          targetAssignments: sortAssignments(m.targetAssignment),
+        })),
+      ),
+    };
+  }
+  // Only the "consumer" protocol type has a payload format we know; Connect workers, schema registries and
+  // other users of the classic group protocol keep their own formats, so their members carry no assignments.
+  const consumerPayload = raw.protocolType === 'consumer';
+  const members: GroupDescription['members'] = [];
+  for (const m of raw.members) {
+    let subscription: ConsumerSubscription | null = null;
+    let assignments: TopicAssignment[] = [];
+    if (consumerPayload) {
+      try {
+        subscription = decodeConsumerSubscription(m.metadata);
+        assignments = decodeConsumerAssignment(m.assignment);
+      } catch (error) {
+        if (!(error instanceof KafkaDecodeError)) throw error;
+        context.warn(
+          `consumer group ${id}: members omitted, member ${m.memberId} (client ${m.clientId}) sent metadata or an assignment that does not decode as the consumer protocol (${error.message})`,
+        );
+        return undefined;
+      }
+    }
+    members.push({
+      memberId: m.memberId,
+      groupInstanceId: m.groupInstanceId,
+      clientId: m.clientId,
+      host: m.clientHost,
+      rackId: subscription?.rackId ?? null,
+      memberEpoch: null,
+      subscribedTopics: subscription ? [...subscription.topics].sort() : null,
+      assignments: sortAssignments(assignments),
+      targetAssignments: null,
+    });
+  }
+  return {
+    state: raw.state.toUpperCase(),
+    protocolType: raw.protocolType,
+    protocol: raw.protocol || null,
+    groupEpoch: null,
+    assignmentEpoch: null,
+    members: byMemberId(members),
+  };
+}
+
+/**
+ * A batched describe; when the whole call fails with a Kafka error or an answer that does not decode,
+ * retries each group alone so that only the group at fault loses its members (with a warning).
+ */
+async function describeIsolated<T>(
+  ids: string[],
+  call: (ids: string[]) => Promise<Map<string, T | { errorId: string }>>,
+  operation: string,
+  context: AdapterContext,
+): Promise<Map<string, T | { errorId: string }>> {
+  if (ids.length === 0) return new Map();
+  try {
+    return await call(ids);
+  } catch (error) {
+    const decode = isDecodeError(error);
+    if (!decode && kafkaErrorIds(error).length === 0) throw error;
+    if (ids.length > 1) {
+      const out = new Map<string, T | { errorId: string }>();
+      for (const id of ids) {
+        for (const [k, v] of await describeIsolated([id], call, operation, context)) out.set(k, v);
+      }
+      return out;
+    }
+    const why = decode ? 'the answer does not decode' : (kafkaErrorIds(error)[0] ?? 'error');
+    return new Map([[ids[0] as string, { errorId: `${operation}: ${why}` }]]);
   }
 }
 
@@ -338,10 +497,11 @@ async function isolate<T>(
   operation: string,
   context: AdapterContext,
 ): Promise<Map<string, T>> {
+  if (ids.length === 0) return new Map();
   try {
     return await call(ids);
   } catch (error) {
-    if (kafkaErrorIds(error).length === 0 || ids.length === 0) throw error;
+    if (kafkaErrorIds(error).length === 0) throw error;
     if (ids.length === 1) {
       const id = kafkaErrorIds(error)[0] ?? 'error';
       context.warn(
@@ -427,14 +587,10 @@ function groupRecord(
     state: description?.state ?? group.state,
     groupType: group.groupType || null,
     protocolType: description?.protocolType ?? group.protocolType,
-    protocol: description?.protocol || null,
-    members: (description?.members ?? []).map((m) => ({
-      memberId: m.memberId,
-      groupInstanceId: m.groupInstanceId,
-      clientId: m.clientId,
-      host: m.clientHost,
-      assignments: m.assignments.sort((a, b) => (a.topic < b.topic ? -1 : 1)),
-    })),
+    protocol: description?.protocol ?? null,
+    groupEpoch: description?.groupEpoch ?? null,
+    assignmentEpoch: description?.assignmentEpoch ?? null,
+    members: description?.members ?? [],
     memberCount: description?.members.length ?? null,
     offsets,
     lagByTopic,

@@ -26,6 +26,7 @@ const READ_ONLY_API_KEYS = new Map([
   [32, 'DescribeConfigs'],
   [35, 'DescribeLogDirs'],
   [36, 'SaslAuthenticate'],
+  [69, 'ConsumerGroupDescribe'],
 ]);
 
 async function groupState() {

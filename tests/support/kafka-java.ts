@@ -1,0 +1,147 @@
+/**
+ * Kafka's own Java client and CLI tools for tests (tests/peers/kafka-clients.sh fetches them): live consumer
+ * fleets written with kafka-clients, and the kafka-topics / kafka-consumer-groups / kafka-configs commands.
+ */
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const run = promisify(execFile);
+
+/** A small JVM: the machine is shared, and a fleet or a CLI call needs little. */
+const JVM_FLAGS = ['-Xms32m', '-Xmx192m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto'];
+
+let classpath: string | undefined;
+
+/** The jar directory of the peer script (fetched once, cached), as a java `-cp` wildcard. */
+export function kafkaClasspath(): string {
+  classpath ??= `${execFileSync('bash', [join(repo, 'tests/peers/kafka-clients.sh')], { encoding: 'utf8', timeout: 15 * 60_000 }).trim()}/*`;
+  return classpath;
+}
+
+/** One consumer of a fleet; see tests/peers/java/ConsumerFleet.java for the keys. */
+export interface JavaConsumerSpec {
+  group: string;
+  topics: string[];
+  client: string;
+  assignor?: 'range' | 'roundrobin' | 'sticky' | 'cooperative-sticky';
+  protocol?: 'classic' | 'consumer';
+  instance?: string;
+  limit?: number;
+}
+
+/** A running JVM of live consumers; `stop` closes them (each leaves its group) within a deadline. */
+export interface ConsumerFleet {
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+/** Starts the consumers in one JVM and resolves once every one of them exists (not yet joined). */
+export async function startConsumerFleet(
+  bootstrap: string,
+  specs: JavaConsumerSpec[],
+  startMs = 120_000,
+): Promise<ConsumerFleet> {
+  const args = specs.map((s) =>
+    Object.entries({ ...s, topics: s.topics.join(';') })
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(','),
+  );
+  const child = spawn(
+    'java',
+    [
+      ...JVM_FLAGS,
+      '-cp',
+      kafkaClasspath(),
+      join(repo, 'tests/peers/java/ConsumerFleet.java'),
+      bootstrap,
+      ...args,
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  const stop = async () => {
+    child.stdin?.end();
+    if (await waitExit(child, 30_000)) return;
+    child.kill('SIGTERM');
+    if (await waitExit(child, 10_000)) return;
+    child.kill('SIGKILL');
+    await waitExit(child, 5_000);
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`consumer fleet did not start in ${startMs} ms: ${output}`)),
+        startMs,
+      );
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (/STARTED \d+/.test(output)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout?.on('data', onData);
+      child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`consumer fleet exited with ${String(code)}: ${output}`));
+      });
+    });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { pid: child.pid ?? -1, stop };
+}
+
+/** Runs one of Kafka's CLI tools by main class and returns its stdout. */
+export async function kafkaTool(mainClass: string, args: string[], timeoutMs = 180_000): Promise<string> {
+  const { stdout } = await run('java', [...JVM_FLAGS, '-cp', kafkaClasspath(), mainClass, ...args], {
+    timeout: timeoutMs,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return stdout;
+}
+
+/** Main classes of the scripts in Kafka's bin/ directory. */
+export const KafkaTools = {
+  topics: 'org.apache.kafka.tools.TopicCommand',
+  consumerGroups: 'org.apache.kafka.tools.consumer.group.ConsumerGroupCommand',
+  configs: 'kafka.admin.ConfigCommand',
+} as const;
+
+/** Rows of a whitespace-aligned table the CLI prints (a header line, then rows), as header → cell maps. */
+export function parseTables(text: string): Record<string, string>[] {
+  const rows: Record<string, string>[] = [];
+  let header: string[] | undefined;
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') {
+      header = undefined;
+      continue;
+    }
+    const cells = line.trim().split(/\s+/);
+    if (cells[0] === 'GROUP') {
+      header = cells;
+      continue;
+    }
+    if (!header) continue;
+    // Empty cells never occur: the tool prints "-" for a missing value.
+    rows.push(Object.fromEntries(header.map((h, i) => [h, cells[i] ?? ''])));
+  }
+  return rows;
+}
