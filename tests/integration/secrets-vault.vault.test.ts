@@ -242,7 +242,7 @@ describe('vault provider', () => {
   });
 
   describe('over TLS with a custom CA', () => {
-    const binary = process.env.SDR_TEST_VAULT_BIN ?? '/opt/sdr-peers/bin/vault-v1.21.4';
+    const { binary } = peers.vault;
     let server: ChildProcess | undefined;
     let tlsDir = '';
     let tlsAddress = '';
