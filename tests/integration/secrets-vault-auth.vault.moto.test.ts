@@ -212,7 +212,9 @@ describe('vault AWS IAM auth', () => {
     expect(login.iam_http_request_method).toBe('POST');
     expect(decode('iam_request_url')).toBe(`${peers.motoUrl}/`);
     const headers = JSON.parse(decode('iam_request_headers')) as Record<string, string | string[]>;
-    expect(String(headers.authorization)).toMatch(/^AWS4-HMAC-SHA256 Credential=testing\/\d{8}\/us-east-1\/sts\//);
+    expect(String(headers.authorization)).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=testing\/\d{8}\/us-east-1\/sts\//,
+    );
     const replayed = await fetch(decode('iam_request_url'), {
       method: 'POST',
       headers: Object.fromEntries(
@@ -229,7 +231,7 @@ describe('vault AWS IAM auth', () => {
   });
 
   it.skipIf(!serverHasAwsAuth)(
-    'logs in through the server\'s aws method and reads the secret (needs a server with that method; OpenBao has none)',
+    "logs in through the server's aws method and reads the secret (needs a server with that method; OpenBao has none)",
     async () => {
       const provider = createVaultSecretProvider({
         address,

