@@ -1,14 +1,39 @@
 import { defineConfig } from 'vitest/config';
+import { timeScale } from './scripts/time-scale.js';
+
+// One time scale for the whole run, fixed at its start (the machine's load per core unless
+// SDR_TEST_TIME_SCALE is set) and handed to the workers, which inherit this environment.
+const scale = timeScale();
+process.env.SDR_TEST_TIME_SCALE = String(scale);
+
+const reporting = {
+  reporters: process.env.SDR_TEST_SUMMARY_FILE ? ['default', 'json'] : ['default'],
+  ...(process.env.SDR_TEST_SUMMARY_FILE ? { outputFile: { json: process.env.SDR_TEST_SUMMARY_FILE } } : {}),
+};
 
 export default defineConfig({
   test: {
-    include: ['tests/**/*.test.ts'],
-    globalSetup: ['tests/peers/global-setup.ts'],
     pool: 'forks',
     maxWorkers: 2,
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
-    reporters: process.env.SDR_TEST_SUMMARY_FILE ? ['default', 'json'] : ['default'],
-    ...(process.env.SDR_TEST_SUMMARY_FILE ? { outputFile: { json: process.env.SDR_TEST_SUMMARY_FILE } } : {}),
+    ...reporting,
+    projects: [
+      {
+        // Pure logic: no peer, no network beyond 127.0.0.1 servers a test starts itself.
+        extends: true,
+        test: { name: 'unit', include: ['tests/unit/**/*.test.ts'], testTimeout: 60_000 * scale },
+      },
+      {
+        // Real peers, started by the global setup from the tags in the selected files' names
+        // (`name.redis.postgres.test.ts` needs the Redis and PostgreSQL peers).
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['tests/integration/**/*.test.ts'],
+          globalSetup: ['tests/peers/global-setup.ts'],
+          testTimeout: 60_000 * scale,
+          hookTimeout: 120_000 * scale,
+        },
+      },
+    ],
   },
 });

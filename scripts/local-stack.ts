@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Cloud, createCloud } from '../cloud/index.js';
 import { RuntimeProcess } from './runtime-process.js';
+import { scaled, timeScale } from './time-scale.js';
 
 /** The repository root. */
 export const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -167,22 +168,32 @@ export async function waitForJob(
   states: readonly string[] = ['committed', 'failed', 'rejected', 'cancelled'],
   timeoutMs = 120_000,
 ): Promise<CloudJob> {
-  const deadline = Date.now() + timeoutMs;
+  const waitMs = scaled(timeoutMs);
+  const deadline = Date.now() + waitMs;
   for (;;) {
     const job = await cloudApi<CloudJob>(cloud, 'GET', `/v1/jobs/${jobId}`);
     if (states.includes(job.state)) return job;
-    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${job.state} after ${timeoutMs} ms`);
+    if (Date.now() > deadline) {
+      throw new Error(
+        `job ${jobId} still ${job.state} after ${waitMs} ms (time scale ${timeScale()}), waiting for ${states.join('/')}; last: ${JSON.stringify(job)}`,
+      );
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
 /** Waits until the cloud sees the agent connected. */
 export async function waitForAgent(cloud: Cloud, agentId: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const waitMs = scaled(timeoutMs);
+  const deadline = Date.now() + waitMs;
   for (;;) {
     const agents = await cloudApi<{ agentId: string; connected: boolean }[]>(cloud, 'GET', '/v1/agents');
     if (agents.some((agent) => agent.agentId === agentId && agent.connected)) return;
-    if (Date.now() > deadline) throw new Error(`agent ${agentId} did not connect within ${timeoutMs} ms`);
+    if (Date.now() > deadline) {
+      throw new Error(
+        `agent ${agentId} did not connect within ${waitMs} ms (time scale ${timeScale()}); agents seen: ${JSON.stringify(agents)}`,
+      );
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { scaled, timeScale } from './time-scale.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -89,14 +90,15 @@ export class RuntimeProcess {
   async waitForLine(predicate: (line: LogLine) => boolean, timeoutMs = 30_000): Promise<LogLine> {
     const seen = this.lines.find(predicate);
     if (seen) return seen;
+    const waitMs = scaled(timeoutMs);
     return await new Promise<LogLine>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(
           new Error(
-            `runtime did not log the expected line within ${timeoutMs} ms; last lines:\n${this.tail()}`,
+            `runtime did not log the expected line within ${waitMs} ms (time scale ${timeScale()}); last lines:\n${this.tail()}`,
           ),
         );
-      }, timeoutMs);
+      }, waitMs);
       this.waiters.push({
         predicate,
         resolve: (line) => {
@@ -121,10 +123,11 @@ export class RuntimeProcess {
       return this.child?.exitCode ?? null;
     this.child.kill(signal);
     let timer: NodeJS.Timeout | undefined;
+    const waitMs = scaled(timeoutMs);
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`runtime did not exit within ${timeoutMs} ms after ${signal}`)),
-        timeoutMs,
+        () => reject(new Error(`runtime did not exit within ${waitMs} ms after ${signal}`)),
+        waitMs,
       );
     });
     try {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { type Cloud, type CloudOptions, createCloud } from '../../cloud/index.js';
 import { type MetadataRecord, PROTOCOL_VERSION, ResultDigest } from '../../protocol/index.js';
+import { scaled } from '../support/wait.js';
 
 /** A fresh data directory under the OS temp dir; removed by `removeDir`. */
 export async function tempDataDir(): Promise<string> {
@@ -72,20 +73,24 @@ export async function waitForJob(
   predicate: (job: any) => boolean,
   timeoutMs = 10_000,
 ): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + scaled(timeoutMs);
   for (;;) {
     const { body } = await api(cloud, 'GET', `/v1/jobs/${jobId}`);
     if (predicate(body)) return body;
-    if (Date.now() > deadline) throw new Error(`job ${jobId} never matched; last: ${JSON.stringify(body)}`);
+    if (Date.now() > deadline) {
+      throw new Error(
+        `job ${jobId} never matched within ${scaled(timeoutMs)} ms; last: ${JSON.stringify(body)}`,
+      );
+    }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
 /** Polls until `check` returns true. */
 export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + scaled(timeoutMs);
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition never became true');
+    if (Date.now() > deadline) throw new Error(`condition never became true within ${scaled(timeoutMs)} ms`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
@@ -184,7 +189,7 @@ export class FakeRuntime {
   /** Like `next`, with the arrival time. */
   async nextReceived(match: string | ((frame: any) => boolean), timeoutMs = 5000): Promise<Received> {
     const test = typeof match === 'string' ? (frame: any) => frame?.type === match : match;
-    const deadline = Date.now() + timeoutMs;
+    const deadline = Date.now() + scaled(timeoutMs);
     for (;;) {
       const index = this.received.findIndex((entry, i) => !this.consumed.has(i) && test(entry.frame));
       if (index >= 0) {

@@ -15,6 +15,7 @@ import {
   submitJob,
   tempDataDir,
 } from './cloud-harness.js';
+import { waitFor } from '../support/wait.js';
 
 let dataDir: string;
 let cloud: Cloud;
@@ -53,7 +54,16 @@ describe('cloud recovery and robustness', () => {
     // Batch 2 reaches the cloud but its ack is lost with the socket.
     cloud.setAckDelay(300);
     first.batch(jobId, 1, 2, batches[2]!);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor(
+      'batch 2 to reach the cloud',
+      () =>
+        cloud
+          .framesFrom(agent.agentId)
+          .some(
+            (text) => text.includes('"type":"job.batch"') && (JSON.parse(text) as { seq: number }).seq === 2,
+          ),
+      { seen: () => cloud.framesFrom(agent.agentId).length + ' frames received' },
+    );
     cloud.dropAgent(agent.agentId);
     await first.closed;
     cloud.setAckDelay(0);

@@ -2,15 +2,19 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { rootCertificates } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSecretReference } from '../../secrets/index.js';
 import { createVaultSecretProvider } from '../../secrets/vault/index.js';
 import { peers } from '../peers/endpoints.js';
 import { json, startHttpDouble, type HttpDouble } from '../support/http-double.js';
 
-// Kubernetes and AWS IAM logins against the real Vault dev server. Vault checks a Kubernetes JWT by
-// calling the cluster's TokenReview API, here a local double; it checks an AWS IAM login by replaying the
-// signed sts:GetCallerIdentity request to STS, here moto.
+// Kubernetes and AWS IAM logins against the Vault API peer (OpenBao in dev mode, or HashiCorp Vault where
+// SDR_TEST_VAULT_ADDR points at one). The server checks a Kubernetes JWT by calling the cluster's
+// TokenReview API, here a local double; it checks an AWS IAM login by replaying the signed
+// sts:GetCallerIdentity request to STS, here moto. OpenBao has no aws auth method (it left the
+// cloud-vendor methods out of its builds), so against it the replay is done by the test itself, and the
+// full login runs only against a server that has the method.
 const { address, rootToken } = peers.vault;
 const id = `${process.pid}-${randomUUID().slice(0, 6)}`;
 const kv = `sdr-auth-kv-${id}`;
@@ -101,6 +105,9 @@ describe('vault Kubernetes auth', () => {
       kubernetes_host: kube.url,
       token_reviewer_jwt: reviewerJwt,
       disable_local_ca_jwt: true,
+      // OpenBao wants a CA whenever it is told not to read the pod's; the double speaks plain HTTP, so
+      // any well-formed certificate does.
+      kubernetes_ca_cert: rootCertificates[0],
     });
     await admin('POST', `auth/${k8s}/role/sdr`, {
       bound_service_account_names: ['sdr-runtime'],
@@ -141,14 +148,24 @@ describe('vault Kubernetes auth', () => {
   });
 });
 
+/** Whether the server has the aws auth method (HashiCorp Vault does; OpenBao 2.x does not). */
+const serverHasAwsAuth = await admin('POST', `sys/auth/${aws}`, { type: 'aws' }).then(
+  () => true,
+  (error: unknown) => {
+    if (/plugin not found/.test(String(error))) return false;
+    throw error;
+  },
+);
+
 describe('vault AWS IAM auth', () => {
   const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+  const principal = 'arn:aws:iam::123456789012:user/moto';
 
   beforeAll(async () => {
     // The provider takes AWS credentials from the SDK's default chain; moto accepts any keys.
     process.env.AWS_ACCESS_KEY_ID = 'testing';
     process.env.AWS_SECRET_ACCESS_KEY = 'testing';
-    await admin('POST', `sys/auth/${aws}`, { type: 'aws' });
+    if (!serverHasAwsAuth) return;
     await admin('POST', `auth/${aws}/config/client`, {
       access_key: 'testing',
       secret_key: 'testing',
@@ -158,7 +175,7 @@ describe('vault AWS IAM auth', () => {
     });
     await admin('POST', `auth/${aws}/role/sdr`, {
       auth_type: 'iam',
-      bound_iam_principal_arn: ['arn:aws:iam::123456789012:user/moto'],
+      bound_iam_principal_arn: [principal],
       resolve_aws_unique_ids: false,
       token_policies: [policy],
       token_ttl: '1h',
@@ -171,14 +188,59 @@ describe('vault AWS IAM auth', () => {
     else process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
   });
 
-  it('logs in with a signed sts:GetCallerIdentity request and reads the secret', async () => {
-    const provider = createVaultSecretProvider({
-      address,
-      auth: { method: 'aws', role: 'sdr', mount: aws, stsEndpoint: `${peers.motoUrl}/` },
+  it('sends a signed sts:GetCallerIdentity request that STS answers with the caller, as the server replays it', async () => {
+    // Stands in for the server's login endpoint only to capture what the provider sends; the check the
+    // server would make (replay the request to STS, read the caller's ARN) is then made against moto.
+    let login: Record<string, string> | undefined;
+    const server = await startHttpDouble((request, body, response) => {
+      if (request.url === `/v1/auth/${aws}/login`) login = JSON.parse(body) as Record<string, string>;
+      json(response, 400, { errors: ['captured by the test'] });
     });
-    expect(await provider.resolve(parseSecretReference(`vault://${kv}/data/pg#password`))).toBe(
-      value.password,
+    try {
+      const provider = createVaultSecretProvider({
+        address: server.url,
+        auth: { method: 'aws', role: 'sdr', mount: aws, stsEndpoint: `${peers.motoUrl}/` },
+      });
+      await provider.resolve(parseSecretReference(`vault://${kv}/data/pg#password`)).catch(() => undefined);
+      await provider.close?.();
+    } finally {
+      await server.close();
+    }
+    if (!login) throw new Error(`the provider sent no login to /v1/auth/${aws}/login`);
+    const decode = (field: string) => Buffer.from(login![field] ?? '', 'base64').toString('utf8');
+    expect(login.role).toBe('sdr');
+    expect(login.iam_http_request_method).toBe('POST');
+    expect(decode('iam_request_url')).toBe(`${peers.motoUrl}/`);
+    const headers = JSON.parse(decode('iam_request_headers')) as Record<string, string | string[]>;
+    expect(String(headers.authorization)).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=testing\/\d{8}\/us-east-1\/sts\//,
     );
-    await provider.close?.();
+    const replayed = await fetch(decode('iam_request_url'), {
+      method: 'POST',
+      headers: Object.fromEntries(
+        Object.entries(headers)
+          .filter(([name]) => name.toLowerCase() !== 'host')
+          .map(([name, value]) => [name, Array.isArray(value) ? value.join(',') : value]),
+      ),
+      body: decode('iam_request_body'),
+    });
+    const answer = await replayed.text();
+    expect(replayed.status, answer).toBe(200);
+    // STS names the caller arn:aws:sts::…:user/moto; the server maps that to the IAM principal it binds.
+    expect(answer).toContain('<Arn>arn:aws:sts::123456789012:user/moto</Arn>');
   });
+
+  it.skipIf(!serverHasAwsAuth)(
+    "logs in through the server's aws method and reads the secret (needs a server with that method; OpenBao has none)",
+    async () => {
+      const provider = createVaultSecretProvider({
+        address,
+        auth: { method: 'aws', role: 'sdr', mount: aws, stsEndpoint: `${peers.motoUrl}/` },
+      });
+      expect(await provider.resolve(parseSecretReference(`vault://${kv}/data/pg#password`))).toBe(
+        value.password,
+      );
+      await provider.close?.();
+    },
+  );
 });

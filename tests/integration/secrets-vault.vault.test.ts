@@ -12,6 +12,7 @@ import { peers } from '../peers/endpoints.js';
 import { findCanary } from '../support/canary.js';
 import { closedPort, startHttpDouble } from '../support/http-double.js';
 import { secretProviderConformance } from '../support/secret-provider-conformance.js';
+import { scaled, waitFor } from '../support/wait.js';
 
 const { address, rootToken } = peers.vault;
 const id = `${process.pid}-${randomUUID().slice(0, 6)}`;
@@ -154,21 +155,28 @@ describe('vault provider', () => {
   });
 
   it('renews a token before it expires', async () => {
+    const ttlMs = scaled(3_000);
     const created = await admin('POST', 'auth/token/create', {
       policies: [policy],
-      ttl: '3s',
+      ttl: `${Math.ceil(ttlMs / 1000)}s`,
       explicit_max_ttl: '1h',
       renewable: true,
     });
+    const expiresAt = Date.now() + ttlMs;
     const tokenFile = join(dir, 'renewable.token');
     await writeFile(tokenFile, created.auth.client_token);
     const logger = recordingLogger();
     const provider = createVaultSecretProvider({ address, auth: { method: 'token', tokenFile }, logger });
     const raw = `vault://${kv2}/data/pg#password`;
     expect(await provider.resolve(parseSecretReference(raw))).toBe(current.password);
-    await new Promise((resolve) => setTimeout(resolve, 4_500));
+    await waitFor('the provider to renew its token', () => logger.messages.includes('renewed vault token'), {
+      seen: () => logger.messages,
+    });
+    // Past the token's first expiry it still reads: the renewal, not luck, kept it alive.
+    await waitFor("the token's original TTL to pass", () => Date.now() > expiresAt + 500, {
+      timeoutMs: ttlMs + 5_000,
+    });
     expect(await provider.resolve(parseSecretReference(raw))).toBe(current.password);
-    expect(logger.messages).toContain('renewed vault token');
     await provider.close?.();
   });
 
@@ -177,9 +185,22 @@ describe('vault provider', () => {
     const provider = createVaultSecretProvider({ ...(await approleOptions('short', '2s', '2s')), logger });
     const raw = `vault://${kv2}/data/pg#password`;
     expect(await provider.resolve(parseSecretReference(raw))).toBe(current.password);
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
-    expect(await provider.resolve(parseSecretReference(raw))).toBe(current.password);
-    expect(logger.messages.filter((m) => m === 'logged in to vault').length).toBeGreaterThanOrEqual(2);
+    // Every read in between must succeed; the token's end must bring a second login, not an error.
+    const logins = () => logger.messages.filter((m) => m === 'logged in to vault').length;
+    const failedReads: string[] = [];
+    await waitFor(
+      'a second AppRole login after the token reached its max TTL',
+      async () => {
+        const value = await provider
+          .resolve(parseSecretReference(raw))
+          .catch((error: unknown) => `error: ${(error as Error).message}`);
+        if (value !== current.password) failedReads.push(value.startsWith('error') ? value : 'a wrong value');
+        return logins() >= 2 || failedReads.length > 0;
+      },
+      { intervalMs: 200, seen: () => logger.messages },
+    );
+    expect(failedReads).toEqual([]);
+    expect(logins()).toBeGreaterThanOrEqual(2);
     await provider.close?.();
   });
 
@@ -242,7 +263,7 @@ describe('vault provider', () => {
   });
 
   describe('over TLS with a custom CA', () => {
-    const binary = process.env.SDR_TEST_VAULT_BIN ?? '/opt/sdr-peers/bin/vault-v1.21.4';
+    const { binary } = peers.vault;
     let server: ChildProcess | undefined;
     let tlsDir = '';
     let tlsAddress = '';

@@ -1,4 +1,5 @@
 const peerDir = process.env.SDR_PEER_DIR ?? '/tmp/sdr-peers';
+const peerCache = process.env.SDR_PEER_CACHE ?? '/opt/sdr-peers';
 
 /** Where the test peers listen; each can be overridden to point the suite at an existing server. */
 export const peers = {
@@ -35,9 +36,12 @@ export const peers = {
     username: 'sdr-registry',
     password: process.env.SDR_TEST_SCHEMA_REGISTRY_PASSWORD ?? 'sdr-registry-secret',
   },
+  /** tests/peers/vault.sh: OpenBao in dev mode (the Vault HTTP API). */
   vault: {
     address:
       process.env.SDR_TEST_VAULT_ADDR ?? `http://127.0.0.1:${process.env.SDR_TEST_VAULT_PORT ?? '8200'}`,
     rootToken: process.env.SDR_TEST_VAULT_TOKEN ?? 'sdr-root',
+    /** The server binary (tests/peers/vault.sh links OpenBao's `bao` here); a test starts a TLS server from it. */
+    binary: process.env.SDR_TEST_VAULT_BIN ?? `${peerCache}/bin/bao`,
   },
 } as const;

@@ -14,6 +14,8 @@ SSL_PORT="${SDR_TEST_KAFKA_SSL_PORT:-19093}"
 SASL_PORT="${SDR_TEST_KAFKA_SASL_PORT:-19094}"
 CTRL_PORT="${SDR_TEST_KAFKA_CONTROLLER_PORT:-19095}"
 if port_open "$PORT" && port_open "$SASL_PORT" && port_open "$SSL_PORT"; then exit 0; fi
+peer_lock kafka
+if port_open "$PORT" && port_open "$SASL_PORT" && port_open "$SSL_PORT"; then exit 0; fi
 
 VERSION="${SDR_TEST_KAFKA_VERSION:-4.1.1}"
 CACHE="${SDR_PEER_CACHE:-/opt/sdr-peers}/kafka-$VERSION"
@@ -45,6 +47,7 @@ EOF
   rm -rf "$CACHE/libs" && mv "$CACHE/libs.tmp" "$CACHE/libs"
 fi
 CP="$CACHE/libs/*"
+installed
 
 mkdir -p "$DIR/tls"
 if [ ! -f "$DIR/tls/client.pem" ]; then

@@ -1,8 +1,23 @@
 # Shared helpers for peer scripts: each script is idempotent, installs what is missing, starts the
 # peer on 127.0.0.1 if nothing answers, and exits non-zero with one line naming what is wrong.
+# Two places: $SDR_PEER_DIR holds what a running peer writes (data, logs, pid files, generated certificates);
+# $SDR_PEER_CACHE holds what was installed (jars, virtual environments) and survives between runs.
 set -euo pipefail
 SDR_PEER_DIR="${SDR_PEER_DIR:-/tmp/sdr-peers}"
-mkdir -p "$SDR_PEER_DIR"
+SDR_PEER_CACHE="${SDR_PEER_CACHE:-/opt/sdr-peers}"
+mkdir -p "$SDR_PEER_DIR" "$SDR_PEER_CACHE"
+SDR_PEER_NAME="$(basename "$0" .sh)"
+# When this script started (kept across peer_lock's re-run, so waiting for the lock counts).
+if [ "${SDR_PEER_T0_FOR:-}" != "$SDR_PEER_NAME" ]; then
+  SDR_PEER_T0=$(date +%s.%N) SDR_PEER_T0_FOR="$SDR_PEER_NAME"
+  export SDR_PEER_T0 SDR_PEER_T0_FOR
+fi
+
+# installed: everything this peer needs is on the machine now; the seconds it took go to ctl.sh's timings.
+installed() {
+  mkdir -p "$SDR_PEER_DIR/timings"
+  awk -v a="$SDR_PEER_T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f\n", b - a }' >"$SDR_PEER_DIR/timings/$SDR_PEER_NAME.install"
+}
 
 say() { echo "peers: $*" >&2; }
 die() { echo "peers: $*" >&2; exit 1; }
@@ -10,8 +25,43 @@ die() { echo "peers: $*" >&2; exit 1; }
 apt_install() {
   if [ "$(id -u)" != "0" ]; then die "$1 is missing; install it with: sudo apt-get install -y $*"; fi
   say "installing $* from Debian packages"
-  if [ ! -f "$SDR_PEER_DIR/.apt-updated" ]; then apt-get update -qq >/dev/null && touch "$SDR_PEER_DIR/.apt-updated"; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >"$SDR_PEER_DIR/apt.log" 2>&1 || die "apt-get install $* failed; see $SDR_PEER_DIR/apt.log"
+  # Peers start in parallel and dpkg takes one installer at a time: queue behind our own lock, and
+  # behind apt's (another installer on the machine) for up to ten minutes.
+  (
+    flock 9
+    if [ ! -f "$SDR_PEER_DIR/.apt-updated" ]; then
+      apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null && touch "$SDR_PEER_DIR/.apt-updated"
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "$@" >>"$SDR_PEER_DIR/apt.log" 2>&1
+  ) 9>"$SDR_PEER_DIR/.apt.lock" || die "apt-get install $* failed; see $SDR_PEER_DIR/apt.log"
+}
+
+# peer_lock NAME: one start of a peer at a time (schema-registry.sh also makes sure of the Kafka peer).
+# Re-runs the calling script under flock -o, so the daemons it starts do not inherit (and keep) the lock.
+peer_lock() {
+  if [ "${SDR_PEER_LOCKED:-}" = "$1" ]; then return 0; fi
+  mkdir -p "$SDR_PEER_DIR/locks"
+  SDR_PEER_LOCKED="$1" exec flock -o "$SDR_PEER_DIR/locks/$1" bash "$0"
+}
+
+# python_venv DIR REQUIREMENT...: a virtual environment of its own for a Python peer, made with the
+# machine's python3 (PEP 668 forbids installing into Debian's), its packages from PyPI. Reused while
+# the requirements are unchanged.
+python_venv() {
+  local dir="$1"; shift
+  local want="$*"
+  if [ -x "$dir/bin/python" ] && [ "$(cat "$dir/.sdr-requirements" 2>/dev/null)" = "$want" ]; then return 0; fi
+  local py="${SDR_PYTHON:-python3}"
+  command -v "$py" >/dev/null || apt_install python3 python3-venv
+  # Debian splits venv's pip bootstrap (ensurepip) into python3-venv.
+  "$py" -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+  say "installing $want from PyPI into $dir"
+  rm -rf "$dir"
+  mkdir -p "$(dirname "$dir")"
+  "$py" -m venv "$dir" >"$dir.log" 2>&1 || die "python3 -m venv $dir failed; see $dir.log"
+  "$dir/bin/python" -m pip install -q --disable-pip-version-check "$@" >>"$dir.log" 2>&1 \
+    || { rm -rf "$dir"; die "pip install $want failed; see $dir.log"; }
+  echo "$want" >"$dir/.sdr-requirements"
 }
 
 # wait_for "description" seconds command...
@@ -26,6 +76,13 @@ wait_for() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# http_ok PORT PATH: a plain-HTTP GET on 127.0.0.1 answers 200 (bash only: curl is not on a minimal Debian).
+http_ok() {
+  local status
+  status=$(exec 3<>"/dev/tcp/127.0.0.1/$1" && printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&3 && head -c 12 <&3) 2>/dev/null || return 1
+  [ "${status#HTTP/1.? }" = "200" ] || [ "${status:9:3}" = "200" ]
+}
+
 # start_postgres PORT DATA_DIR LOG_NAME [extra -c settings...]: initdb (superuser postgres, password
 # postgres) if DATA_DIR is new, then pg_ctl start on 127.0.0.1:PORT. Runs as the postgres user when root.
 # A PG_HBA variable, when set, replaces the cluster's pg_hba.conf before start.
@@ -37,6 +94,7 @@ start_postgres() {
     apt_install postgresql
     bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
   fi
+  installed
   pg_run() { if [ "$(id -u)" = "0" ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
   if [ "$(id -u)" = "0" ]; then chown postgres "$SDR_PEER_DIR" 2>/dev/null || true; chmod 755 "$SDR_PEER_DIR"; fi
   if [ ! -f "$data/PG_VERSION" ]; then

@@ -6,6 +6,8 @@
 source "$(dirname "$0")/lib.sh"
 PORT="${SDR_TEST_PG_TLS_PORT:-5433}"
 if port_open "$PORT"; then exit 0; fi
+peer_lock postgres-tls
+if port_open "$PORT"; then exit 0; fi
 command -v openssl >/dev/null || apt_install openssl
 DATA="$SDR_PEER_DIR/pg-tls-$PORT"
 CERTS="$DATA-certs"

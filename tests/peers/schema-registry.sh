@@ -12,13 +12,13 @@ source "$(dirname "$0")/lib.sh"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 PORT="${SDR_TEST_SCHEMA_REGISTRY_PORT:-18081}"
 if port_open "$PORT"; then exit 0; fi
+peer_lock schema-registry
+if port_open "$PORT"; then exit 0; fi
 VERSION=2.4.2.Final
 BUILD="${SDR_PEER_CACHE:-/opt/sdr-peers}/apicurio-registry-$VERSION"
 RUNNER="$BUILD/target/sdr-schema-registry-$VERSION-runner.jar"
 TLS="$SDR_PEER_DIR/kafka/tls"
 LOG="$SDR_PEER_DIR/schema-registry.log"
-# The registry's TLS certificate comes from the Kafka peer's throwaway CA.
-bash "$(dirname "$0")/kafka.sh" || die "the Kafka peer (which makes the TLS material) did not start"
 command -v mvn >/dev/null || apt_install maven
 command -v unzip >/dev/null || apt_install unzip
 
@@ -84,6 +84,10 @@ EOF
     -Dmaven.source.skip -Dquarkus.profile=prod package >"$SDR_PEER_DIR/schema-registry-mvn.log" 2>&1) \
     || die "building Apicurio Registry failed; see $SDR_PEER_DIR/schema-registry-mvn.log"
 fi
+
+installed
+# The registry's TLS certificate comes from the Kafka peer's throwaway CA (built in parallel with this).
+bash "$(dirname "$0")/kafka.sh" || die "the Kafka peer (which makes the TLS material) did not start"
 
 BACKEND=$((PORT + 1))
 if ! port_open "$BACKEND"; then

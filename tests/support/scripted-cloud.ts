@@ -2,6 +2,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { type JobRequestBody, signJobRequest } from '../../protocol/index.js';
+import { scaled } from './wait.js';
 
 type Received = Record<string, unknown> & { type: string };
 
@@ -111,8 +112,12 @@ export class ScriptedCloud {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         const types = this.received.slice(-10).map((frame) => frame.type);
-        reject(new Error(`scripted cloud: timed out waiting for ${what}; last frames: ${types.join(', ')}`));
-      }, timeoutMs);
+        reject(
+          new Error(
+            `scripted cloud: timed out after ${scaled(timeoutMs)} ms waiting for ${what}; last frames: ${types.join(', ')}`,
+          ),
+        );
+      }, scaled(timeoutMs));
       this.waiters.push({
         predicate,
         resolve: () => {

@@ -1,22 +1,42 @@
-/** Waits for a condition with a deadline; the failure says what was awaited and what was last seen. */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { scaled, timeScale } from '../../scripts/time-scale.js';
+
+export { scaled, timeScale };
+
+export interface WaitOptions {
+  /** Deadline before scaling; default 10 s. */
+  timeoutMs?: number;
+  /** Pause between probes; default 50 ms. */
+  intervalMs?: number;
+}
+
+/**
+ * Polls `probe` until it returns something other than undefined/false, and returns that. On the
+ * deadline it throws naming what it waited for and what it saw last (the probe's last value, as given
+ * by `seen`, or its last error).
+ */
 export async function waitFor<T>(
   what: string,
-  check: () => T | undefined | Promise<T | undefined>,
-  { timeoutMs = 20_000, intervalMs = 100 }: { timeoutMs?: number; intervalMs?: number } = {},
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  options: WaitOptions & { seen?: () => unknown } = {},
 ): Promise<T> {
+  const timeoutMs = scaled(options.timeoutMs ?? 10_000);
   const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
+  let last: unknown = 'nothing yet';
   for (;;) {
     try {
-      const value = await check();
+      const value = await probe();
       if (value !== undefined && value !== false) return value;
+      last = options.seen ? options.seen() : value;
     } catch (error) {
-      lastError = error;
+      last = `error: ${(error as Error).message}`;
     }
-    if (Date.now() > deadline) {
-      const seen = lastError === undefined ? '' : `; last error: ${(lastError as Error).message}`;
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${seen}`);
+    if (Date.now() >= deadline) {
+      const shown = typeof last === 'string' ? last : JSON.stringify(last);
+      throw new Error(
+        `timed out after ${timeoutMs} ms (time scale ${timeScale()}) waiting for ${what}; last seen: ${shown}`,
+      );
     }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    await sleep(options.intervalMs ?? 50);
   }
 }

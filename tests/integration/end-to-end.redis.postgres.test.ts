@@ -3,17 +3,36 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createPostgresAdapter } from '../../adapters/postgres/index.js';
 import { cloudApi, type LocalStack, startLocalStack, waitForJob } from '../../scripts/local-stack.js';
 import { peers } from '../peers/endpoints.js';
 import { ConnectProxy } from '../support/connect-proxy.js';
 import { PgFixture } from '../support/pg-fixture.js';
+import { waitFor } from '../support/wait.js';
 
 let fixture: PgFixture;
 let stack: LocalStack | undefined;
+/** The record keys of the fixture database, read straight through the adapter: what every commit must hold. */
 let baselineKeys: string[] = [];
 
 beforeAll(async () => {
   fixture = await PgFixture.create('sdr_e2e', 30);
+  const adapter = createPostgresAdapter();
+  const connection = {
+    name: 'pg',
+    type: 'postgres',
+    host: peers.postgres.host,
+    port: peers.postgres.port,
+    database: fixture.database,
+    options: { sslmode: 'disable' },
+    credentials: { user: fixture.user, password: fixture.password },
+  };
+  const log = { debug: () => undefined, info: () => undefined, warn: () => undefined };
+  const context = { signal: new AbortController().signal, log, warn: () => undefined };
+  const keys: string[] = [];
+  for await (const record of adapter.extract(connection, adapter.parseOptions({}, 'pg'), context))
+    keys.push(record.key);
+  baselineKeys = keys;
 });
 afterAll(async () => {
   await fixture.drop();
@@ -60,13 +79,15 @@ async function committedKeys(s: LocalStack, jobId: string): Promise<{ keys: stri
 
 async function progressAtLeast(s: LocalStack, jobId: string, batches: number) {
   await waitForJob(s.cloud, jobId, ['running'], 30_000);
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const job = await cloudApi<{ progress?: { batches: number } }>(s.cloud, 'GET', `/v1/jobs/${jobId}`);
-    if ((job.progress?.batches ?? 0) >= batches) return;
-    if (Date.now() > deadline) throw new Error(`job ${jobId} did not reach ${batches} batches`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  let job: { state?: string; progress?: { batches: number } } = {};
+  await waitFor(
+    `job ${jobId} to report ${batches} batches sent`,
+    async () => {
+      job = await cloudApi<typeof job>(s.cloud, 'GET', `/v1/jobs/${jobId}`);
+      return (job.progress?.batches ?? 0) >= batches;
+    },
+    { timeoutMs: 30_000, seen: () => job },
+  );
 }
 
 describe('end to end through the reference cloud', () => {
@@ -79,17 +100,21 @@ describe('end to end through the reference cloud', () => {
     expect(createHash('sha256').update(text).digest('hex')).toBe(job.result?.sha256);
     expect(keys.length).toBe(job.result?.records);
     expect(new Set(keys).size).toBe(keys.length);
-    baselineKeys = keys;
+    expect(keys).toEqual(baselineKeys);
     expect(text).not.toContain(fixture.password);
     expect(s.cloud.framesFrom(s.agentId).join('')).not.toContain(fixture.password);
     expect(JSON.stringify(s.runtime.lines)).not.toContain(fixture.password);
     // The runtime's own log lines reach the cloud too, redacted like its stdout.
     await s.runtime.waitForMessage('committed by the cloud');
     let logs: { message: string; fields: Record<string, unknown> }[] = [];
-    for (let i = 0; i < 50 && !logs.some((entry) => entry.message === 'committed by the cloud'); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      logs = await cloudApi(s.cloud, 'GET', `/v1/agents/${s.agentId}/logs`);
-    }
+    await waitFor(
+      'the runtime\'s "committed by the cloud" log line to reach the cloud',
+      async () => {
+        logs = await cloudApi(s.cloud, 'GET', `/v1/agents/${s.agentId}/logs`);
+        return logs.some((entry) => entry.message === 'committed by the cloud');
+      },
+      { timeoutMs: 5_000, seen: () => logs.map((entry) => entry.message) },
+    );
     expect(logs.find((entry) => entry.message === 'extraction started')?.fields).toMatchObject({
       requestId: jobId,
     });

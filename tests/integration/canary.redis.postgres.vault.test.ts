@@ -6,6 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cloudApi, type LocalStack, startLocalStack, waitForJob } from '../../scripts/local-stack.js';
 import { peers } from '../peers/endpoints.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * The canary test: a secret value planted in every place a credential can come from must appear in
@@ -144,10 +145,17 @@ describe('the canary', () => {
     await stack.runtime.waitForMessage('cancelled while running');
     const health = await stack.runtime.waitForMessage('health server listening');
     const metrics = await (await fetch(`${String(health.url)}/metrics`)).text();
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    const forwardedLogs = JSON.stringify(
-      await cloudApi(stack.cloud, 'GET', `/v1/agents/${stack.agentId}/logs`),
+    // The runtime forwards its log lines in the background: wait until the last one logged has arrived.
+    let forwarded: { message: string }[] = [];
+    await waitFor(
+      'the runtime\'s "cancelled while running" log line to be forwarded to the cloud',
+      async () => {
+        forwarded = await cloudApi(stack.cloud, 'GET', `/v1/agents/${stack.agentId}/logs`);
+        return forwarded.some((entry) => entry.message.includes('cancelled while running'));
+      },
+      { seen: () => forwarded.slice(-5).map((entry) => entry.message) },
     );
+    const forwardedLogs = JSON.stringify(forwarded);
     const resultsDir = join(workDir, 'cloud', 'results');
     const results = readdirSync(resultsDir).map((file) => readFileSync(join(resultsDir, file), 'utf8'));
     const tunnelBytes = stack.cloud.framesFrom(stack.agentId).join('\n');
