@@ -1,6 +1,11 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { crawlDatabase } from '../../adapters/postgres/catalog.js';
 import { createPostgresAdapter } from '../../adapters/postgres/index.js';
+import { serverKey } from '../../adapters/postgres/keys.js';
+import { compileSettings } from '../../adapters/postgres/options.js';
+import type { ReadOnlySession } from '../../adapters/postgres/session.js';
+import { openReadOnlySession } from '../../adapters/postgres/session.js';
 import type { AdapterContext, MetadataRecord, SourceConnection } from '../../adapters/types.js';
 import { peers } from '../peers/endpoints.js';
 
@@ -98,6 +103,11 @@ beforeAll(async () => {
   });
   await withAdmin(DB, async (client) => {
     await client.query(`CREATE SCHEMA stable; CREATE SCHEMA churn; ${objectsIn('stable', 'keep')}`);
+    // Deparsing wide's generated expression against narrow raises XX000 on the server ("invalid attnum"),
+    // the SQLSTATE of a deparser whose object was dropped while it ran.
+    await client.query(
+      'CREATE SCHEMA probe; CREATE TABLE probe.wide (a int, b int, c int GENERATED ALWAYS AS (b * 2) STORED); CREATE TABLE probe.narrow (x int)',
+    );
     await client.query('ANALYZE');
   });
   const first = await crawl();
@@ -178,6 +188,62 @@ describe('postgres adapter under concurrent DDL', () => {
           expect(record.default, record.key).toEqual(expect.any(String));
       }
     }
+  });
+});
+
+describe('postgres adapter: a deparser failing mid-query', () => {
+  it('rolls the query back to its savepoint and runs it again, without losing or repeating a row', async () => {
+    const expected = (await crawl()).records;
+    const conn = connection();
+    const settings = compileSettings(conn);
+    const signal = new AbortController().signal;
+    const real = await openReadOnlySession(settings, signal);
+    let injected = false;
+    // The real session, except that the first read of the columns query fails on the server after three rows.
+    const session: ReadOnlySession = {
+      database: real.database,
+      query: (sql, params) => real.query(sql, params),
+      async *stream(sql, params) {
+        if (injected || !sql.includes('JOIN pg_attribute a ON a.attrelid = ord.oid')) {
+          yield* real.stream(sql, params);
+          return;
+        }
+        injected = true;
+        let rows = 0;
+        for await (const row of real.stream(sql, params)) {
+          yield row;
+          if (++rows === 3) break;
+        }
+        yield* real.stream(
+          "SELECT pg_get_expr(adbin, 'probe.narrow'::regclass) FROM pg_attrdef WHERE adrelid = 'probe.wide'::regclass",
+        );
+      },
+      close: () => real.close(),
+    };
+    const warnings: string[] = [];
+    const records: MetadataRecord[] = [];
+    try {
+      for await (const record of crawlDatabase(
+        session,
+        serverKey(settings.host, settings.port),
+        adapter.parseOptions({}, conn.name),
+        {
+          openSession: (snapshot) =>
+            openReadOnlySession(settings, signal, snapshot !== undefined ? { snapshot } : {}),
+          warn: (message) => warnings.push(message),
+        },
+      ))
+        records.push(record);
+    } finally {
+      await session.close();
+    }
+    expect(injected).toBe(true);
+    const withoutSize = (list: MetadataRecord[]): MetadataRecord[] =>
+      list.map((r) => (r.kind === 'database' ? { ...r, sizeBytes: 0 } : r));
+    expect(withoutSize(records)).toEqual(withoutSize(expected));
+    expect(warnings).toEqual([
+      `database ${DB}: objects were dropped after the crawl's snapshot (concurrent DDL); 1 catalog query run again`,
+    ]);
   });
 });
 
