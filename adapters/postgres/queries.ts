@@ -232,8 +232,10 @@ SELECT ord.schema, ord.relation, a.attnum AS ordinal, a.attname::text AS name,
   CASE WHEN et.typtype = 'c' THEN (SELECT rc.relkind FROM pg_class rc WHERE rc.oid = et.typrelid) END AS element_type_relkind
 FROM ord
 JOIN pg_attribute a ON a.attrelid = ord.oid AND a.attnum > 0 AND NOT a.attisdropped
--- NULL for a column (or table) that no longer exists; takes no lock.
-CROSS JOIN LATERAL (SELECT has_column_privilege(a.attrelid, a.attnum, 'SELECT') IS NULL AS vanished) live
+-- Per table, not per column: has_column_privilege() would also catch a column dropped alone, but its
+-- attribute lookups made this query ~55% slower (2,000 tables, 40,000 columns). Such a column keeps the
+-- default the snapshot recorded, which still deparses.
+CROSS JOIN LATERAL (SELECT ${RELATION_GONE('a.attrelid')} AS vanished) live
 JOIN pg_type ty ON ty.oid = a.atttypid
 JOIN pg_type et ON et.oid = CASE WHEN ty.typcategory = 'A' AND ty.typelem <> 0 THEN ty.typelem ELSE ty.oid END
 LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
