@@ -70,6 +70,109 @@ export interface CrawlHelpers {
   warn(message: string): void;
 }
 
+/** Plural nouns for the vanished-objects summary. */
+const plurals: Record<string, string> = {
+  index: 'indexes',
+  'catalog query': 'catalog queries',
+  policy: 'policies',
+  lineage: 'lineage edges',
+};
+
+function counted(count: number, kind: string): string {
+  return `${count} ${count === 1 ? kind : (plurals[kind] ?? `${kind}s`)}`;
+}
+
+/**
+ * Objects the crawl's snapshot lists but the server dropped before the crawl described them
+ * (concurrent DDL). They are emitted with `vanished: true` — their definitions can no longer be read —
+ * or, where not even their key can be built (a function's identity arguments), skipped; the job gets
+ * one summary warning per database, not one line per object.
+ */
+class VanishedObjects {
+  private readonly flagged = new Map<string, number>();
+  private readonly skipped = new Map<string, number>();
+  /** Catalog queries run again because an object vanished while a deparser read it. */
+  reruns = 0;
+
+  /** The record fields for one object: `{ vanished: true }` when it vanished, else nothing. */
+  flag(kind: string, vanished: boolean): { vanished?: true } {
+    if (!vanished) return {};
+    this.flagged.set(kind, (this.flagged.get(kind) ?? 0) + 1);
+    return { vanished: true };
+  }
+
+  skip(kind: string): void {
+    this.skipped.set(kind, (this.skipped.get(kind) ?? 0) + 1);
+  }
+
+  summary(database: string): string | undefined {
+    if (this.flagged.size === 0 && this.skipped.size === 0 && this.reruns === 0) return undefined;
+    const list = (counts: Map<string, number>): string =>
+      [...counts].map(([kind, count]) => counted(count, kind)).join(', ');
+    const parts = [
+      ...(this.flagged.size > 0 ? [`emitted with vanished: true: ${list(this.flagged)}`] : []),
+      ...(this.skipped.size > 0 ? [`skipped: ${list(this.skipped)}`] : []),
+      ...(this.reruns > 0 ? [`${counted(this.reruns, 'catalog query')} run again`] : []),
+    ];
+    return `database ${database}: objects were dropped after the crawl's snapshot (concurrent DDL); ${parts.join('; ')}`;
+  }
+}
+
+/** Retries of one catalog query whose object vanished while a deparser read it. */
+const VANISHED_RETRIES = 5;
+
+/**
+ * SQLSTATE XX000 is what a deparser raises ("cache lookup failed for relation 123", "could not open
+ * relation with OID 123") when its object is dropped in the instant between the query's existence test
+ * and the deparse; the query is worth running again.
+ */
+function vanishedWhileRead(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: unknown } } | undefined)?.cause;
+  return cause?.code === 'XX000';
+}
+
+/**
+ * Streams one catalog query inside a savepoint. When an object vanishes under a deparser, the query is
+ * rolled back to the savepoint and run again, skipping the rows already yielded: under the crawl's
+ * snapshot and a total ORDER BY the rows come back in the same order, and the existence tests now flag
+ * the dropped object instead of deparsing it. One missing object thus costs a re-run, never the database.
+ */
+async function* catalogRows(
+  session: ReadOnlySession,
+  query: string,
+  params: readonly unknown[],
+  vanished: VanishedObjects,
+): AsyncGenerator<Row, void, undefined> {
+  let yielded = 0;
+  for (let attempt = 0; ; attempt += 1) {
+    await session.query('SAVEPOINT sdr_catalog_query');
+    let skip = yielded;
+    try {
+      for await (const row of session.stream(query, params)) {
+        if (skip > 0) {
+          skip -= 1;
+          continue;
+        }
+        yielded += 1;
+        yield row;
+      }
+    } catch (error) {
+      if (!vanishedWhileRead(error) || attempt >= VANISHED_RETRIES) throw error;
+      await session.query('ROLLBACK TO SAVEPOINT sdr_catalog_query');
+      vanished.reruns += 1;
+      continue;
+    }
+    await session.query('RELEASE SAVEPOINT sdr_catalog_query');
+    return;
+  }
+}
+
+/** A view's definition, or why it has none. */
+interface ViewDefinition {
+  readonly definition: string | null;
+  readonly vanished: boolean;
+}
+
 /** Relation rows handled together: their view definitions are fetched in one query. */
 const RELATION_PAGE = 200;
 
@@ -86,15 +189,19 @@ class ViewDefinitions {
     private readonly helpers: CrawlHelpers,
   ) {}
 
-  async fetch(views: { oid: number; name: string }[]): Promise<Map<number, string | null>> {
-    const definitions = new Map<number, string | null>();
+  async fetch(views: { oid: number; name: string }[]): Promise<Map<number, ViewDefinition>> {
+    const definitions = new Map<number, ViewDefinition>();
     if (views.length === 0) return definitions;
     this.helper ??= await this.helpers.openSession(this.snapshot);
     const helper = this.helper;
     await helper.query('SAVEPOINT sdr_view_definitions');
     try {
       const rows = await helper.query(sql.VIEW_DEFINITIONS, [views.map((view) => view.oid)]);
-      for (const row of rows) definitions.set(row.oid as number, row.definition as string);
+      for (const row of rows)
+        definitions.set(row.oid as number, {
+          definition: nullable(row.definition),
+          vanished: row.vanished === true,
+        });
     } catch (error) {
       await helper.query('ROLLBACK TO SAVEPOINT sdr_view_definitions');
       // One view whose tables are locked by running DDL (lock_timeout) must not cost the others theirs.
@@ -102,8 +209,12 @@ class ViewDefinitions {
         for (const view of views)
           for (const [oid, text] of await this.fetch([view])) definitions.set(oid, text);
       } else {
-        this.helpers.warn(`view ${views[0]!.name}: definition not read: ${(error as Error).message}`);
-        definitions.set(views[0]!.oid, null);
+        const [gone] = await helper.query(sql.RELATION_VANISHED, [views[0]!.oid]);
+        const vanished = gone?.vanished === true;
+        // A view dropped after the snapshot is counted with the other vanished objects, not warned about.
+        if (!vanished)
+          this.helpers.warn(`view ${views[0]!.name}: definition not read: ${(error as Error).message}`);
+        definitions.set(views[0]!.oid, { definition: null, vanished });
       }
     } finally {
       await helper.query('ROLLBACK TO SAVEPOINT sdr_view_definitions');
@@ -143,9 +254,15 @@ async function exportSnapshot(session: ReadOnlySession): Promise<string | undefi
   }
 }
 
-/** The filter parameters every scoped catalog query takes ($1..$4). */
-function scopeParams(options: PostgresExtractOptions): string[][] {
-  return [options.schemas.include, options.schemas.exclude, options.tables.include, options.tables.exclude];
+/** The parameters every scoped catalog query takes ($1..$5): filters and visibility. */
+function scopeParams(options: PostgresExtractOptions): unknown[] {
+  return [
+    options.schemas.include,
+    options.schemas.exclude,
+    options.tables.include,
+    options.tables.exclude,
+    options.visibility,
+  ];
 }
 
 /**
@@ -188,11 +305,14 @@ export async function* crawlDatabase(
   const [database] = await session.query(sql.DATABASE);
   if (!database) return;
   const viewDefinitions = new ViewDefinitions(await exportSnapshot(session), helpers);
+  const vanished = new VanishedObjects();
   try {
-    yield* crawlRecords(session, server, options, database, viewDefinitions);
+    yield* crawlRecords(session, server, options, database, viewDefinitions, vanished);
   } finally {
     await viewDefinitions.close();
   }
+  const summary = vanished.summary(text(database, 'name'));
+  if (summary !== undefined) helpers.warn(summary);
 }
 
 async function* crawlRecords(
@@ -201,7 +321,10 @@ async function* crawlRecords(
   options: PostgresExtractOptions,
   database: Row,
   viewDefinitions: ViewDefinitions,
+  vanished: VanishedObjects,
 ): AsyncGenerator<MetadataRecord, void, undefined> {
+  const rows = (query: string, params: readonly unknown[] = scope): AsyncGenerator<Row, void, undefined> =>
+    catalogRows(session, query, params, vanished);
   const scope = scopeParams(options);
   const db = databaseKey(server, text(database, 'name'));
   const rel = (schema: string, name: string): string => relationKey(db, schema, name);
@@ -221,7 +344,7 @@ async function* crawlRecords(
     serverVersionNum: database.server_version_num,
   };
 
-  for await (const row of session.stream(sql.EXTENSIONS)) {
+  for await (const row of rows(sql.EXTENSIONS, [])) {
     yield {
       kind: 'extension',
       key: childKey(db, 'extension', text(row, 'name')),
@@ -234,7 +357,7 @@ async function* crawlRecords(
     };
   }
 
-  for await (const row of session.stream(sql.SCHEMAS, scope)) {
+  for await (const row of rows(sql.SCHEMAS)) {
     yield {
       kind: 'schema',
       key: schemaKey(db, text(row, 'name')),
@@ -244,10 +367,11 @@ async function* crawlRecords(
       comment: nullable(row.comment),
       tableCount: row.table_count,
       viewCount: row.view_count,
+      ...vanished.flag('schema', row.vanished === true),
     };
   }
 
-  for await (const row of session.stream(sql.TYPES, scope)) {
+  for await (const row of rows(sql.TYPES)) {
     const typeKind = typeKinds[text(row, 'type_kind')] ?? 'composite';
     yield {
       kind: 'type',
@@ -269,10 +393,11 @@ async function* crawlRecords(
           }
         : {}),
       ...(typeKind === 'composite' ? { attributes: jsonList(row.attributes) } : {}),
+      ...vanished.flag('type', row.vanished === true),
     };
   }
 
-  for await (const row of session.stream(sql.SEQUENCES, scope)) {
+  for await (const row of rows(sql.SEQUENCES)) {
     const schema = schemaKey(db, text(row, 'schema'));
     yield {
       kind: 'sequence',
@@ -298,10 +423,16 @@ async function* crawlRecords(
               text(row, 'owned_by_column'),
             ),
       identity: row.identity === true,
+      ...vanished.flag('sequence', row.vanished === true),
     };
   }
 
-  for await (const row of session.stream(sql.FUNCTIONS, [...scope, options.includeFunctionBodies])) {
+  for await (const row of rows(sql.FUNCTIONS, [...scope, options.includeFunctionBodies])) {
+    // Without its identity arguments (read from the current catalog) a dropped function has no key.
+    if (row.vanished === true || row.identity_arguments === null) {
+      vanished.skip('function');
+      continue;
+    }
     const schema = schemaKey(db, text(row, 'schema'));
     yield {
       kind: 'function',
@@ -323,7 +454,7 @@ async function* crawlRecords(
     };
   }
 
-  for await (const page of pages(session.stream(sql.RELATIONS, scope), RELATION_PAGE)) {
+  for await (const page of pages(rows(sql.RELATIONS), RELATION_PAGE)) {
     const definitions = await viewDefinitions.fetch(
       page
         .filter((row) => row.relkind === 'v' || row.relkind === 'm')
@@ -339,6 +470,7 @@ async function* crawlRecords(
           : schemaKey(db, schema);
       const partitioned = relkind === 'p';
       const view = relkind === 'v' || relkind === 'm';
+      const viewDefinition = view ? definitions.get(row.oid as number) : undefined;
       yield {
         kind: 'table',
         key: rel(schema, text(row, 'name')),
@@ -363,14 +495,15 @@ async function* crawlRecords(
           : {}),
         ...(isPartition ? { partitionOf: parentKey, partitionBound: row.partition_bound } : {}),
         inherits: jsonList<[string, string]>(row.inherits).map(([s, n]) => rel(s, n)),
-        ...(view ? { definition: definitions.get(row.oid as number) ?? null } : {}),
+        ...(view ? { definition: viewDefinition?.definition ?? null } : {}),
         ...(relkind === 'v' ? { checkOption: nullable(row.check_option) } : {}),
         ...(relkind === 'f' ? { foreignServer: nullable(row.foreign_server) } : {}),
+        ...vanished.flag('table', row.vanished === true || viewDefinition?.vanished === true),
       };
     }
   }
 
-  for await (const row of session.stream(sql.COLUMNS, scope)) {
+  for await (const row of rows(sql.COLUMNS)) {
     const table = rel(text(row, 'schema'), text(row, 'relation'));
     const elementKind = row.element_typtype as string;
     const elementType = typeKey(text(row, 'element_type_schema'), text(row, 'element_type_name'));
@@ -396,20 +529,22 @@ async function* crawlRecords(
           ? elementType
           : rel(text(row, 'element_type_schema'), text(row, 'element_type_name'))
         : null,
+      ...vanished.flag('column', row.vanished === true),
     };
   }
 
-  for await (const row of session.stream(sql.CONSTRAINTS, scope)) {
+  for await (const row of rows(sql.CONSTRAINTS)) {
     const table = rel(text(row, 'schema'), text(row, 'relation'));
     const contype = text(row, 'contype');
     const foreign = contype === 'f';
+    const definition = nullable<string>(row.definition);
     yield {
       kind: 'constraint',
       key: childKey(table, 'constraint', text(row, 'name')),
       parent: table,
       name: row.name,
       constraintKind: constraintKinds[contype] ?? contype,
-      definition: row.definition,
+      definition,
       columns: row.columns,
       ...(foreign
         ? {
@@ -422,16 +557,18 @@ async function* crawlRecords(
             match: fkMatch[text(row, 'match_type')] ?? row.match_type,
           }
         : {}),
-      ...(contype === 'c' ? { expression: text(row, 'definition').replace(/^CHECK /, '') } : {}),
+      ...(contype === 'c' ? { expression: definition?.replace(/^CHECK /, '') ?? null } : {}),
       deferrable: row.deferrable,
       initiallyDeferred: row.initially_deferred,
       validated: row.validated,
       inherited: row.inherited,
       comment: nullable(row.comment),
+      // An existing constraint always has a definition; NULL means it was dropped after the snapshot.
+      ...vanished.flag('constraint', definition === null),
     };
   }
 
-  for await (const row of session.stream(sql.INDEXES, scope)) {
+  for await (const row of rows(sql.INDEXES)) {
     const table = rel(text(row, 'schema'), text(row, 'relation'));
     yield {
       kind: 'index',
@@ -448,12 +585,14 @@ async function* crawlRecords(
       valid: row.valid,
       sizeBytes: row.size_bytes,
       comment: nullable(row.comment),
+      ...vanished.flag('index', row.vanished === true || row.definition === null),
     };
   }
 
-  for await (const row of session.stream(sql.TRIGGERS, scope)) {
+  for await (const row of rows(sql.TRIGGERS)) {
     const table = rel(text(row, 'schema'), text(row, 'relation'));
     const facts = triggerFacts(row.tgtype as number);
+    const signature = `${text(row, 'function_name')}(${nullable<string>(row.function_arguments) ?? ''})`;
     yield {
       kind: 'trigger',
       key: childKey(table, 'trigger', text(row, 'name')),
@@ -462,17 +601,20 @@ async function* crawlRecords(
       definition: row.definition,
       ...facts,
       enabled: triggerEnabled[text(row, 'enabled')] ?? row.enabled,
-      function: childKey(
-        schemaKey(db, text(row, 'function_schema')),
-        'function',
-        `${text(row, 'function_name')}(${text(row, 'function_arguments')})`,
-      ),
+      // The function's record when this crawl emits it (not for pg_catalog, extension or filtered-out
+      // functions); the signature always names it.
+      function:
+        row.function_emitted === true && row.function_arguments !== null
+          ? childKey(schemaKey(db, text(row, 'function_schema')), 'function', signature)
+          : null,
+      functionSignature: `${text(row, 'function_schema')}.${signature}`,
       inherited: row.inherited,
       comment: nullable(row.comment),
+      ...vanished.flag('trigger', row.definition === null),
     };
   }
 
-  for await (const row of session.stream(sql.POLICIES, scope)) {
+  for await (const row of rows(sql.POLICIES)) {
     const table = rel(text(row, 'schema'), text(row, 'relation'));
     yield {
       kind: 'policy',
@@ -484,10 +626,12 @@ async function* crawlRecords(
       roles: row.roles,
       using: nullable(row.using_expression),
       withCheck: nullable(row.check_expression),
+      comment: nullable(row.comment),
+      ...vanished.flag('policy', row.vanished === true),
     };
   }
 
-  for await (const row of session.stream(sql.VIEW_LINEAGE, scope)) {
+  for await (const row of rows(sql.VIEW_LINEAGE)) {
     const view = rel(text(row, 'schema'), text(row, 'relation'));
     const source = rel(text(row, 'source_schema'), text(row, 'source_name'));
     yield {
@@ -498,6 +642,7 @@ async function* crawlRecords(
       sourceKind: relationKinds[text(row, 'source_relkind')] ?? row.source_relkind,
       target: view,
       relation: 'reads',
+      ...vanished.flag('lineage', row.vanished === true),
     };
   }
 }

@@ -37,6 +37,7 @@ const extractOptionsSchema = z
     tables: filter.optional(),
     databases: filter.optional(),
     includeFunctionBodies: z.boolean().default(false),
+    visibility: z.enum(['catalog', 'granted']).default('catalog'),
   })
   .strict();
 
@@ -53,6 +54,11 @@ export interface PostgresExtractOptions {
   readonly databases?: NameFilter;
   /** Include function and procedure bodies (off by default: bodies can embed literals). */
   readonly includeFunctionBodies: boolean;
+  /**
+   * `catalog`: every object pg_catalog lists (readable by any role). `granted`: only schemas the role may
+   * use and relations it holds a privilege on, as information_schema shows them.
+   */
+  readonly visibility: 'catalog' | 'granted';
 }
 
 /** Include/exclude lists compiled to PostgreSQL regular expressions (ARE), applied in the catalog queries. */
@@ -107,6 +113,7 @@ export function parseExtractOptions(
     tables: compile(options.tables),
     ...(options.databases ? { databases: compile(options.databases) } : {}),
     includeFunctionBodies: options.includeFunctionBodies,
+    visibility: options.visibility,
   };
 }
 

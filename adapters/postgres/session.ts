@@ -123,7 +123,8 @@ export async function openReadOnlySession(
   try {
     await client.connect();
     // Set after connecting rather than as startup parameters: poolers (PgBouncer) reject unknown ones.
-    // search_path is pinned so format_type() and pg_get_expr() output does not depend on the role's setting.
+    // search_path and the output styles are pinned so format_type() and pg_get_expr() output does not
+    // depend on the role's settings.
     await client.query(
       [
         'SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY',
@@ -131,6 +132,14 @@ export async function openReadOnlySession(
         `SET statement_timeout = ${Math.trunc(settings.statementTimeoutMs)}`,
         `SET lock_timeout = ${Math.trunc(settings.lockTimeoutMs)}`,
         "SET search_path = 'pg_catalog', 'public'",
+        // Deparsed defaults and partition bounds embed timestamps, intervals, floats and bytea literals
+        // whose text follows these settings; a role's own (ALTER ROLE ... SET TimeZone) must not change it.
+        "SET TimeZone = 'UTC'",
+        "SET DateStyle = 'ISO, MDY'",
+        "SET IntervalStyle = 'postgres'",
+        'SET extra_float_digits = 3',
+        "SET bytea_output = 'hex'",
+        "SET lc_monetary = 'C'",
         // Catalog queries are short; the recursive scope CTE's row estimate is wildly high and would
         // make the planner JIT-compile every query, which costs seconds and saves nothing.
         'SET jit = off',

@@ -91,7 +91,7 @@ async function viewOidsInCrawlOrder(database: string): Promise<number[]> {
   try {
     const { rows } = await client.query(
       `${SCOPE} SELECT ord.oid FROM ord WHERE ord.relkind IN ('v', 'm') ORDER BY ord.pos`,
-      [[], [], [], []],
+      [[], [], [], [], 'catalog'],
     );
     return rows.map((row: { oid: number }) => row.oid);
   } finally {

@@ -232,7 +232,7 @@ describe('postgres adapter: extraction', () => {
     ]);
     const col = (name: string): MetadataRecord => get(key('sales', 'customers', name));
     expect(col('id')).toMatchObject({ nullable: false, identity: 'always', default: null, generated: null });
-    expect(col('name')).toMatchObject({ nullable: false, collation: '"C"', comment: 'Full name' });
+    expect(col('name')).toMatchObject({ nullable: false, collation: 'C', comment: 'Full name' });
     expect(col('mood')).toMatchObject({
       default: "'ok'::sales.mood",
       enumType: `${key('sales')}/@type/mood`,
