@@ -167,6 +167,18 @@ export const Codes = {
     (requestId: string, attempt: number, reason: string) =>
       `cloud refused attempt ${attempt} of job ${requestId}: ${reason}`,
   ),
+  SDR_ERR_JOB_OUT_OF_MEMORY: define(
+    'SDR_ERR_JOB_OUT_OF_MEMORY',
+    false,
+    (connection: string, limitMb: number) =>
+      `the extraction of "${connection}" ran out of its ${limitMb} MB heap and was stopped; the daemon and its other jobs carry on; raise SDR_JOB_MAX_OLD_SPACE_MB or narrow the job's options`,
+  ),
+  SDR_ERR_ADAPTER_CRASHED: define(
+    'SDR_ERR_ADAPTER_CRASHED',
+    true,
+    (connection: string, detail: string) =>
+      `the extraction of "${connection}" crashed (${detail}); only this attempt was lost and it is retried; report it if it recurs`,
+  ),
   SDR_ERR_SOURCE_FAILED: define(
     'SDR_ERR_SOURCE_FAILED',
     true,

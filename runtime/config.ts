@@ -44,6 +44,8 @@ export const settingsSchema = z.object({
   SDR_JOB_LOCK_MS: integer(1_000).default(30_000),
   SDR_JOB_STALLED_INTERVAL_MS: integer(500).default(30_000),
   SDR_JOB_RETENTION_HOURS: integer(1).default(168),
+  SDR_JOB_ISOLATION: z.enum(['worker', 'none'], { error: 'expected worker or none' }).default('worker'),
+  SDR_JOB_MAX_OLD_SPACE_MB: integer(16, 65_536).default(256),
   SDR_BATCH_MAX_RECORDS: integer(1, 100_000).default(1_000),
   SDR_BATCH_MAX_BYTES: integer(1_024).default(1_048_576),
   SDR_MAX_FRAME_BYTES: integer(65_536).default(DEFAULT_MAX_FRAME_BYTES),
@@ -73,6 +75,9 @@ export interface RuntimeConfig {
   readonly redisUrl: string;
   readonly queueName: string;
   readonly concurrency: number;
+  /** `worker`: each job's extraction runs in a worker thread with its own heap cap. */
+  readonly jobIsolation: 'worker' | 'none';
+  readonly jobMaxOldSpaceMb: number;
   readonly jobAttempts: number;
   readonly jobBackoffMs: number;
   readonly jobLockMs: number;
@@ -204,6 +209,8 @@ export function compileConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConf
     redisUrl: s.SDR_REDIS_URL,
     queueName: s.SDR_QUEUE_NAME,
     concurrency: s.SDR_CONCURRENCY,
+    jobIsolation: s.SDR_JOB_ISOLATION,
+    jobMaxOldSpaceMb: s.SDR_JOB_MAX_OLD_SPACE_MB,
     jobAttempts: s.SDR_JOB_ATTEMPTS,
     jobBackoffMs: s.SDR_JOB_BACKOFF_MS,
     jobLockMs: s.SDR_JOB_LOCK_MS,

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
 import type { Logger } from 'pino';
-import { builtInAdapters, type SourceAdapter } from '../adapters/index.js';
+import { builtInAdapterModules, builtInAdapters, type SourceAdapter } from '../adapters/index.js';
 import {
   describeError,
   type Frame,
@@ -15,6 +15,7 @@ import type { RuntimeConfig } from './config.js';
 import { type ConnectionDefinition, loadConnections } from './connections.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
 import { JobQueue } from './job-queue.js';
+import { sandboxed } from './job-sandbox.js';
 import type { LogForwarder } from './log-forwarder.js';
 import { JobAttempt, type QueuedJob, StopSignal } from './job-runner.js';
 import { scrubSecrets } from './logger.js';
@@ -31,6 +32,16 @@ const MAX_ERROR_MESSAGE_CHARS = 4_000;
 
 /** Delivery modes this build implements. */
 export const DELIVERY_MODES = ['tunnel'] as const;
+
+/** Built-in adapters, each job's extraction in a worker of its own unless isolation is off. */
+function isolated(adapters: SourceAdapter<unknown>[], config: RuntimeConfig): SourceAdapter<unknown>[] {
+  if (config.jobIsolation === 'none') return adapters;
+  return adapters.map((adapter) => {
+    const module = builtInAdapterModules.find((candidate) => candidate.type === adapter.type);
+    if (!module) return adapter;
+    return sandboxed(adapter, module, { maxOldSpaceMb: config.jobMaxOldSpaceMb });
+  });
+}
 
 /** Optional overrides, for tests and embedding. */
 export interface DaemonOverrides {
@@ -66,7 +77,7 @@ export class Daemon {
   ) {
     this.logForwarder = overrides.logForwarder;
     this.adapters = new Map(
-      (overrides.adapters ?? builtInAdapters()).map((adapter) => [adapter.type, adapter]),
+      (overrides.adapters ?? isolated(builtInAdapters(), config)).map((adapter) => [adapter.type, adapter]),
     );
     this.secrets = new SecretResolver(
       builtInSecretProviders({ ...config.secretProviders, logger: log }),

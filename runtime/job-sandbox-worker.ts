@@ -1,0 +1,87 @@
+/**
+ * Entry of a job's extraction worker (see job-sandbox.ts): loads one adapter module, runs `extract`, and
+ * sends records to the daemon in chunks, never more than the daemon has asked for.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { AdapterContext, MetadataRecord, SourceAdapter, SourceConnection } from '../adapters/types.js';
+import { describeError } from '../protocol/index.js';
+
+/** What the daemon hands a worker. */
+export interface WorkerInput {
+  moduleUrl: string;
+  factory: string;
+  connection: SourceConnection;
+  rawOptions: Record<string, unknown>;
+}
+
+/** Daemon → worker. */
+export type ParentMessage = { type: 'pull'; chunks: number } | { type: 'abort'; reason: string };
+
+/** Worker → daemon. */
+export type WorkerMessage =
+  | { type: 'records'; records: MetadataRecord[] }
+  | { type: 'log'; level: 'debug' | 'info' | 'warn'; fields: Record<string, unknown>; message: string }
+  | { type: 'warn'; message: string }
+  | { type: 'done' }
+  | { type: 'error'; code: string; message: string; retryable: boolean };
+
+/** Records per chunk; a chunk also leaves early when the adapter is slow, so progress keeps moving. */
+const CHUNK_RECORDS = 256;
+const CHUNK_MAX_AGE_MS = 100;
+
+async function run(port: NonNullable<typeof parentPort>, input: WorkerInput): Promise<void> {
+  const send = (message: WorkerMessage) => port.postMessage(message);
+  const controller = new AbortController();
+  let credit = 0;
+  let wake: (() => void) | undefined;
+  port.on('message', (message: ParentMessage) => {
+    if (message.type === 'pull') credit += message.chunks;
+    else controller.abort(new Error(message.reason));
+    const resolve = wake;
+    wake = undefined;
+    resolve?.();
+  });
+  const log =
+    (level: 'debug' | 'info' | 'warn') =>
+    (fields: Record<string, unknown>, message: string): void =>
+      send({ type: 'log', level, fields, message });
+  const context: AdapterContext = {
+    signal: controller.signal,
+    log: { debug: log('debug'), info: log('info'), warn: log('warn') },
+    warn: (message) => send({ type: 'warn', message }),
+  };
+  let buffer: MetadataRecord[] = [];
+  let bufferSince = Date.now();
+  const flush = async () => {
+    while (credit === 0 && !controller.signal.aborted) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
+    if (controller.signal.aborted) throw controller.signal.reason;
+    credit -= 1;
+    send({ type: 'records', records: buffer });
+    buffer = [];
+  };
+  try {
+    const module = (await import(input.moduleUrl)) as Record<string, () => SourceAdapter<unknown>>;
+    const create = module[input.factory];
+    if (typeof create !== 'function') throw new Error(`${input.moduleUrl} exports no ${input.factory}()`);
+    const adapter = create();
+    const options = adapter.parseOptions(input.rawOptions, input.connection.name);
+    for await (const record of adapter.extract(input.connection, options, context)) {
+      if (buffer.length === 0) bufferSince = Date.now();
+      buffer.push(record);
+      if (buffer.length >= CHUNK_RECORDS || Date.now() - bufferSince >= CHUNK_MAX_AGE_MS) await flush();
+    }
+    if (buffer.length > 0) await flush();
+    send({ type: 'done' });
+  } catch (error) {
+    const described = describeError(error);
+    send({ type: 'error', ...described });
+  } finally {
+    port.close();
+  }
+}
+
+if (parentPort) void run(parentPort, workerData as WorkerInput);

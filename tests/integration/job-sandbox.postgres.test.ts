@@ -1,0 +1,170 @@
+/**
+ * Job isolation: each extraction runs in a worker thread of its own, so an adapter that runs out of
+ * memory, throws inside a callback or exits ends only its own attempt, while others go on.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { builtInAdapterModules, type MetadataRecord, type SourceAdapter } from '../../adapters/index.js';
+import { createPostgresAdapter } from '../../adapters/postgres/index.js';
+import type { AdapterContext, SourceConnection } from '../../adapters/types.js';
+import { ResultDigest, SdrError } from '../../protocol/index.js';
+import { sandboxed } from '../../runtime/job-sandbox.js';
+import { peers } from '../peers/endpoints.js';
+import { createMisbehavingAdapter } from '../support/misbehaving-adapter.js';
+import { PgFixture } from '../support/pg-fixture.js';
+import { waitFor } from '../support/wait.js';
+
+const misbehavingModule = {
+  type: 'misbehaving',
+  url: new URL('../support/misbehaving-adapter.ts', import.meta.url).href,
+  factory: 'createMisbehavingAdapter',
+};
+const postgresModule = builtInAdapterModules.find((module) => module.type === 'postgres')!;
+const settings = { maxOldSpaceMb: 64 };
+
+let fixture: PgFixture;
+let pgConnection: SourceConnection;
+const misbehavingConnection: SourceConnection = {
+  name: 'misbehaving',
+  type: 'misbehaving',
+  options: {},
+  credentials: {},
+};
+
+function context(signal = new AbortController().signal) {
+  const logs: { fields: Record<string, unknown>; message: string }[] = [];
+  const warnings: string[] = [];
+  const log = (fields: Record<string, unknown>, message: string) => logs.push({ fields, message });
+  const ctx: AdapterContext = {
+    signal,
+    log: { debug: log, info: log, warn: log },
+    warn: (m) => warnings.push(m),
+  };
+  return { ctx, logs, warnings };
+}
+
+async function extract<O>(
+  adapter: SourceAdapter<O>,
+  connection: SourceConnection,
+  raw: Record<string, unknown>,
+  ctx: AdapterContext = context().ctx,
+): Promise<{ records: MetadataRecord[]; sha256: string }> {
+  const records: MetadataRecord[] = [];
+  const digest = new ResultDigest();
+  for await (const record of adapter.extract(connection, adapter.parseOptions(raw, connection.name), ctx)) {
+    records.push(record);
+    digest.updateLine(`${JSON.stringify(record)}\n`);
+  }
+  return { records, sha256: digest.hex() };
+}
+
+async function failure(promise: Promise<unknown>): Promise<SdrError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(SdrError);
+  return error as SdrError;
+}
+
+beforeAll(async () => {
+  fixture = await PgFixture.create('sdr_sandbox', 30);
+  pgConnection = {
+    name: 'pg',
+    type: 'postgres',
+    host: peers.postgres.host,
+    port: peers.postgres.port,
+    database: fixture.database,
+    options: { sslmode: 'disable' },
+    credentials: { user: fixture.user, password: fixture.password },
+  };
+});
+afterAll(async () => {
+  await fixture?.drop();
+});
+
+describe('job isolation', () => {
+  it('extracts in a worker exactly what the adapter extracts in the daemon', async () => {
+    const direct = await extract(createPostgresAdapter(), pgConnection, {});
+    const isolated = await extract(
+      sandboxed(createPostgresAdapter(), postgresModule, settings),
+      pgConnection,
+      {},
+    );
+    expect(isolated.records.length).toBeGreaterThan(30);
+    expect(isolated.sha256).toBe(direct.sha256);
+  });
+
+  it('an adapter that runs out of heap fails its own attempt while another extraction commits', async () => {
+    const leaking = sandboxed(createMisbehavingAdapter(), misbehavingModule, settings);
+    const healthy = sandboxed(createPostgresAdapter(), postgresModule, settings);
+    const [oom, other] = await Promise.all([
+      failure(extract(leaking, misbehavingConnection, { mode: 'oom' })),
+      extract(healthy, pgConnection, {}),
+    ]);
+    expect(oom.code).toBe('SDR_ERR_JOB_OUT_OF_MEMORY');
+    expect(oom.message).toContain('SDR_JOB_MAX_OLD_SPACE_MB');
+    expect(other.records.length).toBeGreaterThan(30);
+  });
+
+  it('an exception thrown inside a library callback fails the attempt, not the process', async () => {
+    const crashing = sandboxed(createMisbehavingAdapter(), misbehavingModule, settings);
+    const error = await failure(extract(crashing, misbehavingConnection, { mode: 'callback-throw' }));
+    expect(error.code).toBe('SDR_ERR_ADAPTER_CRASHED');
+    expect(error.message).toContain("reading '0'");
+    expect(error.retryable).toBe(true);
+  });
+
+  it('a worker that exits mid-extraction is reported as crashed', async () => {
+    const exiting = sandboxed(createMisbehavingAdapter(), misbehavingModule, settings);
+    const error = await failure(extract(exiting, misbehavingConnection, { mode: 'exit' }));
+    expect(error.code).toBe('SDR_ERR_ADAPTER_CRASHED');
+    expect(error.message).toContain('code 3');
+  });
+
+  it('an aborted extraction ends at once even if the adapter ignores the signal', async () => {
+    const controller = new AbortController();
+    const stubborn = sandboxed(createMisbehavingAdapter(), misbehavingModule, settings);
+    const run = extract(
+      stubborn,
+      misbehavingConnection,
+      { mode: 'ignore-abort' },
+      context(controller.signal).ctx,
+    );
+    setTimeout(() => controller.abort(new Error('cancelled by the test')), 200);
+    const error = await run.then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.message).toBe('cancelled by the test');
+  });
+
+  it('the worker produces no further than the daemon consumes', async () => {
+    const { ctx, logs } = context();
+    const paced = sandboxed(createMisbehavingAdapter(), misbehavingModule, settings);
+    const iterable = paced.extract(
+      misbehavingConnection,
+      paced.parseOptions({ mode: 'records', count: 100_000 }, 'm'),
+      ctx,
+    );
+    const iterator = iterable[Symbol.asyncIterator]();
+    try {
+      expect((await iterator.next()).done).toBe(false);
+      const produced = () => Math.max(0, ...logs.map((line) => Number(line.fields.produced ?? 0)));
+      let last = -1;
+      const settled = await waitFor(
+        'the worker to stop producing while nothing is consumed',
+        () => {
+          const now = produced();
+          const done = now === last;
+          last = now;
+          return done ? now : undefined;
+        },
+        { intervalMs: 300 },
+      );
+      // Two chunks in flight and one being filled, of 256 records each, logged every 100.
+      expect(settled).toBeLessThanOrEqual(4 * 256);
+    } finally {
+      await iterator.return?.(undefined);
+    }
+  });
+});

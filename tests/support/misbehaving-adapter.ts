@@ -1,0 +1,62 @@
+/**
+ * An adapter that misbehaves on request, for the job-isolation tests: it leaks until its heap is gone,
+ * throws inside a timer callback (as a client library bug would), exits its thread, ignores abort, or
+ * produces numbered records while logging how many it has produced.
+ */
+import { z } from 'zod';
+import type { MetadataRecord, SourceAdapter } from '../../adapters/types.js';
+import { Codes } from '../../protocol/index.js';
+
+const optionsSchema = z
+  .object({
+    mode: z.enum(['records', 'oom', 'callback-throw', 'exit', 'ignore-abort']),
+    count: z.number().int().nonnegative().default(1_000),
+  })
+  .strict();
+type Options = z.infer<typeof optionsSchema>;
+
+export function createMisbehavingAdapter(): SourceAdapter<Options> {
+  return {
+    type: 'misbehaving',
+    parseOptions(raw, connection) {
+      const parsed = optionsSchema.safeParse(raw);
+      if (!parsed.success) throw new Codes.SDR_ERR_INVALID_OPTIONS(connection, parsed.error.message);
+      return parsed.data;
+    },
+    check: async () => ({}),
+    async *extract(connection, options, context): AsyncGenerator<MetadataRecord> {
+      const record = (i: number): MetadataRecord => ({
+        kind: 'test.item',
+        key: `${connection.name}/${i}`,
+        secretFree: connection.credentials.password === undefined,
+      });
+      switch (options.mode) {
+        case 'records':
+          for (let i = 0; i < options.count; i++) {
+            if (i % 100 === 0) context.log.debug({ produced: i }, 'produced');
+            yield record(i);
+          }
+          return;
+        case 'oom': {
+          yield record(0);
+          const hoard: string[][] = [];
+          for (;;) hoard.push(Array.from({ length: 100_000 }, (_, i) => `leak-${i}-${hoard.length}`));
+        }
+        case 'callback-throw':
+          yield record(0);
+          setTimeout(() => {
+            throw new TypeError("Cannot read properties of undefined (reading '0')");
+          }, 10);
+          await new Promise(() => undefined);
+          return;
+        case 'exit':
+          yield record(0);
+          process.exit(3);
+          return;
+        case 'ignore-abort':
+          yield record(0);
+          for (;;) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+  };
+}
