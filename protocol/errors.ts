@@ -177,18 +177,12 @@ export const Codes = {
     'SDR_ERR_ADAPTER_CRASHED',
     true,
     (connection: string, detail: string) =>
-      `the extraction of "${connection}" crashed (${detail}); only this attempt was lost and it is retried; report it if it recurs`,
+      `source "${connection}": its extraction crashed outside the adapter's own error handling (${detail}); only this attempt was lost and the runtime kept running. A bug in the adapter or its client library: report it with the runtime log if it recurs`,
   ),
   SDR_ERR_SOURCE_FAILED: define(
     'SDR_ERR_SOURCE_FAILED',
     true,
     (connection: string, reason: string) => `source "${connection}" failed: ${reason}`,
-  ),
-  SDR_ERR_ADAPTER_CRASHED: define(
-    'SDR_ERR_ADAPTER_CRASHED',
-    false,
-    (connection: string, detail: string) =>
-      `source "${connection}": its adapter threw outside its own error handling (${detail}); this job failed, the runtime kept running. A bug in the adapter or its client library: report it with the runtime log`,
   ),
 
   // Secrets
