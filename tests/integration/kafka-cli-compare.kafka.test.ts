@@ -11,7 +11,10 @@ import { kafkaTool, KafkaTools } from '../support/kafka-java.js';
 import { byName, extractAll, produce, saslConnection, setupAdmin, testContext } from './kafka-fixture.js';
 
 const prefix = `sdrc${process.pid}-`;
-const topics = {
+const topics: Record<
+  string,
+  { partitions: number; configs: { name: string; value: string }[]; messages: Record<number, number> }
+> = {
   [`${prefix}compacted`]: {
     partitions: 3,
     configs: [
@@ -38,7 +41,12 @@ const regex = `${prefix}.*`;
 
 beforeAll(async () => {
   for (const [name, spec] of Object.entries(topics)) {
-    await admin.createTopics({ topics: [name], partitions: spec.partitions, replicas: 1, configs: spec.configs });
+    await admin.createTopics({
+      topics: [name],
+      partitions: spec.partitions,
+      replicas: 1,
+      configs: spec.configs,
+    });
     await produce(name, spec.messages);
   }
 }, 120_000);
@@ -67,6 +75,24 @@ function tabFields(line: string): Record<string, string> {
   );
 }
 
+/** `Dynamic configs for topic X are:` / `All configs for topic X are:` sections: topic → name → value. */
+function configSections(text: string): Map<string, Map<string, string>> {
+  const out = new Map<string, Map<string, string>>();
+  let current: Map<string, string> | undefined;
+  for (const line of text.split('\n')) {
+    const header = /^(?:All|Dynamic) configs for topic (\S+) are:$/.exec(line.trim());
+    if (header) {
+      current = new Map();
+      out.set(header[1] ?? '', current);
+    } else if (current && /^\s+\S+=/.test(line)) {
+      const entry = line.trim().split(' sensitive=')[0] ?? '';
+      const at = entry.indexOf('=');
+      current.set(entry.slice(0, at), entry.slice(at + 1));
+    }
+  }
+  return out;
+}
+
 const list = (cell: string | undefined) => (cell ? cell.split(',').filter(Boolean).map(Number) : []);
 
 describe('topic records against the Kafka CLI tools', () => {
@@ -80,23 +106,14 @@ describe('topic records against the Kafka CLI tools', () => {
     const byTopic = byName(records, 'kafka.topic');
     expect([...byTopic.keys()].sort()).toEqual([...names].sort());
 
-    const [describeText, earliestText, latestText, logDirsText, ...configTexts] = await Promise.all([
+    const [describeText, earliestText, latestText, logDirsText, dynamicText, allText] = await Promise.all([
       kafkaTool(KafkaTools.topics, [...bootstrap, '--describe', '--topic', regex]),
       kafkaTool(KafkaTools.getOffsetShell, [...bootstrap, '--topic', regex, '--time', '-2']),
       kafkaTool(KafkaTools.getOffsetShell, [...bootstrap, '--topic', regex, '--time', '-1']),
       kafkaTool(KafkaTools.logDirs, [...bootstrap, '--describe', '--topic-list', names.join(',')]),
-      ...names.flatMap((name) => [
-        kafkaTool(KafkaTools.configs, [...bootstrap, '--describe', '--entity-type', 'topics', '--entity-name', name]),
-        kafkaTool(KafkaTools.configs, [
-          ...bootstrap,
-          '--describe',
-          '--all',
-          '--entity-type',
-          'topics',
-          '--entity-name',
-          name,
-        ]),
-      ]),
+      // Without --entity-name, kafka-configs describes every topic: one JVM for each view.
+      kafkaTool(KafkaTools.configs, [...bootstrap, '--describe', '--entity-type', 'topics']),
+      kafkaTool(KafkaTools.configs, [...bootstrap, '--describe', '--all', '--entity-type', 'topics']),
     ]);
 
     const fields = { topics: 0, partitions: 0, partitionFields: 0, configEntries: 0 };
@@ -159,26 +176,20 @@ describe('topic records against the Kafka CLI tools', () => {
     }
 
     // kafka-configs --describe lists the topic's own (dynamic) configs; --all lists every config with its value.
-    names.forEach((name, i) => {
-      const record = byTopic.get(name) as { configs: Record<string, string | null>; configOverrides: string[] };
-      const entries = (text: string) =>
-        new Map(
-          text
-            .split('\n')
-            .filter((l) => /^\s+\S+=/.test(l))
-            .map((l) => {
-              const entry = l.trim().split(' sensitive=')[0] ?? '';
-              const at = entry.indexOf('=');
-              return [entry.slice(0, at), entry.slice(at + 1)] as const;
-            }),
-        );
-      const dynamic = entries(configTexts[i * 2] ?? '');
-      const all = entries(configTexts[i * 2 + 1] ?? '');
-      expect(record.configOverrides, name).toEqual([...dynamic.keys()].sort());
-      for (const [key, value] of dynamic) expect(record.configs[key], `${name} ${key}`).toBe(value);
-      for (const key of ALWAYS_REPORTED_CONFIGS) expect(record.configs[key], `${name} ${key}`).toBe(all.get(key));
-      fields.configEntries += dynamic.size + ALWAYS_REPORTED_CONFIGS.length;
-    });
+    const dynamic = configSections(dynamicText);
+    const all = configSections(allText);
+    for (const name of names) {
+      const record = byTopic.get(name) as unknown as {
+        configs: Record<string, string | null>;
+        configOverrides: string[];
+      };
+      const own = dynamic.get(name) ?? new Map<string, string>();
+      expect(record.configOverrides, name).toEqual([...own.keys()].sort());
+      for (const [key, value] of own) expect(record.configs[key], `${name} ${key}`).toBe(value);
+      for (const key of ALWAYS_REPORTED_CONFIGS)
+        expect(record.configs[key], `${name} ${key}`).toBe(all.get(name)?.get(key));
+      fields.configEntries += own.size + ALWAYS_REPORTED_CONFIGS.length;
+    }
     expect(fields).toEqual({ topics: 3, partitions: 6, partitionFields: 36, configEntries: 5 + 3 * 7 });
   }, 300_000);
 });
