@@ -1,6 +1,6 @@
 import { compileConfig, isConfigError } from './config.js';
+import { installCrashGuard } from './crash-guard.js';
 import { Daemon } from './daemon.js';
-import { failAttemptOfUncaught } from './job-runner.js';
 import { LogForwarder } from './log-forwarder.js';
 import { createLogger } from './logger.js';
 
@@ -40,25 +40,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled rejection'));
-  // A client library that throws inside its own socket or timer callback bypasses every try/catch of the
-  // adapter. Such an exception carries the async context of the job that created the callback: that job is
-  // failed with SDR_ERR_ADAPTER_CRASHED (its adapter aborts and closes its clients), and the other jobs, the
-  // tunnel and the queue go on. One that cannot be traced to a running job is logged and the runtime keeps
-  // running too: the exception has only unwound one callback, every long-lived part (tunnel, queue worker,
-  // health server) has its own error handling and reconnects, and the liveness probe reports a daemon that
-  // is really wedged. Exiting instead would cut every running job and the tunnel for one library callback.
-  process.on('uncaughtException', (error) => {
-    const failedJob = failAttemptOfUncaught(error);
-    daemon.metrics.uncaughtExceptions.inc({ failed_job: failedJob ? 'yes' : 'no' });
-    if (failedJob) {
-      log.error(
-        { err: error, code: 'SDR_ERR_ADAPTER_CRASHED' },
-        'adapter crashed inside a callback; its job failed',
-      );
-      return;
-    }
-    log.error({ err: error }, 'uncaught exception outside any running job; the runtime keeps running');
-  });
+  installCrashGuard(log, daemon.metrics);
   await daemon.start();
 }
 

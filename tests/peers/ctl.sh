@@ -21,7 +21,8 @@ ports() {
     vault) echo "${SDR_TEST_VAULT_PORT:-8200}" ;;
     kafka) echo "${SDR_TEST_KAFKA_PORT:-19092} ${SDR_TEST_KAFKA_SSL_PORT:-19093} ${SDR_TEST_KAFKA_SASL_PORT:-19094}" ;;
     schema-registry) echo "${SDR_TEST_SCHEMA_REGISTRY_PORT:-18081}" ;;
-    *) echo "peers: unknown peer '$1' (known: ${ALL[*]})" >&2; exit 2 ;;
+    *) # Another peer script (no port known here): always run; it is idempotent.
+      [ -f "$HERE/$1.sh" ] || { echo "peers: unknown peer '$1' (known: ${ALL[*]})" >&2; exit 2; } ;;
   esac
 }
 
@@ -43,8 +44,10 @@ pidfiles() {
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 up() {
-  local port
-  for port in $(ports "$1"); do port_open "$port" || return 1; done
+  local port list
+  list=$(ports "$1")
+  [ -n "$list" ] || return 1
+  for port in $list; do port_open "$port" || return 1; done
 }
 
 pid_of() { # pidfile fragment -> pid if alive and matching

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
@@ -14,12 +15,16 @@ const peersOfTag: Record<string, string[]> = {
   kafka: ['kafka', 'schema-registry'],
 };
 
-/** The tags of a test file: the dot-separated words between its name and `.test.ts`. */
+/**
+ * The peers of a test file's tags: the dot-separated words between its name and `.test.ts`. A tag not in
+ * the table above that names a script here (`x.docker.test.ts` → docker.sh) starts that script.
+ */
 export function peersForFiles(files: readonly string[]): string[] {
   const wanted = new Set<string>();
   for (const file of files) {
     for (const tag of basename(file).split('.').slice(1, -2)) {
-      for (const peer of peersOfTag[tag] ?? []) wanted.add(peer);
+      const peers = peersOfTag[tag] ?? (existsSync(join(here, `${tag}.sh`)) ? [tag] : []);
+      for (const peer of peers) wanted.add(peer);
     }
   }
   return [...wanted].sort();

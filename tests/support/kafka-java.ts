@@ -123,6 +123,8 @@ export const KafkaTools = {
   topics: 'org.apache.kafka.tools.TopicCommand',
   consumerGroups: 'org.apache.kafka.tools.consumer.group.ConsumerGroupCommand',
   configs: 'kafka.admin.ConfigCommand',
+  getOffsetShell: 'org.apache.kafka.tools.GetOffsetShell',
+  logDirs: 'org.apache.kafka.tools.LogDirsCommand',
 } as const;
 
 /** Rows of a whitespace-aligned table the CLI prints (a header line, then rows), as header → cell maps. */

@@ -22,7 +22,7 @@ export async function waitFor<T>(
 ): Promise<T> {
   const timeoutMs = scaled(options.timeoutMs ?? 10_000);
   const deadline = Date.now() + timeoutMs;
-  let last: unknown = 'nothing yet';
+  let last: unknown;
   for (;;) {
     try {
       const value = await probe();
@@ -32,7 +32,7 @@ export async function waitFor<T>(
       last = `error: ${(error as Error).message}`;
     }
     if (Date.now() >= deadline) {
-      const shown = typeof last === 'string' ? last : JSON.stringify(last);
+      const shown = typeof last === 'string' ? last : (JSON.stringify(last) ?? String(last));
       throw new Error(
         `timed out after ${timeoutMs} ms (time scale ${timeScale()}) waiting for ${what}; last seen: ${shown}`,
       );
