@@ -5,6 +5,7 @@ import {
   type RejectCode,
   SdrError,
   type SignedJobRequest,
+  signedJobRequestSchema,
   verifyJobRequest,
 } from '../protocol/index.js';
 import type { ConnectionDefinition } from './connections.js';
@@ -74,16 +75,22 @@ export function admitRequest(request: SignedJobRequest, context: GateContext): R
  */
 export function verifyQueuedRequest(
   requestId: string,
-  request: SignedJobRequest | undefined,
+  stored: unknown,
   context: GateContext,
 ): SdrError | undefined {
-  if (request === undefined || typeof request !== 'object') {
+  if (stored === undefined || stored === null) {
     return new Codes.SDR_ERR_JOB_UNVERIFIED(requestId, 'it carries no signed request');
   }
+  const parsed = signedJobRequestSchema.safeParse(stored);
+  if (!parsed.success) {
+    return new Codes.SDR_ERR_JOB_UNVERIFIED(requestId, 'its signed request is malformed');
+  }
+  const request = parsed.data;
   if (request.requestId !== requestId) {
     return new Codes.SDR_ERR_JOB_UNVERIFIED(requestId, 'its signed request is for another job');
   }
-  let signed = false;
+  // verifyJobRequest never throws, but a job from Redis may hold any shape; a throw is a refusal too.
+  let signed: boolean;
   try {
     signed = verifyJobRequest(request, context.cloudPublicKey);
   } catch {
