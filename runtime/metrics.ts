@@ -63,14 +63,15 @@ export class RuntimeMetrics {
     help: 'welcome frames refused: repeated on one connection, or naming another agent id',
     registers: [this.registry],
   });
-  /** Never reset (unlike the default nodejs_eventloop_lag_* gauges): the worst stall since start. */
+  /** perf_hooks' event-loop delay histogram; a stalled loop is what a hostile input would cause first. */
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   readonly eventLoopDelayMax = new Gauge({
     name: 'sdr_event_loop_delay_max_seconds',
-    help: 'Longest event-loop delay seen since the process started',
+    help: 'Longest event-loop delay since the previous scrape (monitorEventLoopDelay, 10 ms resolution)',
     registers: [this.registry],
     collect: () => {
       this.eventLoopDelayMax.set(this.loopDelay.max / 1e9);
+      this.loopDelay.reset();
     },
   });
 
