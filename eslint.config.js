@@ -50,6 +50,25 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [runtimeInternals, cloudInternals] }] },
   },
   {
+    // One adapter never reaches into another: what they share lives in adapters/shared (issue 15).
+    files: ['adapters/*/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            runtimeInternals,
+            cloudInternals,
+            {
+              group: ['../*/**', '!../shared/**', '!../../**'],
+              message: 'an adapter never imports another adapter; share code through adapters/shared',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['runtime/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: [cloudInternals] }] },
   },

@@ -7,6 +7,7 @@ import type { SourceAdapter } from './types.js';
 export type {
   AdapterContext,
   AdapterLogger,
+  ConnectionScope,
   MetadataRecord,
   SourceAdapter,
   SourceConnection,

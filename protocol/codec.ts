@@ -2,7 +2,18 @@ import { Codes, type SdrError } from './errors.js';
 import { type Frame, type FrameType, frameSchemas } from './frames.js';
 
 /** Result of decoding one received frame: the frame, or the catalogued error to answer with. */
-export type DecodeResult = { ok: true; frame: Frame } | { ok: false; error: SdrError; inReplyTo?: string };
+export type DecodeResult =
+  { ok: true; frame: Frame } | { ok: false; error: SdrError; inReplyTo?: string; requestId?: string };
+
+/** The request id a refused frame names, when it names a usable one, so the answer can carry it. */
+function requestIdOf(parsed: object): string | undefined {
+  const candidate =
+    (parsed as { requestId?: unknown }).requestId ??
+    (parsed as { request?: { requestId?: unknown } }).request?.requestId;
+  return typeof candidate === 'string' && candidate.length > 0 && candidate.length <= 200
+    ? candidate
+    : undefined;
+}
 
 /**
  * Parses and validates one received WebSocket message. Never throws: a peer's bad input is answered,
@@ -37,11 +48,15 @@ export function decodeFrame(
   const result = frameSchemas[type as FrameType].safeParse(parsed);
   if (!result.success) {
     const issue = result.error.issues[0];
-    const where = issue && issue.path.length > 0 ? issue.path.join('.') : type;
+    const where = issue && issue.path.length > 0 ? issue.path.join('.').slice(0, 200) : type;
+    const requestId = requestIdOf(parsed);
     return {
       ok: false,
-      error: new Codes.SDR_ERR_FRAME_MALFORMED(`${type}: ${where}: ${issue?.message ?? 'invalid'}`),
+      error: new Codes.SDR_ERR_FRAME_MALFORMED(
+        `${type}: ${where}: ${(issue?.message ?? 'invalid').slice(0, 300)}`,
+      ),
       inReplyTo: type,
+      ...(requestId ? { requestId } : {}),
     };
   }
   return { ok: true, frame: result.data };

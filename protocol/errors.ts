@@ -74,6 +74,11 @@ export const Codes = {
     false,
     (type: string) => `unknown frame type "${type}"; both sides must speak the same protocol version`,
   ),
+  SDR_ERR_FRAME_UNEXPECTED: define(
+    'SDR_ERR_FRAME_UNEXPECTED',
+    false,
+    (type: string, why: string) => `unexpected ${type} frame: ${why}; it is ignored`,
+  ),
   SDR_ERR_FRAME_TOO_LARGE: define(
     'SDR_ERR_FRAME_TOO_LARGE',
     false,
@@ -144,7 +149,38 @@ export const Codes = {
     (url: string) => `Redis at ${url} is unreachable; check SDR_REDIS_URL and that Redis is running`,
   ),
 
+  SDR_ERR_REQUEST_WINDOW: define(
+    'SDR_ERR_REQUEST_WINDOW',
+    false,
+    (requestId: string, problem: string) =>
+      `job request ${requestId} is outside the window this runtime accepts: ${problem}; check that the cloud's and this host's clocks are in sync`,
+  ),
+  SDR_ERR_QUEUE_FULL: define(
+    'SDR_ERR_QUEUE_FULL',
+    true,
+    (queued: number, limit: number) =>
+      `this runtime already holds ${queued} queued jobs, its limit (SDR_MAX_QUEUED_JOBS=${limit}); retry once jobs finish, or raise the limit`,
+  ),
+
   // Job execution
+  SDR_ERR_JOB_UNVERIFIED: define(
+    'SDR_ERR_JOB_UNVERIFIED',
+    false,
+    (requestId: string, problem: string) =>
+      `queued job ${requestId} was not run: ${problem}; a job must carry a request signed by the cloud key for this agent (was it written to Redis by something other than this runtime?)`,
+  ),
+  SDR_ERR_ACK_TIMEOUT: define(
+    'SDR_ERR_ACK_TIMEOUT',
+    true,
+    (requestId: string, waitedMs: number) =>
+      `the cloud acknowledged no batch of job ${requestId} for ${waitedMs} ms (SDR_ACK_TIMEOUT_MS), even after a re-send; the attempt is given up and retried`,
+  ),
+  SDR_ERR_AGENT_MISMATCH: define(
+    'SDR_ERR_AGENT_MISMATCH',
+    false,
+    (offered: string, own: string, source: string) =>
+      `the cloud's welcome names agent "${offered}" but this runtime is agent "${own}" (${source}); the link is closed. Check SDR_AGENT_TOKEN and SDR_AGENT_ID`,
+  ),
   SDR_ERR_JOB_NOT_FOUND: define(
     'SDR_ERR_JOB_NOT_FOUND',
     false,

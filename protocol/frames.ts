@@ -15,6 +15,45 @@ export const MISSED_HEARTBEATS_BEFORE_DEAD = 3;
 /** Default number of unacknowledged batches a job may have in flight. */
 export const DEFAULT_CREDIT_WINDOW = 8;
 
+/**
+ * Ranges the runtime clamps the cloud's `welcome` numbers into: a value outside is replaced by the nearest
+ * bound (and logged), never trusted as sent. Both sides import them, so the reference cloud refuses to
+ * announce what a runtime would clamp. `setTimeout` treats anything past 2^31-1 ms as 1 ms, hence a ceiling.
+ */
+export const WELCOME_BOUNDS = {
+  heartbeatIntervalMs: { min: 100, max: 300_000 },
+  creditWindow: { min: 1, max: 64 },
+  maxFrameBytes: { min: 1_024, max: 64 * 1024 * 1024 },
+} as const;
+
+/** The numbers of a `welcome`, each clamped into `WELCOME_BOUNDS`; `clamped` names those that were out of range. */
+export function clampWelcome(welcome: {
+  heartbeatIntervalMs: number;
+  creditWindow: number;
+  maxFrameBytes: number;
+}): { heartbeatIntervalMs: number; creditWindow: number; maxFrameBytes: number; clamped: string[] } {
+  const clamped: string[] = [];
+  const clamp = (name: keyof typeof WELCOME_BOUNDS, value: number): number => {
+    const { min, max } = WELCOME_BOUNDS[name];
+    const safe = Number.isFinite(value) ? Math.min(max, Math.max(min, Math.trunc(value))) : min;
+    if (safe !== value) clamped.push(`${name} ${value} → ${safe}`);
+    return safe;
+  };
+  return {
+    heartbeatIntervalMs: clamp('heartbeatIntervalMs', welcome.heartbeatIntervalMs),
+    creditWindow: clamp('creditWindow', welcome.creditWindow),
+    maxFrameBytes: clamp('maxFrameBytes', welcome.maxFrameBytes),
+    clamped,
+  };
+}
+
+/** Most warnings one `job.end` carries, and the longest each may be; the rest are summarised. */
+export const MAX_END_WARNINGS = 100;
+export const MAX_WARNING_CHARS = 1_000;
+
+/** Longest `message` of an `error`, `job.rejected` or `job.failed` frame; longer text is cut. */
+export const MAX_MESSAGE_CHARS = 4_000;
+
 /** One metadata object as it crosses the wire: a kind, a unique key, an optional parent key, and fields. */
 export const metadataRecordSchema = z
   .object({
@@ -25,11 +64,22 @@ export const metadataRecordSchema = z
   .catchall(z.unknown());
 export type MetadataRecord = z.infer<typeof metadataRecordSchema>;
 
-const requestId = z.string().min(1).max(200);
+// The queue (BullMQ) keys jobs by request id and refuses ids that are plain integers or contain ':'; a
+// request id must be refused as malformed here rather than fail later as a queue error.
+const requestId = z
+  .string()
+  .min(1)
+  .max(200)
+  .refine((id) => `${parseInt(id, 10)}` !== id && !id.includes(':'), {
+    error: 'a request id must not be a plain integer nor contain ":"',
+  });
 const attempt = z.number().int().positive();
 
-/** How results travel back: only `tunnel` exists in this protocol version. */
-export const deliverySchema = z.discriminatedUnion('mode', [z.object({ mode: z.literal('tunnel') })]);
+/**
+ * How results travel back: only `tunnel` exists in this protocol version. Any mode name parses, so a runtime
+ * can answer an unknown one with `SDR_ERR_UNSUPPORTED_DELIVERY` naming the request, not a malformed frame.
+ */
+export const deliverySchema = z.object({ mode: z.string().min(1).max(64) }).catchall(z.unknown());
 export type Delivery = z.infer<typeof deliverySchema>;
 
 /** What the cloud asks for, before signing. It names a connection; it can never define one. */
@@ -58,6 +108,8 @@ export const rejectCodeSchema = z.enum([
   'SDR_ERR_UNSUPPORTED_DELIVERY',
   'SDR_ERR_INVALID_OPTIONS',
   'SDR_ERR_QUEUE_UNAVAILABLE',
+  'SDR_ERR_REQUEST_WINDOW',
+  'SDR_ERR_QUEUE_FULL',
 ]);
 export type RejectCode = z.infer<typeof rejectCodeSchema>;
 
@@ -143,7 +195,10 @@ export const frameSchemas = {
     batches: z.number().int().nonnegative(),
     records: z.number().int().nonnegative(),
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
-    warnings: z.array(z.string()).default([]),
+    warnings: z
+      .array(z.string().max(MAX_WARNING_CHARS + 100))
+      .max(MAX_END_WARNINGS + 1)
+      .default([]),
   }),
   'job.committed': z.object({
     type: z.literal('job.committed'),

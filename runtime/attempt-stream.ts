@@ -15,6 +15,14 @@ export class AlreadyCommitted extends Error {
   }
 }
 
+/** The deadline for the cloud's acknowledgements, and what to do when it passes. */
+export interface AckDeadline {
+  /** How long the stream waits for an ack (or the commit) before re-sending once, then giving up. */
+  timeoutMs: number;
+  /** Called once when the stream gives up, so the owner can recycle a link that stopped answering. */
+  onExpired(requestId: string): void;
+}
+
 /**
  * Streams one attempt of one job over the tunnel with credit-based flow control. At most `creditWindow`
  * batches are unacknowledged; a send waits while the window is full or the link is down, which is what
@@ -27,14 +35,68 @@ export class AttemptStream {
   private endText: string | undefined;
   private outcome: { committed: FrameOf<'job.committed'> } | { refused: SdrError } | undefined;
   private wake: (() => void) | undefined;
+  private ackTimer: NodeJS.Timeout | undefined;
+  private resentForDeadline = false;
 
   constructor(
     private readonly link: FrameLink,
     readonly requestId: string,
     readonly attempt: number,
     private readonly signal: AbortSignal,
+    private readonly deadline?: AckDeadline,
   ) {
-    signal.addEventListener('abort', () => this.notify(), { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        this.stopAckTimer();
+        this.notify();
+      },
+      { once: true },
+    );
+  }
+
+  /**
+   * Starts (or restarts) the ack deadline while something awaits the cloud: unacknowledged batches or the
+   * commit after `job.end`. On expiry it re-sends once; on the second expiry the attempt fails retryably,
+   * which ends the adapter's iteration and with it the source transaction.
+   */
+  private armAckTimer(): void {
+    if (!this.deadline || this.outcome) return;
+    this.stopAckTimer();
+    const { timeoutMs } = this.deadline;
+    this.ackTimer = setTimeout(() => this.ackDeadlinePassed(), timeoutMs);
+    this.ackTimer.unref();
+  }
+
+  private stopAckTimer(): void {
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+  }
+
+  private get awaitingCloud(): boolean {
+    return this.unacked.length > 0 || (this.endText !== undefined && this.outcome === undefined);
+  }
+
+  private ackDeadlinePassed(): void {
+    this.ackTimer = undefined;
+    if (!this.deadline || this.outcome || !this.awaitingCloud) return;
+    if (!this.resentForDeadline) {
+      this.resentForDeadline = true;
+      for (const { text } of this.unacked) this.link.sendText(text);
+      if (this.endText && this.unacked.length === 0) this.link.sendText(this.endText);
+      this.armAckTimer();
+      return;
+    }
+    this.outcome = {
+      refused: new Codes.SDR_ERR_ACK_TIMEOUT(this.requestId, this.deadline.timeoutMs * 2),
+    };
+    this.deadline.onExpired(this.requestId);
+    this.notify();
+  }
+
+  /** Stops the deadline timer; call when the attempt is over, however it ended. */
+  dispose(): void {
+    this.stopAckTimer();
   }
 
   /** Sends one batch of already-serialised records, waiting for credit and for the link. */
@@ -45,6 +107,7 @@ export class AttemptStream {
     const text = `{"type":"job.batch","requestId":${JSON.stringify(this.requestId)},"attempt":${this.attempt},"seq":${seq},"records":[${recordJson.join(',')}]}`;
     this.unacked.push({ seq, text });
     this.link.sendText(text);
+    if (this.ackTimer === undefined) this.armAckTimer();
   }
 
   /** Waits for every batch to be acknowledged, sends `job.end`, and waits for the commit. */
@@ -64,6 +127,7 @@ export class AttemptStream {
       warnings: summary.warnings,
     });
     this.link.sendText(this.endText);
+    this.armAckTimer();
     let committed: FrameOf<'job.committed'> | undefined;
     await this.until(() => {
       if (this.outcome && 'committed' in this.outcome) committed = this.outcome.committed;
@@ -74,13 +138,21 @@ export class AttemptStream {
 
   /** The cloud stored every batch up to and including `seq`. */
   acknowledge(seq: number): void {
+    const before = this.unacked.length;
     while (this.unacked.length > 0 && (this.unacked[0] as { seq: number }).seq <= seq) this.unacked.shift();
+    if (this.unacked.length < before) {
+      // Progress: the deadline starts over (and may re-send once more) for what is still outstanding.
+      this.resentForDeadline = false;
+      if (this.awaitingCloud) this.armAckTimer();
+      else this.stopAckTimer();
+    }
     this.notify();
   }
 
   /** The cloud committed the job (this attempt, or an earlier one). */
   committed(frame: FrameOf<'job.committed'>): void {
     this.outcome = { committed: frame };
+    this.stopAckTimer();
     this.notify();
   }
 
@@ -90,9 +162,10 @@ export class AttemptStream {
       refused: new Codes.SDR_ERR_ATTEMPT_REFUSED(
         this.requestId,
         this.attempt,
-        `${frame.code}: ${frame.message}`,
+        `${frame.code}: ${frame.message}`.slice(0, 1_000),
       ),
     };
+    this.stopAckTimer();
     this.notify();
   }
 

@@ -61,6 +61,14 @@ export const settingsSchema = z.object({
   SDR_LOG_FORWARD_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info'),
+  // Trust limits (docs/security.md): what the cloud may ask of this runtime.
+  SDR_AGENT_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/, { error: 'expected letters, digits, _ . : -' })
+    .optional(),
+  SDR_MAX_QUEUED_JOBS: integer(1, 1_000_000).default(1_000),
+  SDR_REQUEST_MAX_LIFETIME_MS: integer(1_000).default(86_400_000),
+  SDR_ACK_TIMEOUT_MS: integer(1_000).default(120_000),
 });
 
 /** The validated, complete, frozen configuration the daemon runs with. */
@@ -97,6 +105,15 @@ export interface RuntimeConfig {
   readonly logLevel: string;
   /** Lowest level of the runtime's own log lines sent to the cloud; `silent` sends none. */
   readonly logForwardLevel: string;
+  /** Trust limits; docs/security.md explains each. */
+  readonly trust: {
+    /** This runtime's agent id; undefined = bound at the first welcome and kept in Redis. */
+    readonly agentId: string | undefined;
+    readonly maxQueuedJobs: number;
+    /** Furthest ahead of its `issuedAt`/now a request's `expiresAt` may lie. */
+    readonly requestMaxLifetimeMs: number;
+    readonly ackTimeoutMs: number;
+  };
 }
 
 /** Names of every variable the schema knows, for docs and the `.env.example` check. */
@@ -232,6 +249,12 @@ export function compileConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConf
     }),
     logLevel: s.SDR_LOG_LEVEL,
     logForwardLevel: s.SDR_LOG_FORWARD_LEVEL,
+    trust: Object.freeze({
+      agentId: s.SDR_AGENT_ID,
+      maxQueuedJobs: s.SDR_MAX_QUEUED_JOBS,
+      requestMaxLifetimeMs: s.SDR_REQUEST_MAX_LIFETIME_MS,
+      ackTimeoutMs: s.SDR_ACK_TIMEOUT_MS,
+    }),
   });
 }
 

@@ -13,6 +13,8 @@ export interface ConnectionDefinition {
   /** Name → secret reference (`env://…`, `file://…`, `vault://…`). */
   readonly secrets: Readonly<Record<string, string>>;
   readonly options: Readonly<Record<string, unknown>>;
+  /** Ceilings on what a request may read (databases, function bodies, …); the adapter defines the keys. */
+  readonly limits?: Readonly<Record<string, unknown>>;
 }
 
 const looksLikeSecretValue = /^(?![a-z][a-z0-9+.-]*:\/\/)/;
@@ -36,6 +38,7 @@ const connectionSchema = z
       )
       .default({}),
     options: z.record(z.string(), z.unknown()).default({}),
+    limits: z.record(z.string(), z.unknown()).default({}),
   })
   .strict();
 
@@ -45,6 +48,8 @@ const fileSchema = z.object({ connections: z.array(connectionSchema) }).strict()
 export interface ConnectionValidators {
   adapterTypes: readonly string[];
   validateSecretReference(reference: string): void;
+  /** Validates a connection's `limits` block with its adapter; throws naming the problem. */
+  validateLimits?(connection: ConnectionDefinition): void;
 }
 
 /** Reads and validates the connections file; throws `SDR_ERR_CONNECTIONS_INVALID` naming the entry. */
@@ -98,6 +103,11 @@ export function loadConnections(
           { cause },
         );
       }
+    }
+    try {
+      validators.validateLimits?.(connection);
+    } catch (cause) {
+      throw new Codes.SDR_ERR_CONNECTIONS_INVALID(file, (cause as Error).message, { cause });
     }
     connections.set(connection.name, Object.freeze(connection));
   }

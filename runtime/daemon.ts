@@ -3,12 +3,16 @@ import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
 import type { Logger } from 'pino';
 import { builtInAdapterModules, builtInAdapters, type SourceAdapter } from '../adapters/index.js';
 import {
+  Codes,
   describeError,
   type Frame,
+  type RejectCode,
+  MAX_MESSAGE_CHARS,
   parsePublicKey,
   SdrError,
   type SignedJobRequest,
 } from '../protocol/index.js';
+import { AgentIdentity } from './agent-identity.js';
 import { builtInSecretProviders, SecretResolver } from '../secrets/index.js';
 import { AlreadyCommitted } from './attempt-stream.js';
 import type { RuntimeConfig } from './config.js';
@@ -20,7 +24,7 @@ import type { LogForwarder } from './log-forwarder.js';
 import { JobAttempt, type QueuedJob, StopSignal } from './job-runner.js';
 import { scrubSecrets } from './logger.js';
 import { RuntimeMetrics } from './metrics.js';
-import { admitRequest } from './request-gate.js';
+import { admitRequest, type GateContext, scopeOf, verifyQueuedRequest } from './request-gate.js';
 import { TunnelClient } from './tunnel-client.js';
 import { RUNTIME_VERSION } from './version.js';
 
@@ -28,7 +32,7 @@ import { RUNTIME_VERSION } from './version.js';
 export type DaemonState = 'starting' | 'running' | 'draining' | 'stopped' | 'failed';
 
 /** Longest error message sent to the cloud. */
-const MAX_ERROR_MESSAGE_CHARS = 4_000;
+const MAX_ERROR_MESSAGE_CHARS = MAX_MESSAGE_CHARS;
 
 /** Delivery modes this build implements. */
 export const DELIVERY_MODES = ['tunnel'] as const;
@@ -63,6 +67,7 @@ export class Daemon {
   private readonly cloudPublicKey: KeyObject;
   private readonly queue: JobQueue;
   private readonly tunnel: TunnelClient;
+  private readonly identity: AgentIdentity;
   private readonly running = new Map<string, JobAttempt>();
   private readonly enqueueing = new Map<string, Promise<unknown>>();
   private health: HealthServer | undefined;
@@ -86,6 +91,13 @@ export class Daemon {
     this.connections = loadConnections(config.connectionsFile, {
       adapterTypes: [...this.adapters.keys()],
       validateSecretReference: (reference) => this.secrets.validate(reference),
+      validateLimits: (connection) => {
+        const adapter = this.adapters.get(connection.type);
+        const limits = connection.limits ?? {};
+        if (adapter?.checkLimits) adapter.checkLimits(undefined, scopeOf(connection));
+        else if (Object.keys(limits).length > 0)
+          throw new Error(`connection "${connection.name}": adapter "${connection.type}" takes no limits`);
+      },
     });
     try {
       this.cloudPublicKey = parsePublicKey(config.cloudPublicKeyPem);
@@ -128,12 +140,29 @@ export class Daemon {
       metrics: this.metrics,
       handlers: {
         onFrame: (frame) => this.onFrame(frame),
+        checkAgent: (agentId) => this.identity.check(agentId),
         onUp: () => {
           for (const attempt of this.running.values()) attempt.stream.resend();
         },
         onDown: () => undefined,
       },
     });
+    this.identity = new AgentIdentity(config.trust.agentId, this.queue.agentIdStore(), log, () =>
+      this.tunnel.recycle('the agent id bound in Redis differs from the welcome'),
+    );
+  }
+
+  /** What requests and queued jobs are checked against; the agent id is ours, never a frame's. */
+  private gate(): GateContext {
+    return {
+      cloudPublicKey: this.cloudPublicKey,
+      agentId: this.identity.agentId,
+      clockSkewMs: this.config.clockSkewMs,
+      maxLifetimeMs: this.config.trust.requestMaxLifetimeMs,
+      connections: this.connections,
+      adapters: this.adapters,
+      deliveryModes: DELIVERY_MODES,
+    };
   }
 
   /** Starts the health server, the tunnel and the worker. */
@@ -158,6 +187,7 @@ export class Daemon {
       });
       this.log.info({ url: this.health.url }, 'health server listening');
     }
+    await this.identity.load();
     this.tunnel.start();
     const tunnel = this.tunnel;
     this.logForwarder?.attach({
@@ -251,35 +281,61 @@ export class Daemon {
   }
 
   private async onRequest(request: SignedJobRequest): Promise<void> {
-    const { requestId } = request;
-    const agentId = this.tunnel.welcome?.agentId ?? '';
-    const refusal = admitRequest(request, {
-      cloudPublicKey: this.cloudPublicKey,
-      agentId,
-      clockSkewMs: this.config.clockSkewMs,
-      connections: this.connections,
-      adapters: this.adapters,
-      deliveryModes: DELIVERY_MODES,
+    try {
+      await this.admitAndQueue(request);
+    } catch (error) {
+      // Nothing a request holds may become an unhandled rejection; the cloud still gets an answer.
+      this.log.error(
+        { requestId: request.requestId, err: { message: (error as Error).message } },
+        'request handling failed',
+      );
+      this.reject(
+        request.requestId,
+        'SDR_ERR_QUEUE_UNAVAILABLE',
+        `the runtime could not handle the request: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  /** Sends a bounded rejection (a hostile request's text must not make the answer itself unsendable). */
+  private reject(requestId: string, code: RejectCode, message: string): void {
+    this.tunnel.send({
+      type: 'job.rejected',
+      requestId,
+      code,
+      message: message.slice(0, MAX_ERROR_MESSAGE_CHARS),
     });
+  }
+
+  private async admitAndQueue(request: SignedJobRequest): Promise<void> {
+    const { requestId } = request;
+    const refusal = admitRequest(request, this.gate());
     if (refusal) {
       this.metrics.jobs.inc({ event: 'rejected' });
       this.log.warn(
-        { requestId, code: refusal.code, connection: request.connection },
-        `rejected job request: ${refusal.error.message}`,
+        { requestId, code: refusal.code, connection: request.connection.slice(0, 200) },
+        `rejected job request: ${refusal.error.message.slice(0, 1_000)}`,
       );
-      this.tunnel.send({
-        type: 'job.rejected',
-        requestId,
-        code: refusal.code,
-        message: refusal.error.message,
-      });
+      this.reject(requestId, refusal.code, refusal.error.message);
       return;
     }
     try {
+      const existing = await this.queue.find(requestId);
+      if (!existing) {
+        const queued = await this.queue.queuedCount();
+        if (queued >= this.config.trust.maxQueuedJobs) {
+          const error = new Codes.SDR_ERR_QUEUE_FULL(queued, this.config.trust.maxQueuedJobs);
+          this.metrics.jobs.inc({ event: 'rejected' });
+          this.log.warn({ requestId, code: error.code }, error.message);
+          this.reject(requestId, 'SDR_ERR_QUEUE_FULL', error.message);
+          return;
+        }
+      }
       const { duplicate, state, failedReason, attempts } = await this.enqueueOnce({
         requestId,
         connection: request.connection,
         options: request.options,
+        request,
       });
       this.tunnel.send({ type: 'job.accepted', requestId, duplicate });
       if (duplicate) {
@@ -292,7 +348,7 @@ export class Daemon {
     } catch (error) {
       const message = `Redis at the configured SDR_REDIS_URL did not take the job: ${(error as Error).message}`;
       this.log.error({ requestId, code: 'SDR_ERR_QUEUE_UNAVAILABLE' }, message);
-      this.tunnel.send({ type: 'job.rejected', requestId, code: 'SDR_ERR_QUEUE_UNAVAILABLE', message });
+      this.reject(requestId, 'SDR_ERR_QUEUE_UNAVAILABLE', message);
     }
   }
 
@@ -351,6 +407,31 @@ export class Daemon {
 
   private async process(job: Job<QueuedJob>, token: string): Promise<{ records: number; sha256?: string }> {
     const attemptNumber = Math.max(1, job.attemptsStarted);
+    const requestId = job.id ?? String(job.data?.requestId);
+    // Redis is not trusted: only a job carrying a request signed for this agent, within its connection's
+    // limits, runs. Expiry is deliberately not re-checked (docs/security.md).
+    const request = job.data?.request;
+    const problem = verifyQueuedRequest(requestId, request, this.gate());
+    if (problem || !request) {
+      const error = problem ?? new Codes.SDR_ERR_JOB_UNVERIFIED(requestId, 'it carries no signed request');
+      this.metrics.jobs.inc({ event: 'unverified' });
+      this.log.error({ requestId, code: error.code }, error.message.slice(0, 1_000));
+      this.tunnel.sendReliably({
+        type: 'job.failed',
+        requestId,
+        attempt: attemptNumber,
+        code: error.code,
+        message: error.message.slice(0, MAX_ERROR_MESSAGE_CHARS),
+        willRetry: false,
+      });
+      throw new UnrecoverableError(`${error.code}: ${error.message.slice(0, MAX_ERROR_MESSAGE_CHARS)}`);
+    }
+    const verified: QueuedJob = {
+      requestId: request.requestId,
+      connection: request.connection,
+      options: request.options,
+      request,
+    };
     const tunnel = this.tunnel;
     const attempt = new JobAttempt(
       {
@@ -369,11 +450,14 @@ export class Daemon {
         log: this.log,
         batchMaxRecords: this.config.batchMaxRecords,
         batchMaxBytes: this.config.batchMaxBytes,
+        ackDeadline: {
+          timeoutMs: this.config.trust.ackTimeoutMs,
+          onExpired: (id) => this.tunnel.recycle(`job ${id} got no acknowledgement in time`),
+        },
       },
-      job.data,
+      verified,
       attemptNumber,
     );
-    const { requestId } = job.data;
     this.running.get(requestId)?.stop('superseded');
     this.running.set(requestId, attempt);
     this.metrics.activeJobs.set(this.running.size);

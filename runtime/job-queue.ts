@@ -1,6 +1,7 @@
 import { type Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { AgentIdStore } from './agent-identity.js';
 import type { QueuedJob } from './job-runner.js';
 import { redactUrl } from './logger.js';
 
@@ -50,6 +51,27 @@ export class JobQueue {
     });
     this.queue = new Queue<QueuedJob>(options.queueName, { connection: this.connection });
     this.queue.on('error', () => undefined);
+  }
+
+  /**
+   * Where the bound agent id lives: beside the queue's own keys (BullMQ's `bull:<queue>:` prefix), under a
+   * name no job id can take (job ids never contain ':').
+   */
+  agentIdStore(): AgentIdStore {
+    const key = `bull:${this.options.queueName}:sdr:agent-id`;
+    return {
+      read: async () => (await this.connection.get(key)) ?? undefined,
+      bindOnce: async (agentId) => {
+        await this.connection.set(key, agentId, 'NX');
+        return (await this.connection.get(key)) ?? agentId;
+      },
+    };
+  }
+
+  /** Jobs waiting to run (waiting, prioritized, delayed); the cap on what a cloud may queue counts these. */
+  async queuedCount(): Promise<number> {
+    const counts = await this.queue.getJobCounts('waiting', 'delayed', 'prioritized');
+    return (counts.waiting ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0);
   }
 
   /** Adds a job unless one with this request id exists; says which. */

@@ -1,17 +1,31 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'pino';
 import type { AdapterContext, SourceAdapter, SourceConnection } from '../adapters/index.js';
-import { Codes, type FrameOf, ResultDigest } from '../protocol/index.js';
+import {
+  Codes,
+  type FrameOf,
+  MAX_END_WARNINGS,
+  MAX_WARNING_CHARS,
+  ResultDigest,
+  type SignedJobRequest,
+} from '../protocol/index.js';
 import type { SecretResolver } from '../secrets/index.js';
-import { AttemptStream, type FrameLink } from './attempt-stream.js';
+import { type AckDeadline, AttemptStream, type FrameLink } from './attempt-stream.js';
 import type { ConnectionDefinition } from './connections.js';
+import { scrubSecrets } from './logger.js';
 import type { RuntimeMetrics } from './metrics.js';
+import { scopeOf } from './request-gate.js';
 
-/** What a queued job holds in Redis: the request minus its signature. Never a secret value. */
+/**
+ * What a queued job holds in Redis: the cloud's signed request, verified again when the job starts (so a
+ * job written into Redis by anything else is refused), plus copies of its fields for operators reading
+ * the queue. Never a secret value. Jobs queued by an older runtime have no `request` and are refused.
+ */
 export interface QueuedJob {
   requestId: string;
   connection: string;
   options: Record<string, unknown>;
+  request?: SignedJobRequest;
 }
 
 /** Why a running job was stopped from outside. */
@@ -27,6 +41,7 @@ export interface JobRunnerDeps {
   log: Logger;
   batchMaxRecords: number;
   batchMaxBytes: number;
+  ackDeadline?: AckDeadline;
 }
 
 /** Outcome of an attempt that reached the cloud's commit. */
@@ -68,7 +83,13 @@ export class JobAttempt {
     readonly job: QueuedJob,
     readonly attempt: number,
   ) {
-    this.stream = new AttemptStream(deps.link, job.requestId, attempt, this.controller.signal);
+    this.stream = new AttemptStream(
+      deps.link,
+      job.requestId,
+      attempt,
+      this.controller.signal,
+      deps.ackDeadline,
+    );
   }
 
   /**
@@ -96,13 +117,14 @@ export class JobAttempt {
   /** Runs the attempt to commit. Throws an `SdrError`, an `AlreadyCommitted` or a `StopSignal`. */
   async run(): Promise<AttemptResult> {
     try {
-      return await attemptScope.run(this, () => this.runInScope());
+      return await attemptScope.run(this, () => this.runToCommit());
     } finally {
       this.finished = true;
+      this.stream.dispose();
     }
   }
 
-  private async runInScope(): Promise<AttemptResult> {
+  private async runToCommit(): Promise<AttemptResult> {
     const { deps, job, attempt } = this;
     const signal = this.controller.signal;
     const definition = deps.connections.get(job.connection);
@@ -112,6 +134,7 @@ export class JobAttempt {
       throw new Codes.SDR_ERR_UNSUPPORTED_SOURCE(definition.type, [...deps.adapters.keys()].join(', '));
     const log = deps.log.child({ requestId: job.requestId, attempt, connection: job.connection });
     const warnings: string[] = [];
+    let warningsDropped = 0;
     const progress = { records: 0, batches: 0, bytes: 0 };
     let lastProgressAt = 0;
     const report = (phase: FrameOf<'job.progress'>['phase'], force = false) => {
@@ -123,6 +146,8 @@ export class JobAttempt {
     report('started', true);
 
     const options = adapter.parseOptions(job.options, definition.name);
+    // The connection's limits as they are now, whatever was checked at admission.
+    adapter.checkLimits?.(options, scopeOf(definition));
     const credentials = await deps.secrets.resolveAll(definition.secrets, signal);
     this.secretValues = Object.values(credentials);
     const connection: SourceConnection = {
@@ -132,14 +157,21 @@ export class JobAttempt {
       ...(definition.port === undefined ? {} : { port: definition.port }),
       ...(definition.database === undefined ? {} : { database: definition.database }),
       options: definition.options,
+      limits: definition.limits ?? {},
       credentials,
     };
     const context: AdapterContext = {
       signal,
       log,
       warn: (message) => {
-        warnings.push(message);
-        log.warn({}, message);
+        // Bounded and scrubbed: warnings travel to the cloud in job.end and may quote source text.
+        const clean = scrubSecrets(String(message), this.secretValues).slice(0, MAX_WARNING_CHARS);
+        if (warnings.length < MAX_END_WARNINGS) {
+          warnings.push(clean);
+          log.warn({}, clean);
+        } else {
+          warningsDropped += 1;
+        }
       },
     };
 
@@ -201,6 +233,7 @@ export class JobAttempt {
     await flush();
     report('finishing', true);
     const sha256 = digest.hex();
+    if (warningsDropped > 0) warnings.push(`and ${warningsDropped} more warnings (not listed)`);
     const committed = await this.stream.end({ records: digest.records, sha256, warnings });
     log.info(
       { records: committed.records, batches: progress.batches, bytes: progress.bytes },

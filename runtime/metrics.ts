@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 
 /** The daemon's Prometheus metrics; one registry per daemon so tests can run several. */
@@ -63,7 +64,25 @@ export class RuntimeMetrics {
     registers: [this.registry],
   });
 
+  readonly welcomesRefused = new Counter({
+    name: 'sdr_tunnel_welcomes_refused_total',
+    help: 'welcome frames refused: repeated on one connection, or naming another agent id',
+    registers: [this.registry],
+  });
+  /** perf_hooks' event-loop delay histogram; a stalled loop is what a hostile input would cause first. */
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  readonly eventLoopDelayMax = new Gauge({
+    name: 'sdr_event_loop_delay_max_seconds',
+    help: 'Longest event-loop delay since the previous scrape (monitorEventLoopDelay, 10 ms resolution)',
+    registers: [this.registry],
+    collect: () => {
+      this.eventLoopDelayMax.set(this.loopDelay.max / 1e9);
+      this.loopDelay.reset();
+    },
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    this.loopDelay.enable();
   }
 }

@@ -7,6 +7,7 @@ import { AdminSession } from './admin-session.js';
 import { extractKafka } from './extract.js';
 import type { KafkaExtractOptions } from './options.js';
 import { parseKafkaExtractOptions } from './options.js';
+import { checkKafkaLimits, narrowToLimits } from './limits.js';
 import { SchemaRegistryClient } from './schema-registry.js';
 import { compileKafkaSettings } from './settings.js';
 
@@ -24,6 +25,8 @@ export function createKafkaAdapter(): SourceAdapter<KafkaExtractOptions> {
     parseOptions(raw: Record<string, unknown>, connection: string): KafkaExtractOptions {
       return parseKafkaExtractOptions(raw, connection);
     },
+
+    checkLimits: checkKafkaLimits,
 
     async check(connection: SourceConnection, context: AdapterContext): Promise<Record<string, unknown>> {
       const settings = compileKafkaSettings(connection);
@@ -57,7 +60,8 @@ export function createKafkaAdapter(): SourceAdapter<KafkaExtractOptions> {
       options: KafkaExtractOptions,
       context: AdapterContext,
     ): AsyncIterable<MetadataRecord> {
-      return extractWithClients(connection, options, context);
+      const scope = { name: connection.name, limits: connection.limits ?? {} };
+      return extractWithClients(connection, narrowToLimits(options, scope), context);
     },
   };
 }

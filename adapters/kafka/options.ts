@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { Codes } from '../../protocol/index.js';
+import { createNameFilter, describeIssues, globListSchema } from '../shared/index.js';
 
-const patternList = z.array(z.string().min(1).max(500)).max(1000);
+const patternList = globListSchema;
 const filterSchema = z
   .object({ include: patternList.default(['*']), exclude: patternList.default([]) })
   .strict()
@@ -30,8 +31,18 @@ const extractOptionsSchema = z
   })
   .strict();
 
+/** One include/exclude filter; `within` is the connection's ceiling, set from its limits, never by a request. */
+export type KafkaNameFilter = { include: string[]; exclude: string[]; within?: readonly string[] };
+
 /** Validated extraction options of the Kafka adapter. */
-export type KafkaExtractOptions = z.infer<typeof extractOptionsSchema>;
+export type KafkaExtractOptions = Omit<
+  z.infer<typeof extractOptionsSchema>,
+  'topics' | 'groups' | 'subjects'
+> & {
+  topics: KafkaNameFilter;
+  groups: KafkaNameFilter;
+  subjects: KafkaNameFilter;
+};
 
 /** Validates options sent by the cloud; throws `SDR_ERR_INVALID_OPTIONS` naming each bad field. */
 export function parseKafkaExtractOptions(
@@ -40,28 +51,22 @@ export function parseKafkaExtractOptions(
 ): KafkaExtractOptions {
   const parsed = extractOptionsSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new Codes.SDR_ERR_INVALID_OPTIONS(
-      connection,
-      parsed.error.issues.map((issue) => `${issue.path.join('.') || 'options'}: ${issue.message}`).join('; '),
-    );
+    throw new Codes.SDR_ERR_INVALID_OPTIONS(connection, describeIssues(parsed.error));
   }
   return parsed.data;
 }
 
-/** Compiles include/exclude glob lists into one predicate; `*` matches any run, `?` one character. */
-export function nameFilter(filter: { include: string[]; exclude: string[] }): (name: string) => boolean {
-  const compile = (patterns: string[]) =>
-    patterns.map(
-      (pattern) =>
-        new RegExp(
-          `^${pattern
-            .split('')
-            .map((ch) => (ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
-            .join('')}$`,
-          's',
-        ),
-    );
-  const include = compile(filter.include);
-  const exclude = compile(filter.exclude);
-  return (name) => include.some((re) => re.test(name)) && !exclude.some((re) => re.test(name));
+/**
+ * Compiles include/exclude glob lists into one predicate with the adapters' shared linear-time matcher;
+ * `*` matches any run, `?` one character, case-sensitive (Kafka names are). `within` is the connection's
+ * ceiling (limits), applied on top of the request's lists.
+ */
+export function nameFilter(filter: {
+  include: readonly string[];
+  exclude: readonly string[];
+  within?: readonly string[];
+}): (name: string) => boolean {
+  const requested = createNameFilter(filter, 'sensitive', 'none');
+  const ceiling = filter.within ? createNameFilter({ include: filter.within }, 'sensitive') : () => true;
+  return (name) => ceiling(name) && requested(name);
 }

@@ -130,8 +130,10 @@ export function mapPgError(error: unknown, target: ErrorTarget, phase: 'connect'
   if (/^Connection terminated/.test(raw))
     return new Codes.SDR_ERR_PG_UNREACHABLE(`connection to ${server} closed unexpectedly`, options);
   if (code === '2201B')
-    return new Codes.SDR_ERR_PG_QUERY(
-      `a schema or table pattern is not a valid PostgreSQL regular expression: ${raw}`,
+    // Valid in JavaScript (checked at admission) but not in PostgreSQL: the same request fails every time.
+    return new Codes.SDR_ERR_INVALID_OPTIONS(
+      `${server}/${target.database}`,
+      `a /regex/ pattern is not a valid PostgreSQL regular expression: ${raw.slice(0, 300)}`,
       options,
     );
   if (phase === 'connect')

@@ -3,7 +3,13 @@ import { crawlDatabase } from './catalog.js';
 import { openCloudSqlTransport } from './cloud-sql.js';
 import { serverKey } from './keys.js';
 import type { PostgresExtractOptions, PostgresSettings } from './options.js';
-import { compileSettings, parseExtractOptions } from './options.js';
+import {
+  allowedDatabases,
+  checkPostgresLimits,
+  compileSettings,
+  parseExtractOptions,
+  parseLimitsOf,
+} from './options.js';
 import { DATABASES } from './queries.js';
 import type { ReadOnlySession, SessionTransport } from './session.js';
 import { openReadOnlySession } from './session.js';
@@ -73,6 +79,7 @@ export function createPostgresAdapter(
   return {
     type,
     parseOptions: parseExtractOptions,
+    checkLimits: checkPostgresLimits,
 
     async check(connection, context) {
       const prepared = await prepare(connection, transports, context.signal);
@@ -120,6 +127,14 @@ async function* extract(
   transports: PostgresTransportFactory,
 ): AsyncGenerator<MetadataRecord, void, undefined> {
   const { signal } = context;
+  // The connection's limits bound every job, whoever checked them before: the request can only narrow.
+  const scope = {
+    name: connection.name,
+    ...(connection.database === undefined ? {} : { database: connection.database }),
+    limits: connection.limits ?? {},
+  };
+  checkPostgresLimits(options, scope);
+  const allowed = allowedDatabases(scope, parseLimitsOf(scope));
   const prepared = await prepare(connection, transports, signal);
   try {
     const { settings, transport } = prepared;
@@ -128,7 +143,9 @@ async function* extract(
     if (options.databases) {
       const filter = options.databases;
       databases = await withSession(settings, transport, signal, undefined, async (session) =>
-        (await session.query(DATABASES, [filter.include, filter.exclude])).map((row) => row.name as string),
+        (await session.query(DATABASES, [filter.include, filter.exclude]))
+          .map((row) => row.name as string)
+          .filter(allowed),
       );
       if (databases.length === 0) context.warn(`no database on ${server} matches the job's database filter`);
     }

@@ -1,7 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { Codes } from '../../protocol/index.js';
-import type { SourceConnection } from '../types.js';
+import {
+  createNameFilter,
+  describeIssues,
+  globListSchema,
+  globToRegexSource,
+  MAX_PATTERN_LENGTH,
+  MAX_PATTERNS_PER_LIST,
+  parseLimits,
+} from '../shared/index.js';
+import type { ConnectionScope, SourceConnection } from '../types.js';
 import type { CloudSqlSettings } from './cloud-sql.js';
 
 /** How strictly TLS to the server is required and verified; libpq's meanings, minus `allow`/`prefer`. */
@@ -14,6 +23,7 @@ export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
 const pattern = z
   .string()
   .min(1)
+  .max(MAX_PATTERN_LENGTH)
   .superRefine((value, ctx) => {
     const regex = parseRegexPattern(value);
     if (regex === undefined) return;
@@ -22,14 +32,13 @@ const pattern = z
     } catch (error) {
       ctx.addIssue({
         code: 'custom',
-        message: `invalid regular expression ${value}: ${(error as Error).message}`,
+        message: `invalid regular expression: ${(error as Error).message.slice(0, 200)}`,
       });
     }
   });
 
-const filter = z
-  .object({ include: z.array(pattern).optional(), exclude: z.array(pattern).optional() })
-  .strict();
+const patternList = z.array(pattern).max(MAX_PATTERNS_PER_LIST);
+const filter = z.object({ include: patternList.optional(), exclude: patternList.optional() }).strict();
 
 const extractOptionsSchema = z
   .object({
@@ -59,6 +68,8 @@ export interface PostgresExtractOptions {
    * use and relations it holds a privilege on, as information_schema shows them.
    */
   readonly visibility: 'catalog' | 'granted';
+  /** The database filter as the request sent it, to check against the connection's limits. */
+  readonly requestedDatabases?: { readonly include: readonly string[]; readonly exclude: readonly string[] };
 }
 
 /** Include/exclude lists compiled to PostgreSQL regular expressions (ARE), applied in the catalog queries. */
@@ -73,18 +84,15 @@ function parseRegexPattern(value: string): { source: string; caseInsensitive: bo
   return { source: match[1]!, caseInsensitive: match[2] === 'i' };
 }
 
-/** Turns one glob or `/regex/` into an anchored PostgreSQL advanced regular expression. */
+/**
+ * Turns one glob or `/regex/` into an anchored PostgreSQL advanced regular expression. Globs go through
+ * the adapters' shared glob compiler (case-sensitive, like PostgreSQL identifiers); they run server-side,
+ * bounded by `statement_timeout`, never on the runtime's event loop.
+ */
 export function toPostgresRegex(value: string): string {
   const regex = parseRegexPattern(value);
   if (regex) return `${regex.caseInsensitive ? '(?i)' : ''}^(?:${regex.source})$`;
-  let out = '^';
-  for (const char of value) {
-    if (char === '*') out += '.*';
-    else if (char === '?') out += '.';
-    else if (/[\\^$.|+()[\]{}]/.test(char)) out += `\\${char}`;
-    else out += char;
-  }
-  return `${out}$`;
+  return globToRegexSource(value);
 }
 
 function compile(raw: { include?: string[]; exclude?: string[] } | undefined): NameFilter {
@@ -92,12 +100,6 @@ function compile(raw: { include?: string[]; exclude?: string[] } | undefined): N
     include: (raw?.include ?? []).map(toPostgresRegex),
     exclude: (raw?.exclude ?? []).map(toPostgresRegex),
   };
-}
-
-function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(options)'}: ${issue.message}`)
-    .join('; ');
 }
 
 /** Validates a job's extraction options; throws `SDR_ERR_INVALID_OPTIONS` naming every problem. */
@@ -111,10 +113,81 @@ export function parseExtractOptions(
   return {
     schemas: compile(options.schemas),
     tables: compile(options.tables),
-    ...(options.databases ? { databases: compile(options.databases) } : {}),
+    ...(options.databases
+      ? {
+          databases: compile(options.databases),
+          requestedDatabases: {
+            include: options.databases.include ?? [],
+            exclude: options.databases.exclude ?? [],
+          },
+        }
+      : {}),
     includeFunctionBodies: options.includeFunctionBodies,
     visibility: options.visibility,
   };
+}
+
+const limitsSchema = z
+  .object({
+    /**
+     * Databases (globs, case-sensitive) a request may crawl besides the connection's own. Absent: only
+     * the connection's database. A request's database filter is intersected with this list.
+     */
+    databases: globListSchema.default([]),
+    /** Whether a request may ask for function bodies (`includeFunctionBodies`). */
+    functionBodies: z.boolean().default(false),
+  })
+  .strict();
+
+/** A postgres connection's ceilings, from `limits:` in the connections file. */
+export type PostgresLimits = z.infer<typeof limitsSchema>;
+
+/** Parses a connection's limits; throws `SDR_ERR_CONNECTIONS_INVALID`. */
+export function parseLimitsOf(scope: ConnectionScope): PostgresLimits {
+  return parseLimits(
+    limitsSchema,
+    scope.limits,
+    scope.name,
+    (where, problem) => new Codes.SDR_ERR_CONNECTIONS_INVALID(where, problem),
+  );
+}
+
+/** The databases a connection allows: its own, plus those its `limits.databases` globs match. */
+export function allowedDatabases(scope: ConnectionScope, limits: PostgresLimits): (name: string) => boolean {
+  const listed = createNameFilter({ include: limits.databases }, 'sensitive');
+  const own = scope.database ?? 'postgres';
+  return (name) => name === own || (limits.databases.length > 0 && listed(name));
+}
+
+const isLiteralName = (pattern: string): boolean => !/[*?]/.test(pattern) && !pattern.startsWith('/');
+
+/**
+ * Refuses options that read beyond the connection's limits: function bodies it does not allow, or a
+ * database named outright that it does not allow (patterns are narrowed to the allowed set at extraction).
+ */
+export function checkPostgresLimits(
+  options: PostgresExtractOptions | undefined,
+  scope: ConnectionScope,
+): void {
+  const limits = parseLimitsOf(scope);
+  if (options === undefined) return;
+  if (options.includeFunctionBodies && !limits.functionBodies) {
+    throw new Codes.SDR_ERR_INVALID_OPTIONS(
+      scope.name,
+      'includeFunctionBodies: this connection does not allow function bodies (the customer sets limits.functionBodies: true in the connections file)',
+    );
+  }
+  const requested = options.requestedDatabases;
+  if (requested) {
+    const allowed = allowedDatabases(scope, limits);
+    const outside = requested.include.filter((name) => isLiteralName(name) && !allowed(name));
+    if (outside.length > 0) {
+      throw new Codes.SDR_ERR_INVALID_OPTIONS(
+        scope.name,
+        `databases: ${outside.length} database(s) outside this connection's limits.databases (first: ${JSON.stringify(outside[0]?.slice(0, 80))})`,
+      );
+    }
+  }
 }
 
 const connectionOptionsSchema = z

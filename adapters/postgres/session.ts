@@ -113,7 +113,30 @@ export async function openReadOnlySession(
     await client.end().catch(() => undefined);
   };
   const onAbort = (): void => {
+    cancelRunningQuery();
     void end();
+  };
+  // Ending the client alone does not stop a query the server is executing: the backend only notices the
+  // closed socket when it next writes, so a cancelled job's query would run on until statement_timeout.
+  // A CancelRequest (what pg_cancel_backend does, sent on a separate connection) stops it at once.
+  const cancelRunningQuery = (): void => {
+    const internals = client as unknown as { activeQuery?: unknown; processID?: number };
+    if (!internals.activeQuery || !internals.processID) return;
+    try {
+      const canceller = new pg.Client({
+        host: settings.host,
+        port: settings.port,
+        ...(options.transport?.stream ? { stream: options.transport.stream } : {}),
+      });
+      const connection = (canceller as unknown as { connection: NodeJS.EventEmitter }).connection;
+      connection.on('error', () => undefined);
+      (canceller as unknown as { cancel(client: pg.Client, query: unknown): void }).cancel(
+        client,
+        internals.activeQuery,
+      );
+    } catch {
+      // Best effort: the client is ended right after, and statement_timeout still bounds the query.
+    }
   };
   signal.addEventListener('abort', onAbort, { once: true });
 

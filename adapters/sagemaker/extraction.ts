@@ -104,7 +104,9 @@ export class Extraction {
   ) {
     this.client = session.client;
     this.signal = context.signal;
-    this.wanted = nameFilter(options.include, options.exclude);
+    const requested = nameFilter(options.include, options.exclude);
+    const ceiling = nameFilter(options.within ?? [], []);
+    this.wanted = (name) => ceiling(name) && requested(name);
   }
 
   /** Streams every wanted record; warnings for denied actions go to `context.warn` at the end. */

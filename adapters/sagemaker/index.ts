@@ -3,7 +3,13 @@ import { ListModelsCommand } from '@aws-sdk/client-sagemaker';
 import type { AdapterContext, MetadataRecord, SourceAdapter, SourceConnection } from '../types.js';
 import { abortError, openSession, toSdrError } from './client.js';
 import { Extraction } from './extraction.js';
-import { parseExtractOptions, parseSettings, type SagemakerExtractOptions } from './options.js';
+import {
+  checkSagemakerLimits,
+  narrowToLimits,
+  parseExtractOptions,
+  parseSettings,
+  type SagemakerExtractOptions,
+} from './options.js';
 
 export { Kinds as SagemakerKinds } from './records.js';
 export { RESOURCE_TYPES as SAGEMAKER_RESOURCE_TYPES, type SagemakerExtractOptions } from './options.js';
@@ -14,6 +20,7 @@ export function createSagemakerAdapter(): SourceAdapter<SagemakerExtractOptions>
     type: 'sagemaker',
 
     parseOptions: parseExtractOptions,
+    checkLimits: checkSagemakerLimits,
 
     async check(connection: SourceConnection, context: AdapterContext): Promise<Record<string, unknown>> {
       const settings = parseSettings(connection);
@@ -45,9 +52,16 @@ export function createSagemakerAdapter(): SourceAdapter<SagemakerExtractOptions>
       context: AdapterContext,
     ): AsyncGenerator<MetadataRecord> {
       const settings = parseSettings(connection);
+      const narrowed = narrowToLimits(options, { name: connection.name, limits: connection.limits ?? {} });
       const session = openSession(settings, context.signal);
       try {
-        yield* new Extraction(session, connection.name, options, settings.describeConcurrency, context).run();
+        yield* new Extraction(
+          session,
+          connection.name,
+          narrowed,
+          settings.describeConcurrency,
+          context,
+        ).run();
       } finally {
         session.destroy();
       }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Codes } from '../../protocol/index.js';
-import type { SourceConnection } from '../types.js';
+import { createNameFilter, describeIssues, globListSchema, parseLimits } from '../shared/index.js';
+import type { ConnectionScope, SourceConnection } from '../types.js';
 
 /** Every SageMaker resource type the adapter can extract, in extraction order. */
 export const RESOURCE_TYPES = [
@@ -23,18 +24,18 @@ export const RESOURCE_TYPES = [
 export type ResourceType = (typeof RESOURCE_TYPES)[number];
 
 const resourceType = z.enum(RESOURCE_TYPES);
-const pattern = z.string().min(1).max(256);
+const resourceTypeList = z.array(resourceType).max(RESOURCE_TYPES.length);
 
 const extractionSchema = z
   .object({
     /** Glob patterns (`*`, `?`, case-insensitive) a resource's name must match one of; empty = all. */
-    include: z.array(pattern).max(100).default([]),
+    include: globListSchema.default([]),
     /** Glob patterns a resource's name must match none of. */
-    exclude: z.array(pattern).max(100).default([]),
+    exclude: globListSchema.default([]),
     /** Resource types to extract; empty = all. */
-    resourceTypes: z.array(resourceType).default([]),
+    resourceTypes: resourceTypeList.default([]),
     /** Resource types to skip. */
-    excludeResourceTypes: z.array(resourceType).default([]),
+    excludeResourceTypes: resourceTypeList.default([]),
     /** Only resources created strictly after this instant. */
     createdAfter: z.iso.datetime({ offset: true }).optional(),
     /** Model tags cost one ListTags request per model; off saves those requests. */
@@ -46,17 +47,19 @@ const extractionSchema = z
 
 /** Validated extraction options sent by the cloud. */
 export interface SagemakerExtractOptions {
+  /** The resource types the request named explicitly (empty: all), to check against the limits. */
+  readonly requestedTypes: readonly ResourceType[];
   readonly include: readonly string[];
   readonly exclude: readonly string[];
+  /** The connection's name ceiling (limits.names), set at extraction, never by a request. */
+  readonly within?: readonly string[];
   readonly resourceTypes: ReadonlySet<ResourceType>;
   readonly createdAfter?: Date;
   readonly modelTags: boolean;
   readonly pipelineExecutions: number;
 }
 
-function problems(error: z.ZodError): string {
-  return error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
-}
+const problems = (error: z.ZodError): string => describeIssues(error, '(root)');
 
 /** Parses the cloud's extraction options; throws `SDR_ERR_INVALID_OPTIONS`. */
 export function parseExtractOptions(
@@ -69,6 +72,7 @@ export function parseExtractOptions(
   const wanted = new Set<ResourceType>(value.resourceTypes.length > 0 ? value.resourceTypes : RESOURCE_TYPES);
   for (const type of value.excludeResourceTypes) wanted.delete(type);
   return {
+    requestedTypes: value.resourceTypes,
     include: value.include,
     exclude: value.exclude,
     resourceTypes: wanted,
@@ -149,21 +153,72 @@ export function parseSettings(connection: SourceConnection): SagemakerSettings {
   return { ...parsed.data, ...(credentials === undefined ? {} : { credentials }) };
 }
 
-/** Compiles include/exclude glob patterns into one case-insensitive name test. */
+/**
+ * Compiles include/exclude glob patterns into one name test with the adapters' shared linear-time
+ * matcher, case-insensitive (SageMaker treats resource names so). An empty include list means all.
+ */
 export function nameFilter(
   include: readonly string[],
   exclude: readonly string[],
 ): (name: string) => boolean {
-  const compile = (glob: string): RegExp =>
-    new RegExp(
-      `^${glob
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replace(/\*/g, '.*')
-        .replace(/\?/g, '.')}$`,
-      'i',
+  return createNameFilter({ include, exclude }, 'insensitive');
+}
+
+const limitsSchema = z
+  .object({
+    /** Resource types a request may extract; default all. Types outside are never extracted. */
+    resourceTypes: resourceTypeList.default([...RESOURCE_TYPES]),
+    /** Resource names (globs, case-insensitive) a request may extract; a request's filter is narrowed to these. */
+    names: globListSchema.default(['*']),
+    /** Whether a request may fetch model tags (`modelTags`). */
+    modelTags: z.boolean().default(true),
+  })
+  .strict();
+
+/** A sagemaker connection's ceilings, from `limits:` in the connections file. */
+export type SagemakerLimits = z.infer<typeof limitsSchema>;
+
+function limitsOf(scope: ConnectionScope): SagemakerLimits {
+  return parseLimits(
+    limitsSchema,
+    scope.limits,
+    scope.name,
+    (where, problem) => new Codes.SDR_ERR_CONNECTIONS_INVALID(where, problem),
+  );
+}
+
+/** Refuses options asking for resource types or tags the connection's limits do not allow. */
+export function checkSagemakerLimits(
+  options: SagemakerExtractOptions | undefined,
+  scope: ConnectionScope,
+): void {
+  const limits = limitsOf(scope);
+  if (options === undefined) return;
+  const denied = options.requestedTypes.filter((type) => !limits.resourceTypes.includes(type));
+  if (denied.length > 0) {
+    throw new Codes.SDR_ERR_INVALID_OPTIONS(
+      scope.name,
+      `resourceTypes: ${denied.join(', ')} not allowed by this connection's limits.resourceTypes`,
     );
-  const includes = include.map(compile);
-  const excludes = exclude.map(compile);
-  return (name) =>
-    (includes.length === 0 || includes.some((re) => re.test(name))) && !excludes.some((re) => re.test(name));
+  }
+  if (options.modelTags && !limits.modelTags && options.resourceTypes.has('models')) {
+    throw new Codes.SDR_ERR_INVALID_OPTIONS(
+      scope.name,
+      'modelTags: this connection does not allow model tags (limits.modelTags); send modelTags: false',
+    );
+  }
+}
+
+/** The options narrowed to the connection's limits: only allowed types, names within the allowed globs. */
+export function narrowToLimits(
+  options: SagemakerExtractOptions,
+  scope: ConnectionScope,
+): SagemakerExtractOptions {
+  const limits = limitsOf(scope);
+  return {
+    ...options,
+    resourceTypes: new Set([...options.resourceTypes].filter((type) => limits.resourceTypes.includes(type))),
+    modelTags: options.modelTags && limits.modelTags,
+    within: limits.names,
+  };
 }

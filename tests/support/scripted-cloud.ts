@@ -16,10 +16,13 @@ export class ScriptedCloud {
   readonly keys = generateKeyPairSync('ed25519');
   private readonly server: WebSocketServer;
   private waiters: { predicate: () => boolean; resolve: () => void }[] = [];
+  /** Called with every frame received, after it is recorded (to script acks, commits, ...). */
+  readonly listeners: ((frame: Received, socket: WebSocket) => void)[] = [];
 
   private constructor(
     readonly token: string,
-    readonly agentId: string,
+    /** The agent id the next welcome names (a hostile cloud may change it between connections). */
+    public agentId: string,
     private readonly welcome: { creditWindow: number; heartbeatIntervalMs: number; maxFrameBytes: number },
   ) {
     this.server = new WebSocketServer({
@@ -39,6 +42,7 @@ export class ScriptedCloud {
           frame = { type: '<unparseable>' };
         }
         this.received.push(frame);
+        for (const listener of this.listeners) listener(frame, socket);
         if (frame.type === 'hello') {
           socket.send(
             JSON.stringify({ type: 'welcome', protocolVersion: 1, agentId: this.agentId, ...this.welcome }),
@@ -125,6 +129,41 @@ export class ScriptedCloud {
           resolve();
         },
       });
+    });
+  }
+
+  /** Stops reading from the latest connection (the runtime's sends pile up in its socket buffer). */
+  stopReading(): void {
+    (this.socket as unknown as { _socket: { pause(): void } })._socket.pause();
+  }
+
+  /** Reads from the latest connection again. */
+  resumeReading(): void {
+    (this.socket as unknown as { _socket: { resume(): void } })._socket.resume();
+  }
+
+  /** Acknowledges every batch and commits every job.end, as a well-behaved cloud would. */
+  autoAck(): void {
+    this.listeners.push((frame, socket) => {
+      if (frame.type === 'job.batch') {
+        socket.send(
+          JSON.stringify({
+            type: 'job.ack',
+            requestId: frame.requestId,
+            attempt: frame.attempt,
+            seq: frame.seq,
+          }),
+        );
+      } else if (frame.type === 'job.end') {
+        socket.send(
+          JSON.stringify({
+            type: 'job.committed',
+            requestId: frame.requestId,
+            attempt: frame.attempt,
+            records: frame.records,
+          }),
+        );
+      }
     });
   }
 

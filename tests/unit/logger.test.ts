@@ -39,3 +39,25 @@ describe('logger', () => {
     expect(redactUrl('redis://user:hunter22@redis:6379/0')).toBe('redis://user:redacted@redis:6379/0');
   });
 });
+
+describe('logger redaction by key name', () => {
+  it('censors secretAccessKey, sslkey, clientSecret and kin in any case, at any depth', () => {
+    const { log, lines } = capture();
+    log.info(
+      {
+        aws: { secretAccessKey: 'canary-1', accessKeyId: 'AKIAEXAMPLE', SessionToken: 'canary-2' },
+        tls: [{ sslkey: 'canary-3', SSLKEY: 'canary-4' }],
+        azure: { client_secret: 'canary-5', ClientSecret: 'canary-6' },
+        headers: { 'X-Api-Key': 'canary-7' },
+        db_password: 'canary-8',
+        secrets: { password: 'env://PG_PASSWORD' },
+      },
+      'connecting',
+    );
+    const text = lines.join('');
+    for (let i = 1; i <= 8; i += 1) expect(text).not.toContain(`canary-${i}`);
+    // Identifiers and secret references are not secrets and stay readable.
+    expect(text).toContain('AKIAEXAMPLE');
+    expect(JSON.parse(text)).toMatchObject({ aws: { secretAccessKey: '[redacted]' } });
+  });
+});
