@@ -320,7 +320,7 @@ describe('hostile cloud', { timeout: 300_000 }, () => {
 
   it('refuses a job written straight into Redis, and reports it (finding 5)', async () => {
     const { cloud, queueName } = await start();
-    const queue = new Queue(queueName, { connection: { url: peers.redisUrl } as never });
+    const queue = new Queue(queueName, { connection: { url: peers.redisUrl } });
     try {
       const honest = cloud.request({ options: { schemas: { include: ['app'] } } });
       await queue.add(
