@@ -364,9 +364,7 @@ export class AdminSession {
    * values) and the cluster-wide dynamic defaults (resource name ""). A denied or failed resource is its
    * Kafka error id instead of failing the job.
    */
-  async brokerConfigs(
-    brokerIds: number[],
-  ): Promise<{
+  async brokerConfigs(brokerIds: number[]): Promise<{
     brokers: Map<number, ConfigEntry[] | { errorId: string }>;
     clusterDefaults: ConfigEntry[] | { errorId: string };
   }> {
