@@ -3,6 +3,7 @@ import {
   Admin,
   apiVersionsV3,
   createAPI,
+  describeConfigsV4,
   findCoordinatorV4,
   listOffsetsV7,
   metadataV12,
@@ -27,6 +28,8 @@ const LATEST = -1n;
 
 /** ConfigResource type 2 is TOPIC in DescribeConfigs. */
 const TOPIC_RESOURCE = 2 as const;
+/** ConfigResource type 4 is BROKER; its empty name stands for the cluster-wide dynamic defaults. */
+const BROKER_RESOURCE = 4 as const;
 
 /** ListOffsets isolation level 0: the high watermark, not the last stable offset. */
 const READ_UNCOMMITTED = 0;
@@ -354,6 +357,55 @@ export class AdminSession {
       );
     }
     return out;
+  }
+
+  /**
+   * DescribeConfigs BROKER: each broker's configuration (asked of that broker, which alone knows its static
+   * values) and the cluster-wide dynamic defaults (resource name ""). A denied or failed resource is its
+   * Kafka error id instead of failing the job.
+   */
+  async brokerConfigs(brokerIds: number[]): Promise<{
+    brokers: Map<number, ConfigEntry[] | { errorId: string }>;
+    clusterDefaults: ConfigEntry[] | { errorId: string };
+  }> {
+    type Raw = Awaited<ReturnType<typeof describeConfigsV4.api.async>>;
+    const connections = await this.#call('Metadata', () => this.#connections());
+    const describe = async (connection: Connection | undefined, name: string) => {
+      if (!connection) return { errorId: 'BROKER_NOT_AVAILABLE' };
+      let raw: Raw;
+      try {
+        raw = await this.#limiter.run(() =>
+          describeConfigsV4.api.async(
+            connection,
+            [{ resourceType: BROKER_RESOURCE, resourceName: name, configurationKeys: null }],
+            false,
+            false,
+          ),
+        );
+      } catch (error) {
+        this.#signal.throwIfAborted();
+        const partial = partialResponse<Raw>(error);
+        if (!partial) throw classifyKafkaError(error, this.#settings, 'DescribeConfigs');
+        raw = partial;
+      }
+      const result = raw.results[0];
+      if (!result) return { errorId: 'NO_ANSWER' };
+      if (result.errorCode !== 0) return { errorId: kafkaErrorId(result.errorCode) };
+      return result.configs.map((c) => ({
+        name: c.name,
+        value: c.isSensitive ? null : (c.value ?? null),
+        source: c.configSource,
+        sensitive: c.isSensitive,
+      }));
+    };
+    const [clusterDefaults, ...perBroker] = await Promise.all([
+      describe(connections.values().next().value, ''),
+      ...brokerIds.map((id) => describe(connections.get(id), String(id))),
+    ]);
+    return {
+      brokers: new Map(brokerIds.map((id, i) => [id, perBroker[i] ?? { errorId: 'NO_ANSWER' }])),
+      clusterDefaults: clusterDefaults ?? { errorId: 'NO_ANSWER' },
+    };
   }
 
   /** Bytes on disk per topic, summed over every replica and log dir (DescribeLogDirs to every broker). */

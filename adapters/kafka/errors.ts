@@ -113,7 +113,9 @@ export function classifyKafkaError(error: unknown, settings: KafkaSettings, oper
 export function aclFor(operation: string, kafkaErrorId = ''): string {
   switch (operation) {
     case 'DescribeConfigs':
-      return 'DESCRIBE_CONFIGS on the Topic';
+      return kafkaErrorId === 'CLUSTER_AUTHORIZATION_FAILED'
+        ? 'DESCRIBE_CONFIGS on the Cluster'
+        : 'DESCRIBE_CONFIGS on the Topic';
     case 'DescribeLogDirs':
       return 'DESCRIBE on the Cluster';
     case 'DescribeGroups':

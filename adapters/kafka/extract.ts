@@ -34,6 +34,34 @@ export const ALWAYS_REPORTED_CONFIGS = [
   'max.message.bytes',
 ] as const;
 
+/** Broker configs always reported, whatever their source; the others only when not Kafka's default. */
+export const ALWAYS_REPORTED_BROKER_CONFIGS = [
+  'auto.create.topics.enable',
+  'compression.type',
+  'default.replication.factor',
+  'log.cleanup.policy',
+  'log.retention.bytes',
+  'log.retention.hours',
+  'log.retention.ms',
+  'log.segment.bytes',
+  'message.max.bytes',
+  'min.insync.replicas',
+  'num.partitions',
+  'offsets.retention.minutes',
+  'unclean.leader.election.enable',
+] as const;
+
+/** Kafka's ConfigSource names, by the number DescribeConfigs answers. */
+const CONFIG_SOURCES: Record<number, string> = {
+  1: 'DYNAMIC_TOPIC_CONFIG',
+  2: 'DYNAMIC_BROKER_CONFIG',
+  3: 'DYNAMIC_DEFAULT_BROKER_CONFIG',
+  4: 'STATIC_BROKER_CONFIG',
+  5: 'DEFAULT_CONFIG',
+  6: 'DYNAMIC_BROKER_LOGGER_CONFIG',
+};
+const DEFAULT_CONFIG = 5;
+
 /** ConfigSource 1 (DYNAMIC_TOPIC_CONFIG): a value set on the topic itself, i.e. not a default. */
 const TOPIC_OVERRIDE = 1;
 
@@ -116,8 +144,10 @@ export async function* extractKafka(
   let partitionCount = 0;
   for (const topic of allTopics) partitionCount += topic.partitions.length;
 
+  const brokerConfigs = await brokerConfigRecord(session, cluster, context);
   yield clusterRecord(
     cluster,
+    brokerConfigs,
     clusterKey,
     allTopics.length,
     partitionCount,
@@ -178,8 +208,63 @@ export async function* extractKafka(
   }
 }
 
+type BrokerConfigs = {
+  brokerConfigs:
+    { brokerId: number; configs: Record<string, string | null>; sources: Record<string, string> }[] | null;
+  clusterDynamicDefaults: Record<string, string | null> | null;
+};
+
+/**
+ * Each broker's configs that differ from Kafka's defaults (static from server.properties, dynamic per broker
+ * or cluster-wide) plus `ALWAYS_REPORTED_BROKER_CONFIGS`, and the cluster-wide dynamic defaults. A denial
+ * (DESCRIBE_CONFIGS on the Cluster) leaves them null with one warning.
+ */
+async function brokerConfigRecord(
+  session: AdminSession,
+  cluster: ClusterInfo,
+  context: AdapterContext,
+): Promise<BrokerConfigs> {
+  const answered = await session.brokerConfigs(cluster.brokers.map((b) => b.id));
+  const failures: string[] = [];
+  const brokerConfigs: NonNullable<BrokerConfigs['brokerConfigs']> = [];
+  for (const [brokerId, entries] of answered.brokers) {
+    if ('errorId' in entries) {
+      failures.push(`broker ${brokerId} (${entries.errorId})`);
+      continue;
+    }
+    const configs: Record<string, string | null> = {};
+    const sources: Record<string, string> = {};
+    const always = new Set<string>(ALWAYS_REPORTED_BROKER_CONFIGS);
+    for (const entry of [...entries].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (entry.source === DEFAULT_CONFIG && !always.has(entry.name)) continue;
+      configs[entry.name] = entry.value;
+      sources[entry.name] = CONFIG_SOURCES[entry.source] ?? `UNKNOWN_${entry.source}`;
+    }
+    brokerConfigs.push({ brokerId, configs, sources });
+  }
+  let clusterDynamicDefaults: Record<string, string | null> | null = null;
+  if ('errorId' in answered.clusterDefaults) {
+    failures.push(`cluster-wide defaults (${answered.clusterDefaults.errorId})`);
+  } else {
+    clusterDynamicDefaults = {};
+    for (const entry of answered.clusterDefaults) {
+      if (entry.source === 3) clusterDynamicDefaults[entry.name] = entry.value;
+    }
+  }
+  if (failures.length > 0) {
+    context.warn(
+      `broker configs omitted for ${failures.join(', ')}; grant ${aclFor('DescribeConfigs', 'CLUSTER_AUTHORIZATION_FAILED')}`,
+    );
+  }
+  return {
+    brokerConfigs: brokerConfigs.length > 0 || cluster.brokers.length === 0 ? brokerConfigs : null,
+    clusterDynamicDefaults,
+  };
+}
+
 function clusterRecord(
   cluster: ClusterInfo,
+  brokerConfigs: BrokerConfigs,
   key: string,
   topicCount: number,
   partitionCount: number,
@@ -200,6 +285,8 @@ function clusterRecord(
     bootstrapServers: settings.bootstrapServers,
     schemaRegistryUrl: registry?.url ?? null,
     schemaRegistryCompatibility: globalCompatibility,
+    brokerConfigs: brokerConfigs.brokerConfigs,
+    clusterDynamicDefaults: brokerConfigs.clusterDynamicDefaults,
   };
 }
 

@@ -12,7 +12,7 @@ import { SchemaRegistryClient } from './schema-registry.js';
 import { compileKafkaSettings } from './settings.js';
 
 export type { KafkaExtractOptions } from './options.js';
-export { ALWAYS_REPORTED_CONFIGS, recordKeys } from './extract.js';
+export { ALWAYS_REPORTED_BROKER_CONFIGS, ALWAYS_REPORTED_CONFIGS, recordKeys } from './extract.js';
 
 /** The connection `type` this adapter answers to. */
 export const KAFKA_SOURCE_TYPE = 'kafka';

@@ -1,11 +1,15 @@
 /**
  * The adapter's topic records checked field by field against Kafka's own CLI tools on the peer cluster, so a
  * client upgrade (or a change of ours) cannot silently change a field: kafka-topics.sh --describe,
- * kafka-configs.sh --describe (dynamic and --all), GetOffsetShell (earliest and latest) and
+ * kafka-configs.sh --describe (topics: dynamic and --all; brokers: --all and --entity-default), GetOffsetShell (earliest and latest) and
  * kafka-log-dirs.sh. Consumer groups are compared with kafka-consumer-groups.sh in kafka-groups.kafka.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALWAYS_REPORTED_CONFIGS, createKafkaAdapter } from '../../adapters/kafka/index.js';
+import {
+  ALWAYS_REPORTED_BROKER_CONFIGS,
+  ALWAYS_REPORTED_CONFIGS,
+  createKafkaAdapter,
+} from '../../adapters/kafka/index.js';
 import { peers } from '../peers/endpoints.js';
 import { kafkaTool, KafkaTools } from '../support/kafka-java.js';
 import { byName, extractAll, produce, saslConnection, setupAdmin, testContext } from './kafka-fixture.js';
@@ -75,19 +79,25 @@ function tabFields(line: string): Record<string, string> {
   );
 }
 
-/** `Dynamic configs for topic X are:` / `All configs for topic X are:` sections: topic → name → value. */
-function configSections(text: string): Map<string, Map<string, string>> {
-  const out = new Map<string, Map<string, string>>();
-  let current: Map<string, string> | undefined;
+/**
+ * kafka-configs sections (`All configs for topic X are:`, `Dynamic configs for broker 1 are:`, `Default
+ * configs for brokers in the cluster are:` as ""): entity → config name → value and effective source.
+ */
+function configSections(text: string): Map<string, Map<string, { value: string; source: string }>> {
+  const out = new Map<string, Map<string, { value: string; source: string }>>();
+  let current: Map<string, { value: string; source: string }> | undefined;
   for (const line of text.split('\n')) {
-    const header = /^(?:All|Dynamic) configs for topic (\S+) are:$/.exec(line.trim());
+    const header =
+      /^(?:All|Dynamic) configs for (?:topic|broker) (\S+) are:$/.exec(line.trim()) ??
+      (/^Default configs for brokers in the cluster are:$/.test(line.trim()) ? ['', ''] : null);
     if (header) {
       current = new Map();
       out.set(header[1] ?? '', current);
     } else if (current && /^\s+\S+=/.test(line)) {
-      const entry = line.trim().split(' sensitive=')[0] ?? '';
+      const [entry = '', rest = ''] = line.trim().split(' sensitive=');
       const at = entry.indexOf('=');
-      current.set(entry.slice(0, at), entry.slice(at + 1));
+      const source = /synonyms=\{(\w+):/.exec(rest)?.[1] ?? 'DEFAULT_CONFIG';
+      current.set(entry.slice(0, at), { value: entry.slice(at + 1), source });
     }
   }
   return out;
@@ -106,7 +116,16 @@ describe('topic records against the Kafka CLI tools', () => {
     const byTopic = byName(records, 'kafka.topic');
     expect([...byTopic.keys()].sort()).toEqual([...names].sort());
 
-    const [describeText, earliestText, latestText, logDirsText, dynamicText, allText] = await Promise.all([
+    const [
+      describeText,
+      earliestText,
+      latestText,
+      logDirsText,
+      dynamicText,
+      allText,
+      brokerText,
+      defaultsText,
+    ] = await Promise.all([
       kafkaTool(KafkaTools.topics, [...bootstrap, '--describe', '--topic', regex]),
       kafkaTool(KafkaTools.getOffsetShell, [...bootstrap, '--topic', regex, '--time', '-2']),
       kafkaTool(KafkaTools.getOffsetShell, [...bootstrap, '--topic', regex, '--time', '-1']),
@@ -114,6 +133,14 @@ describe('topic records against the Kafka CLI tools', () => {
       // Without --entity-name, kafka-configs describes every topic: one JVM for each view.
       kafkaTool(KafkaTools.configs, [...bootstrap, '--describe', '--entity-type', 'topics']),
       kafkaTool(KafkaTools.configs, [...bootstrap, '--describe', '--all', '--entity-type', 'topics']),
+      kafkaTool(KafkaTools.configs, [...bootstrap, '--describe', '--all', '--entity-type', 'brokers']),
+      kafkaTool(KafkaTools.configs, [
+        ...bootstrap,
+        '--describe',
+        '--entity-type',
+        'brokers',
+        '--entity-default',
+      ]),
     ]);
 
     const fields = { topics: 0, partitions: 0, partitionFields: 0, configEntries: 0 };
@@ -183,13 +210,48 @@ describe('topic records against the Kafka CLI tools', () => {
         configs: Record<string, string | null>;
         configOverrides: string[];
       };
-      const own = dynamic.get(name) ?? new Map<string, string>();
+      const own = dynamic.get(name) ?? new Map<string, { value: string; source: string }>();
       expect(record.configOverrides, name).toEqual([...own.keys()].sort());
-      for (const [key, value] of own) expect(record.configs[key], `${name} ${key}`).toBe(value);
+      for (const [key, { value }] of own) expect(record.configs[key], `${name} ${key}`).toBe(value);
       for (const key of ALWAYS_REPORTED_CONFIGS)
-        expect(record.configs[key], `${name} ${key}`).toBe(all.get(name)?.get(key));
+        expect(record.configs[key], `${name} ${key}`).toBe(all.get(name)?.get(key)?.value);
       fields.configEntries += own.size + ALWAYS_REPORTED_CONFIGS.length;
     }
     expect(fields).toEqual({ topics: 3, partitions: 6, partitionFields: 36, configEntries: 5 + 3 * 7 });
+
+    // Broker configs: every config whose effective source is not Kafka's default, with that source, plus
+    // the always-reported ones; and the cluster-wide dynamic defaults.
+    const cluster = records.find((r) => r.kind === 'kafka.cluster') as unknown as {
+      brokers: { id: number }[];
+      brokerConfigs: {
+        brokerId: number;
+        configs: Record<string, string | null>;
+        sources: Record<string, string>;
+      }[];
+      clusterDynamicDefaults: Record<string, string | null>;
+    };
+    const brokers = configSections(brokerText);
+    let brokerEntries = 0;
+    expect(cluster.brokerConfigs.map((b) => b.brokerId)).toEqual(cluster.brokers.map((b) => b.id));
+    for (const broker of cluster.brokerConfigs) {
+      const theirs =
+        brokers.get(String(broker.brokerId)) ?? new Map<string, { value: string; source: string }>();
+      const nonDefault = [...theirs].filter(([, e]) => e.source !== 'DEFAULT_CONFIG').map(([k]) => k);
+      const ours = Object.keys(broker.configs);
+      expect(ours.filter((k) => broker.sources[k] !== 'DEFAULT_CONFIG').sort()).toEqual(nonDefault.sort());
+      for (const key of [...nonDefault, ...ALWAYS_REPORTED_BROKER_CONFIGS]) {
+        expect(broker.configs[key] ?? 'null', `broker ${broker.brokerId} ${key}`).toBe(
+          theirs.get(key)?.value,
+        );
+        expect(broker.sources[key], `broker ${broker.brokerId} ${key}`).toBe(theirs.get(key)?.source);
+        brokerEntries++;
+      }
+    }
+    const defaults =
+      configSections(defaultsText).get('') ?? new Map<string, { value: string; source: string }>();
+    expect(cluster.clusterDynamicDefaults).toEqual(
+      Object.fromEntries([...defaults].map(([k, e]) => [k, e.value])),
+    );
+    expect(brokerEntries).toBeGreaterThan(ALWAYS_REPORTED_BROKER_CONFIGS.length);
   }, 300_000);
 });

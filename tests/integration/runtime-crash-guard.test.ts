@@ -1,13 +1,14 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { scaled } from '../support/wait.js';
 
 describe('runtime crash guard', () => {
   it('fails only the job whose library callback threw, with SDR_ERR_ADAPTER_CRASHED, and keeps the process up', async () => {
     const { stdout } = await promisify(execFile)(
       process.execPath,
       ['--import', 'tsx', 'tests/support/crash-guard-child.ts'],
-      { timeout: 60_000 },
+      { timeout: scaled(60_000) },
     );
     const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
     expect(result.crash).toMatchObject({

@@ -308,6 +308,7 @@ describe('extraction with undecodable member bytes', () => {
       };
       const session = {
         clusterMetadata: async () => ({ clusterId: 'c', controllerId: 1, brokers: [], topics: [] }),
+        brokerConfigs: async () => ({ brokers: new Map(), clusterDefaults: [] }),
         groups: async () =>
           ['bad', 'good'].map((id) => ({
             id,
