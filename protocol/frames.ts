@@ -28,9 +28,21 @@ export type MetadataRecord = z.infer<typeof metadataRecordSchema>;
 const requestId = z.string().min(1).max(200);
 const attempt = z.number().int().positive();
 
-/** How results travel back: only `tunnel` exists in this protocol version. */
-export const deliverySchema = z.discriminatedUnion('mode', [z.object({ mode: z.literal('tunnel') })]);
+/** Ways a result reaches the cloud (docs/delivery.md). */
+export const DELIVERY_MODES = ['tunnel', 'bucket', 'presigned'] as const;
+export type DeliveryMode = (typeof DELIVERY_MODES)[number];
+
+/** How the cloud asks results to travel back; `default` takes the connection's default mode. */
+export const deliverySchema = z.object({ mode: z.enum([...DELIVERY_MODES, 'default']) });
 export type Delivery = z.infer<typeof deliverySchema>;
+
+/** One short-lived PUT URL for one object of an attempt (presigned delivery). */
+export const uploadUrlSchema = z.object({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/),
+  url: z.url(),
+  expiresAt: z.iso.datetime(),
+});
+export type UploadUrl = z.infer<typeof uploadUrlSchema>;
 
 /** What the cloud asks for, before signing. It names a connection; it can never define one. */
 export const jobRequestBodySchema = z.object({
@@ -106,7 +118,12 @@ export const frameSchemas = {
     /** The job the error is about, when it is about one. */
     requestId: z.string().optional(),
   }),
-  'job.request': z.object({ type: z.literal('job.request'), request: signedJobRequestSchema }),
+  'job.request': z.object({
+    type: z.literal('job.request'),
+    request: signedJobRequestSchema,
+    /** Outside the signature: URLs are short-lived and re-issued (`upload.grant`). */
+    uploads: z.object({ urls: z.array(uploadUrlSchema).max(1_000) }).optional(),
+  }),
   'job.accepted': z.object({ type: z.literal('job.accepted'), requestId, duplicate: z.boolean() }),
   'job.rejected': z.object({
     type: z.literal('job.rejected'),
@@ -118,7 +135,7 @@ export const frameSchemas = {
     type: z.literal('job.progress'),
     requestId,
     attempt,
-    phase: z.enum(['started', 'extracting', 'finishing', 'waiting-for-tunnel']),
+    phase: z.enum(['started', 'extracting', 'finishing', 'waiting-for-tunnel', 'uploading']),
     records: z.number().int().nonnegative(),
     batches: z.number().int().nonnegative(),
     bytes: z.number().int().nonnegative(),
@@ -144,6 +161,22 @@ export const frameSchemas = {
     records: z.number().int().nonnegative(),
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
     warnings: z.array(z.string()).default([]),
+    /** Absent for tunnel delivery; otherwise where the manifest is (bucket URL, or presigned object name). */
+    delivery: z
+      .object({ mode: z.enum(['bucket', 'presigned']), manifest: z.string().min(1).max(2_000) })
+      .optional(),
+  }),
+  'upload.request': z.object({
+    type: z.literal('upload.request'),
+    requestId,
+    attempt,
+    names: z.array(uploadUrlSchema.shape.name).min(1).max(1_000),
+  }),
+  'upload.grant': z.object({
+    type: z.literal('upload.grant'),
+    requestId,
+    attempt,
+    urls: z.array(uploadUrlSchema).max(1_000),
   }),
   'job.committed': z.object({
     type: z.literal('job.committed'),
@@ -194,6 +227,7 @@ export const CLOUD_TO_RUNTIME: ReadonlySet<FrameType> = new Set<FrameType>([
   'job.committed',
   'job.nack',
   'job.cancel',
+  'upload.grant',
 ]);
 
 /** Frames the runtime sends and the cloud must accept. */
@@ -208,5 +242,6 @@ export const RUNTIME_TO_CLOUD: ReadonlySet<FrameType> = new Set<FrameType>([
   'job.end',
   'job.failed',
   'job.cancelled',
+  'upload.request',
   'log',
 ]);

@@ -2,6 +2,12 @@ import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { Codes, type SdrError } from '../protocol/index.js';
+import {
+  bucketSecretReferences,
+  type DeliverySettings,
+  deliverySettingsSchema,
+  TUNNEL_ONLY,
+} from './delivery/settings.js';
 
 /** One source the customer allows this runtime to crawl. Secrets are references, never values. */
 export interface ConnectionDefinition {
@@ -13,6 +19,8 @@ export interface ConnectionDefinition {
   /** Name → secret reference (`env://…`, `file://…`, `vault://…`). */
   readonly secrets: Readonly<Record<string, string>>;
   readonly options: Readonly<Record<string, unknown>>;
+  /** Which delivery modes the customer allows for this connection, and its bucket (docs/delivery.md). */
+  readonly delivery: DeliverySettings;
 }
 
 const looksLikeSecretValue = /^(?![a-z][a-z0-9+.-]*:\/\/)/;
@@ -36,6 +44,7 @@ const connectionSchema = z
       )
       .default({}),
     options: z.record(z.string(), z.unknown()).default({}),
+    delivery: deliverySettingsSchema.optional(),
   })
   .strict();
 
@@ -88,7 +97,14 @@ export function loadConnections(
         `connection "${connection.name}": type "${connection.type}" has no adapter (known: ${validators.adapterTypes.join(', ')})`,
       );
     }
-    for (const [key, reference] of Object.entries(connection.secrets)) {
+    const bucketReferences = bucketSecretReferences(connection.delivery?.bucket);
+    const references: [string, string][] = [
+      ...Object.entries(connection.secrets),
+      ...Object.entries(bucketReferences).map(
+        ([name, ref]): [string, string] => [`delivery.bucket.credentials.${name}`, ref],
+      ),
+    ];
+    for (const [key, reference] of references) {
       try {
         validators.validateSecretReference(reference);
       } catch (cause) {
@@ -99,7 +115,10 @@ export function loadConnections(
         );
       }
     }
-    connections.set(connection.name, Object.freeze(connection));
+    connections.set(
+      connection.name,
+      Object.freeze({ ...connection, delivery: connection.delivery ?? TUNNEL_ONLY }),
+    );
   }
   return connections;
 }

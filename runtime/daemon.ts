@@ -3,8 +3,10 @@ import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
 import type { Logger } from 'pino';
 import { builtInAdapters, type SourceAdapter } from '../adapters/index.js';
 import {
+  DELIVERY_MODES as PROTOCOL_DELIVERY_MODES,
   describeError,
   type Frame,
+  type FrameOf,
   parsePublicKey,
   SdrError,
   type SignedJobRequest,
@@ -13,6 +15,8 @@ import { builtInSecretProviders, SecretResolver } from '../secrets/index.js';
 import { AlreadyCommitted } from './attempt-stream.js';
 import type { RuntimeConfig } from './config.js';
 import { type ConnectionDefinition, loadConnections } from './connections.js';
+import { sweepRetention } from './delivery/index.js';
+import { bucketSecretReferences, resolveMode } from './delivery/settings.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
 import { JobQueue } from './job-queue.js';
 import type { LogForwarder } from './log-forwarder.js';
@@ -30,7 +34,10 @@ export type DaemonState = 'starting' | 'running' | 'draining' | 'stopped' | 'fai
 const MAX_ERROR_MESSAGE_CHARS = 4_000;
 
 /** Delivery modes this build implements. */
-export const DELIVERY_MODES = ['tunnel'] as const;
+export const DELIVERY_MODES = PROTOCOL_DELIVERY_MODES;
+
+/** How often buckets with `retentionDays` are swept of this agent's old results. */
+const RETENTION_SWEEP_MS = 6 * 3_600_000;
 
 /** Optional overrides, for tests and embedding. */
 export interface DaemonOverrides {
@@ -58,6 +65,9 @@ export class Daemon {
   private queuedCount = 0;
   private depthTimer: NodeJS.Timeout | undefined;
   private readonly logForwarder: LogForwarder | undefined;
+  /** Upload URLs that came with a request, for its first attempt on this instance. */
+  private readonly initialUploads = new Map<string, NonNullable<FrameOf<'job.request'>['uploads']>['urls']>();
+  private retentionTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly config: RuntimeConfig,
@@ -157,6 +167,8 @@ export class Daemon {
     });
     this.queue.startWorker((job, token) => this.process(job, token));
     this.depthTimer = setInterval(() => void this.refreshDepth(), 5_000);
+    this.retentionTimer = setInterval(() => void this.sweepRetention(), RETENTION_SWEEP_MS);
+    this.retentionTimer.unref();
     this.state = 'running';
   }
 
@@ -169,6 +181,7 @@ export class Daemon {
     this.state = 'draining';
     this.log.info({ running: this.running.size, graceMs: this.config.drainTimeoutMs }, 'draining');
     clearInterval(this.depthTimer);
+    clearInterval(this.retentionTimer);
     const graceTimer = setTimeout(() => {
       if (this.running.size === 0) return;
       this.log.warn(
@@ -209,10 +222,34 @@ export class Daemon {
     }
   }
 
+  /** Deletes this agent's bucket results past each connection's `retentionDays`; failures are logged. */
+  private async sweepRetention(): Promise<void> {
+    const agentId = this.tunnel.welcome?.agentId ?? '';
+    for (const connection of this.connections.values()) {
+      const bucket = connection.delivery.bucket;
+      if (bucket?.retentionDays === undefined) continue;
+      try {
+        const credentials = await this.secrets.resolveAll(bucketSecretReferences(bucket));
+        await sweepRetention(bucket, credentials, agentId, this.log.child({ connection: connection.name }));
+      } catch (error) {
+        const { code, message } = describeError(error, 'SDR_ERR_DELIVERY_FAILED');
+        this.log.warn({ connection: connection.name, code }, `retention sweep failed: ${message}`);
+      }
+    }
+  }
+
   private onFrame(frame: Frame): void {
     switch (frame.type) {
       case 'job.request':
+        if (frame.uploads && frame.uploads.urls.length > 0) {
+          this.initialUploads.set(frame.request.requestId, frame.uploads.urls);
+          // Unused grants are short-lived; forget them once they would have expired anyway.
+          setTimeout(() => this.initialUploads.delete(frame.request.requestId), 3_600_000).unref();
+        }
         void this.onRequest(frame.request);
+        return;
+      case 'upload.grant':
+        this.attemptFor(frame)?.presigned?.grant(frame.urls);
         return;
       case 'job.ack':
         this.attemptFor(frame)?.stream.acknowledge(frame.seq);
@@ -265,10 +302,13 @@ export class Daemon {
       return;
     }
     try {
+      const definition = this.connections.get(request.connection);
+      const delivery = definition && resolveMode(request.delivery.mode, definition.delivery);
       const { duplicate, state, failedReason, attempts } = await this.enqueueOnce({
         requestId,
         connection: request.connection,
         options: request.options,
+        ...(delivery && delivery !== 'tunnel' && { delivery }),
       });
       this.tunnel.send({ type: 'job.accepted', requestId, duplicate });
       if (duplicate) {
@@ -358,6 +398,9 @@ export class Daemon {
         log: this.log,
         batchMaxRecords: this.config.batchMaxRecords,
         batchMaxBytes: this.config.batchMaxBytes,
+        agentId: () => tunnel.welcome?.agentId ?? '',
+        presigned: this.config.uploads,
+        initialUploads: (requestId) => this.initialUploads.get(requestId) ?? [],
       },
       job.data,
       attemptNumber,

@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
 import type { AdapterContext, SourceAdapter, SourceConnection } from '../adapters/index.js';
-import { Codes, type FrameOf, ResultDigest } from '../protocol/index.js';
+import { Codes, type DeliveryMode, type FrameOf, ResultDigest, type UploadUrl } from '../protocol/index.js';
 import type { SecretResolver } from '../secrets/index.js';
 import { AttemptStream, type FrameLink } from './attempt-stream.js';
 import type { ConnectionDefinition } from './connections.js';
+import { openObjectSink, type PresignedSettings, type PresignedTarget, type ResultSink } from './delivery/index.js';
+import { bucketSecretReferences } from './delivery/settings.js';
 import type { RuntimeMetrics } from './metrics.js';
 
 /** What a queued job holds in Redis: the request minus its signature. Never a secret value. */
@@ -11,6 +13,8 @@ export interface QueuedJob {
   requestId: string;
   connection: string;
   options: Record<string, unknown>;
+  /** The delivery mode the request resolved to on its connection; absent means tunnel. */
+  delivery?: DeliveryMode;
 }
 
 /** Why a running job was stopped from outside. */
@@ -18,7 +22,7 @@ export type StopReason = 'cancelled' | 'draining' | 'superseded';
 
 /** What the runner needs from the daemon. */
 export interface JobRunnerDeps {
-  link: FrameLink & { send(frame: FrameOf<'job.progress'>): boolean };
+  link: FrameLink & { send(frame: FrameOf<'job.progress' | 'upload.request'>): boolean };
   connections: ReadonlyMap<string, ConnectionDefinition>;
   adapters: ReadonlyMap<string, SourceAdapter<unknown>>;
   secrets: SecretResolver;
@@ -26,6 +30,11 @@ export interface JobRunnerDeps {
   log: Logger;
   batchMaxRecords: number;
   batchMaxBytes: number;
+  /** The agent id bound from `welcome`, for the bucket layout and the manifest. */
+  agentId: () => string;
+  presigned: PresignedSettings;
+  /** Upload URLs that came with the request (valid for attempt 1 only). */
+  initialUploads: (requestId: string) => readonly UploadUrl[];
 }
 
 /** Outcome of an attempt that reached the cloud's commit. */
@@ -45,6 +54,8 @@ export class JobAttempt {
   readonly stream: AttemptStream;
   private readonly controller = new AbortController();
   private secretValues: string[] = [];
+  /** Set while a presigned attempt runs, so `upload.grant` frames reach it. */
+  presigned: PresignedTarget | undefined;
 
   constructor(
     private readonly deps: JobRunnerDeps,
@@ -87,7 +98,32 @@ export class JobAttempt {
 
     const options = adapter.parseOptions(job.options, definition.name);
     const credentials = await deps.secrets.resolveAll(definition.secrets, signal);
-    this.secretValues = Object.values(credentials);
+    const mode = job.delivery ?? 'tunnel';
+    const bucketCredentials =
+      mode === 'bucket'
+        ? await deps.secrets.resolveAll(bucketSecretReferences(definition.delivery.bucket), signal)
+        : {};
+    this.secretValues = [...Object.values(credentials), ...Object.values(bucketCredentials)];
+    let sink: ResultSink = {
+      mode: 'tunnel',
+      uploading: false,
+      write: (records) => this.stream.sendBatch(records),
+      finish: (summary) => this.stream.end(summary),
+    };
+    if (mode !== 'tunnel') {
+      const opened = await openObjectSink(this.stream, {
+        mode,
+        settings: definition.delivery,
+        identity: { requestId: job.requestId, attempt, agentId: deps.agentId(), connection: definition.name },
+        bucketCredentials,
+        presigned: deps.presigned,
+        initialUploads: deps.initialUploads(job.requestId),
+        link: deps.link,
+        signal,
+      });
+      sink = opened.sink;
+      this.presigned = opened.presigned;
+    }
     const connection: SourceConnection = {
       name: definition.name,
       type: definition.type,
@@ -114,14 +150,14 @@ export class JobAttempt {
       const records = batch;
       batch = [];
       batchBytes = 0;
-      await this.stream.sendBatch(records);
+      await sink.write(records);
       deps.metrics.batchesSent.inc();
       deps.metrics.recordsSent.inc(records.length);
       progress.batches += 1;
-      report(deps.link.isUp ? 'extracting' : 'waiting-for-tunnel');
+      report(sink.uploading ? 'uploading' : deps.link.isUp ? 'extracting' : 'waiting-for-tunnel');
     };
 
-    log.info({}, 'extraction started');
+    log.info({ delivery: mode }, 'extraction started');
     for await (const record of adapter.extract(connection, options, context)) {
       if (signal.aborted) throw signal.reason;
       if (typeof record?.kind !== 'string' || typeof record.key !== 'string') {
@@ -142,9 +178,9 @@ export class JobAttempt {
       progress.bytes += bytes + 1;
     }
     await flush();
-    report('finishing', true);
+    report(mode === 'tunnel' ? 'finishing' : 'uploading', true);
     const sha256 = digest.hex();
-    const committed = await this.stream.end({ records: digest.records, sha256, warnings });
+    const committed = await sink.finish({ records: digest.records, sha256, warnings });
     log.info(
       { records: committed.records, batches: progress.batches, bytes: progress.bytes },
       'committed by the cloud',

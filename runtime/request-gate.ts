@@ -8,6 +8,7 @@ import {
   verifyJobRequest,
 } from '../protocol/index.js';
 import type { ConnectionDefinition } from './connections.js';
+import { resolveMode } from './delivery/settings.js';
 
 /** Everything a request is checked against before it may enter the queue. */
 export interface GateContext {
@@ -44,11 +45,25 @@ export function admitRequest(request: SignedJobRequest, context: GateContext): R
   if (request.agentId !== context.agentId) {
     return refuse(new Codes.SDR_ERR_REQUEST_WRONG_AGENT(request.requestId, request.agentId));
   }
-  if (!context.deliveryModes.includes(request.delivery.mode)) {
-    return refuse(new Codes.SDR_ERR_UNSUPPORTED_DELIVERY(request.delivery.mode));
+  const requested = request.delivery.mode;
+  if (requested !== 'default' && !context.deliveryModes.includes(requested)) {
+    return refuse(
+      new Codes.SDR_ERR_UNSUPPORTED_DELIVERY(
+        requested,
+        `this runtime implements ${context.deliveryModes.join(', ')}`,
+      ),
+    );
   }
   const connection = context.connections.get(request.connection);
   if (!connection) return refuse(new Codes.SDR_ERR_UNKNOWN_CONNECTION(request.connection));
+  if (resolveMode(requested, connection.delivery) === undefined) {
+    return refuse(
+      new Codes.SDR_ERR_UNSUPPORTED_DELIVERY(
+        requested,
+        `connection "${connection.name}" allows ${connection.delivery.allow.join(', ')} (delivery.allow in the connections file)`,
+      ),
+    );
+  }
   const adapter = context.adapters.get(connection.type);
   if (!adapter) {
     return refuse(
