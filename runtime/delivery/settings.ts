@@ -96,7 +96,7 @@ export const deliverySettingsSchema = z
     partBytes: z
       .number()
       .int()
-      .min(MIB)
+      .min(64 * 1024)
       .max(1024 * MIB)
       .default(8 * MIB),
     bucket: bucketSettingsSchema.optional(),
