@@ -58,7 +58,10 @@ export default tseslint.config(
           patterns: [
             runtimeInternals,
             cloudInternals,
-            { group: ['**/adapters/**', '**/secrets/**'], message: 'storage clients get resolved credentials' },
+            {
+              group: ['**/adapters/**', '**/secrets/**'],
+              message: 'storage clients get resolved credentials',
+            },
           ],
         },
       ],

@@ -106,8 +106,10 @@ export function registerApi(app: FastifyInstance, context: ApiContext): void {
   // Pre-signed uploads: the URL's signature is the only credential, and the body is stored as sent.
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 1024 * 1024 * 1024 }, (_request, body, done) =>
-      done(null, body),
+    scope.addContentTypeParser(
+      '*',
+      { parseAs: 'buffer', bodyLimit: 1024 * 1024 * 1024 },
+      (_request, body, done) => done(null, body),
     );
     scope.put<{
       Params: { jobId: string; attempt: string; name: string };
@@ -116,7 +118,9 @@ export function registerApi(app: FastifyInstance, context: ApiContext): void {
       const { uploads } = context;
       if (uploads.failNext > 0) {
         uploads.failNext -= 1;
-        return reply.code(uploads.failStatus).send({ error: { code: 'TEST_FAULT', message: 'injected failure' } });
+        return reply
+          .code(uploads.failStatus)
+          .send({ error: { code: 'TEST_FAULT', message: 'injected failure' } });
       }
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       await uploads.store(

@@ -12,7 +12,12 @@ import {
   encodeFrame,
   signJobRequest,
 } from '../protocol/index.js';
-import { type AttemptObjects, type BucketReaders, DeliveryRefusal, verifyAttempt } from './manifest-reader.js';
+import {
+  type AttemptObjects,
+  type BucketReaders,
+  DeliveryRefusal,
+  verifyAttempt,
+} from './manifest-reader.js';
 import { PartialResult, discardAttempts } from './partial-result.js';
 import { type CloudStore, FINAL_STATES, type JobRecord, type JobState } from './store.js';
 import type { UploadGrants } from './uploads.js';
@@ -336,7 +341,8 @@ export class JobService {
   // Every send is freshly signed with a new expiry: a request re-sent after a long outage must not arrive
   // already expired, and the runtime dedupes by requestId.
   private async sendRequest(job: JobRecord, link: Link): Promise<void> {
-    const uploads = job.delivery === 'presigned' ? { uploads: { urls: this.options.uploads.initial(job.jobId) } } : {};
+    const uploads =
+      job.delivery === 'presigned' ? { uploads: { urls: this.options.uploads.initial(job.jobId) } } : {};
     if (!link.send({ type: 'job.request', request: this.sign(job), ...uploads })) return;
     if (job.state === 'pending') {
       job.state = 'sent';
@@ -519,7 +525,13 @@ export class JobService {
     delete job.error;
     await this.options.store.saveJob(job);
     this.options.log.info(
-      { jobId: job.jobId, attempt: frame.attempt, records: partial.records, bytes: partial.bytes, delivery: frame.delivery?.mode ?? 'tunnel' },
+      {
+        jobId: job.jobId,
+        attempt: frame.attempt,
+        records: partial.records,
+        bytes: partial.bytes,
+        delivery: frame.delivery?.mode ?? 'tunnel',
+      },
       'job committed',
     );
     this.reply(job.jobId, link, {
@@ -538,7 +550,13 @@ export class JobService {
   private async applyObjectEnd(job: JobRecord, frame: FrameOf<'job.end'>, link: Link): Promise<void> {
     const delivery = frame.delivery as NonNullable<FrameOf<'job.end'>['delivery']>;
     const nack = (code: string, message: string) =>
-      this.reply(job.jobId, link, { type: 'job.nack', requestId: job.jobId, attempt: frame.attempt, code, message });
+      this.reply(job.jobId, link, {
+        type: 'job.nack',
+        requestId: job.jobId,
+        attempt: frame.attempt,
+        code,
+        message,
+      });
     if (job.state === 'committed') {
       this.reply(job.jobId, link, {
         type: 'job.committed',
@@ -552,7 +570,10 @@ export class JobService {
     const live = this.liveJob(job.jobId);
     const current = Math.max(job.attempt, live.partial?.attempt ?? 0);
     if (frame.attempt < current) {
-      return nack(NackCodes.SUPERSEDED, `attempt ${frame.attempt} was superseded by attempt ${current}; stop sending it`);
+      return nack(
+        NackCodes.SUPERSEDED,
+        `attempt ${frame.attempt} was superseded by attempt ${current}; stop sending it`,
+      );
     }
     if (live.refused?.attempt === frame.attempt) return nack(live.refused.code, live.refused.message);
     await this.dropAttempt(job.jobId);
@@ -564,7 +585,10 @@ export class JobService {
       let objects: AttemptObjects;
       if (delivery.mode === 'presigned') {
         if (delivery.manifest !== 'manifest.json') {
-          throw new DeliveryRefusal('MANIFEST_UNREADABLE', `presigned manifests are named manifest.json, not ${delivery.manifest}`);
+          throw new DeliveryRefusal(
+            'MANIFEST_UNREADABLE',
+            `presigned manifests are named manifest.json, not ${delivery.manifest}`,
+          );
         }
         objects = { read: (name) => this.options.uploads.read(job.jobId, frame.attempt, name) };
       } else {
@@ -572,17 +596,29 @@ export class JobService {
       }
       await verifyAttempt(
         objects,
-        { requestId: job.jobId, attempt: frame.attempt, records: frame.records, sha256: frame.sha256, parts: frame.batches },
+        {
+          requestId: job.jobId,
+          attempt: frame.attempt,
+          records: frame.records,
+          sha256: frame.sha256,
+          parts: frame.batches,
+        },
         (text, records) => partial.appendText(text, records),
       );
     } catch (error) {
       const refusal =
         error instanceof DeliveryRefusal
           ? error
-          : new DeliveryRefusal('MANIFEST_UNREADABLE', `the cloud could not read the attempt: ${(error as Error).message.slice(0, 300)}`);
+          : new DeliveryRefusal(
+              'MANIFEST_UNREADABLE',
+              `the cloud could not read the attempt: ${(error as Error).message.slice(0, 300)}`,
+            );
       live.refused = { attempt: frame.attempt, code: refusal.code, message: refusal.message };
       await this.dropAttempt(job.jobId);
-      this.options.log.warn({ jobId: job.jobId, attempt: frame.attempt, code: refusal.code }, refusal.message);
+      this.options.log.warn(
+        { jobId: job.jobId, attempt: frame.attempt, code: refusal.code },
+        refusal.message,
+      );
       return nack(refusal.code, refusal.message);
     }
     await this.commit(job, partial, frame, link);

@@ -24,8 +24,11 @@ const gunzip = promisify(zlib.gunzip);
 
 async function decompress(body: Buffer, compression: Manifest['compression']): Promise<Buffer> {
   if (compression === 'gzip') return gunzip(body);
-  const zstd = (zlib as unknown as { zstdDecompress?: (buffer: Buffer, cb: (e: Error | null, r: Buffer) => void) => void }).zstdDecompress;
-  if (!zstd) throw new DeliveryRefusal('MANIFEST_UNREADABLE', 'the manifest says zstd, which this cloud cannot read');
+  const zstd = (
+    zlib as unknown as { zstdDecompress?: (buffer: Buffer, cb: (e: Error | null, r: Buffer) => void) => void }
+  ).zstdDecompress;
+  if (!zstd)
+    throw new DeliveryRefusal('MANIFEST_UNREADABLE', 'the manifest says zstd, which this cloud cannot read');
   return promisify(zstd)(body);
 }
 
@@ -72,13 +75,23 @@ export async function verifyAttempt(
     manifest = manifestSchema.parse(JSON.parse((await objects.read(MANIFEST_NAME)).toString('utf8')));
   } catch (error) {
     if (error instanceof DeliveryRefusal) throw error;
-    throw new DeliveryRefusal('MANIFEST_UNREADABLE', `manifest unreadable: ${(error as Error).message.slice(0, 300)}`);
+    throw new DeliveryRefusal(
+      'MANIFEST_UNREADABLE',
+      `manifest unreadable: ${(error as Error).message.slice(0, 300)}`,
+    );
   }
-  const mismatch = (what: string) => new DeliveryRefusal('CHECKSUM_MISMATCH', `${what}; nothing was committed`);
+  const mismatch = (what: string) =>
+    new DeliveryRefusal('CHECKSUM_MISMATCH', `${what}; nothing was committed`);
   if (manifest.requestId !== expected.requestId || manifest.attempt !== expected.attempt) {
-    throw mismatch(`the manifest is for ${manifest.requestId} attempt ${manifest.attempt}, not ${expected.requestId} attempt ${expected.attempt}`);
+    throw mismatch(
+      `the manifest is for ${manifest.requestId} attempt ${manifest.attempt}, not ${expected.requestId} attempt ${expected.attempt}`,
+    );
   }
-  if (manifest.records !== expected.records || manifest.sha256 !== expected.sha256 || manifest.parts.length !== expected.parts) {
+  if (
+    manifest.records !== expected.records ||
+    manifest.sha256 !== expected.sha256 ||
+    manifest.parts.length !== expected.parts
+  ) {
     throw mismatch('the manifest disagrees with job.end on records, sha256 or parts');
   }
   const total = createHash('sha256');
@@ -89,9 +102,13 @@ export async function verifyAttempt(
     try {
       body = await objects.read(part.name);
     } catch (error) {
-      throw new DeliveryRefusal('MANIFEST_UNREADABLE', `part ${part.name} unreadable: ${(error as Error).message.slice(0, 300)}`);
+      throw new DeliveryRefusal(
+        'MANIFEST_UNREADABLE',
+        `part ${part.name} unreadable: ${(error as Error).message.slice(0, 300)}`,
+      );
     }
-    if (body.length !== part.compressedBytes) throw mismatch(`part ${part.name} is ${body.length} bytes, the manifest says ${part.compressedBytes}`);
+    if (body.length !== part.compressedBytes)
+      throw mismatch(`part ${part.name} is ${body.length} bytes, the manifest says ${part.compressedBytes}`);
     let text: Buffer;
     try {
       text = await decompress(body, manifest.compression);
@@ -103,7 +120,9 @@ export async function verifyAttempt(
     let lines = 0;
     for (let at = text.indexOf(10); at >= 0; at = text.indexOf(10, at + 1)) lines += 1;
     if (sha256 !== part.sha256 || text.length !== part.bytes || lines !== part.records) {
-      throw mismatch(`part ${part.name} does not match its manifest entry (sha256 ${sha256}, ${text.length} bytes, ${lines} records)`);
+      throw mismatch(
+        `part ${part.name} does not match its manifest entry (sha256 ${sha256}, ${text.length} bytes, ${lines} records)`,
+      );
     }
     total.update(text);
     records += lines;
@@ -112,7 +131,9 @@ export async function verifyAttempt(
   }
   const sha256 = total.digest('hex');
   if (sha256 !== manifest.sha256 || records !== manifest.records || bytes !== manifest.bytes) {
-    throw mismatch(`the parts add up to ${records} records / sha256 ${sha256}, the manifest says ${manifest.records} / ${manifest.sha256}`);
+    throw mismatch(
+      `the parts add up to ${records} records / sha256 ${sha256}, the manifest says ${manifest.records} / ${manifest.sha256}`,
+    );
   }
   return manifest;
 }

@@ -33,7 +33,11 @@ export class UploadGrants {
       .map((name) => {
         const path = `/v1/uploads/${encodeURIComponent(jobId)}/${attempt}/${name}`;
         const sig = this.sign(jobId, attempt, name, expiresAt);
-        return { name, url: `${this.baseUrl()}${path}?expires=${expiresAt}&sig=${sig}`, expiresAt: new Date(expiresAt).toISOString() };
+        return {
+          name,
+          url: `${this.baseUrl()}${path}?expires=${expiresAt}&sig=${sig}`,
+          expiresAt: new Date(expiresAt).toISOString(),
+        };
       });
   }
 
@@ -43,7 +47,10 @@ export class UploadGrants {
   }
 
   /** Verifies a PUT's signature and expiry (403 otherwise) and stores the body. */
-  async store(params: { jobId: string; attempt: string; name: string; expires: string; sig: string }, body: Buffer): Promise<void> {
+  async store(
+    params: { jobId: string; attempt: string; name: string; expires: string; sig: string },
+    body: Buffer,
+  ): Promise<void> {
     const attempt = Number(params.attempt);
     const expires = Number(params.expires);
     if (!Number.isInteger(attempt) || attempt < 1 || !objectName.safeParse(params.name).success) {
@@ -75,11 +82,14 @@ export class UploadGrants {
   }
 
   private dirOf(jobId: string, attempt: number): string {
-    if (!/^[A-Za-z0-9_.-]+$/.test(jobId)) throw new Codes.SDR_ERR_CLOUD_UPLOAD_REFUSED('not an upload URL this cloud granted');
+    if (!/^[A-Za-z0-9_.-]+$/.test(jobId))
+      throw new Codes.SDR_ERR_CLOUD_UPLOAD_REFUSED('not an upload URL this cloud granted');
     return join(this.dataDir, 'uploads', jobId, String(attempt));
   }
 
   private sign(jobId: string, attempt: number, name: string, expires: number): string {
-    return createHmac('sha256', this.key).update(`PUT\n${jobId}\n${attempt}\n${name}\n${expires}`).digest('base64url');
+    return createHmac('sha256', this.key)
+      .update(`PUT\n${jobId}\n${attempt}\n${name}\n${expires}`)
+      .digest('base64url');
   }
 }

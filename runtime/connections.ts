@@ -100,9 +100,10 @@ export function loadConnections(
     const bucketReferences = bucketSecretReferences(connection.delivery?.bucket);
     const references: [string, string][] = [
       ...Object.entries(connection.secrets),
-      ...Object.entries(bucketReferences).map(
-        ([name, ref]): [string, string] => [`delivery.bucket.credentials.${name}`, ref],
-      ),
+      ...Object.entries(bucketReferences).map(([name, ref]): [string, string] => [
+        `delivery.bucket.credentials.${name}`,
+        ref,
+      ]),
     ];
     for (const [key, reference] of references) {
       try {

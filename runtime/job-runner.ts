@@ -4,7 +4,12 @@ import { Codes, type DeliveryMode, type FrameOf, ResultDigest, type UploadUrl } 
 import type { SecretResolver } from '../secrets/index.js';
 import { AttemptStream, type FrameLink } from './attempt-stream.js';
 import type { ConnectionDefinition } from './connections.js';
-import { openObjectSink, type PresignedSettings, type PresignedTarget, type ResultSink } from './delivery/index.js';
+import {
+  openObjectSink,
+  type PresignedSettings,
+  type PresignedTarget,
+  type ResultSink,
+} from './delivery/index.js';
 import { bucketSecretReferences } from './delivery/settings.js';
 import type { RuntimeMetrics } from './metrics.js';
 

@@ -30,7 +30,11 @@ export async function createAzureStore(options: AzureStoreOptions): Promise<Obje
     );
   } else if (credentials && 'sasToken' in credentials) {
     const sas = credentials.sasToken.replace(/^\?/, '');
-    service = new blob.BlobServiceClient(`${accountUrl}?${sas}`, new blob.AnonymousCredential(), pipelineOptions);
+    service = new blob.BlobServiceClient(
+      `${accountUrl}?${sas}`,
+      new blob.AnonymousCredential(),
+      pipelineOptions,
+    );
   } else {
     const { DefaultAzureCredential } = await import('@azure/identity');
     service = new blob.BlobServiceClient(accountUrl, new DefaultAzureCredential(), pipelineOptions);

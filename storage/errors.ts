@@ -6,7 +6,13 @@ export type StoreAction = 'put' | 'get' | 'list' | 'remove';
 /** Turns a storage client's failure into a catalogued error: denied (names `permission`) or failed. */
 export function storageError(
   error: unknown,
-  options: { target: string; permission: string; status?: number | undefined; code?: string | undefined; tries: number },
+  options: {
+    target: string;
+    permission: string;
+    status?: number | undefined;
+    code?: string | undefined;
+    tries: number;
+  },
 ): SdrError {
   if (error instanceof SdrError) return error;
   const message = error instanceof Error ? error.message : String(error);

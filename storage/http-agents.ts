@@ -15,7 +15,7 @@ export function proxyUrlFor(target: string): string | undefined {
 /** A Node agent for clients built on `http`/`https` (the AWS SDK); undefined when the target goes direct. */
 export function nodeAgentFor(target: string): Agent | undefined {
   const proxy = proxyUrlFor(target);
-  return proxy === undefined ? undefined : (new HttpsProxyAgent(proxy, { keepAlive: true }) as Agent);
+  return proxy === undefined ? undefined : new HttpsProxyAgent(proxy, { keepAlive: true });
 }
 
 const dispatchers = new Map<string, Dispatcher>();

@@ -31,7 +31,10 @@ export async function createS3Store(options: S3StoreOptions): Promise<ObjectStor
   const { bucket } = options;
   const fail = (action: StoreAction, key: string, error: unknown) => {
     const meta = error as { $metadata?: { httpStatusCode?: number }; name?: string; Code?: string };
-    const kms = action === 'put' && options.encryption?.type === 'SSE-KMS' ? ' (and kms:GenerateDataKey on the key)' : '';
+    const kms =
+      action === 'put' && options.encryption?.type === 'SSE-KMS'
+        ? ' (and kms:GenerateDataKey on the key)'
+        : '';
     return storageError(error, {
       target: `s3://${bucket}/${key}`,
       permission: `${PERMISSION[action]} on arn:aws:s3:::${bucket}${action === 'list' ? '' : `/${key}`}${kms}`,
@@ -42,7 +45,10 @@ export async function createS3Store(options: S3StoreOptions): Promise<ObjectStor
   };
   const encryption =
     options.encryption?.type === 'SSE-KMS'
-      ? { ServerSideEncryption: 'aws:kms' as const, ...(options.encryption.kmsKeyId && { SSEKMSKeyId: options.encryption.kmsKeyId }) }
+      ? {
+          ServerSideEncryption: 'aws:kms' as const,
+          ...(options.encryption.kmsKeyId && { SSEKMSKeyId: options.encryption.kmsKeyId }),
+        }
       : options.encryption?.type === 'SSE-S3'
         ? { ServerSideEncryption: 'AES256' as const }
         : {};
@@ -69,16 +75,22 @@ export async function createS3Store(options: S3StoreOptions): Promise<ObjectStor
     async get(key) {
       try {
         const answer = await client.send(new s3.GetObjectCommand({ Bucket: bucket, Key: key }));
-        return Buffer.from(await (answer.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+        return Buffer.from(
+          await (answer.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+        );
       } catch (error) {
         throw fail('get', key, error);
       }
     },
     async *list(keyPrefix): AsyncIterable<StoredObject> {
       try {
-        for await (const page of s3.paginateListObjectsV2({ client }, { Bucket: bucket, Prefix: keyPrefix })) {
+        for await (const page of s3.paginateListObjectsV2(
+          { client },
+          { Bucket: bucket, Prefix: keyPrefix },
+        )) {
           for (const object of page.Contents ?? []) {
-            if (object.Key && object.LastModified) yield { key: object.Key, lastModified: object.LastModified };
+            if (object.Key && object.LastModified)
+              yield { key: object.Key, lastModified: object.LastModified };
           }
         }
       } catch (error) {
@@ -90,7 +102,10 @@ export async function createS3Store(options: S3StoreOptions): Promise<ObjectStor
         const chunk = keys.slice(i, i + 1000);
         try {
           await client.send(
-            new s3.DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: chunk.map((Key) => ({ Key })), Quiet: true } }),
+            new s3.DeleteObjectsCommand({
+              Bucket: bucket,
+              Delete: { Objects: chunk.map((Key) => ({ Key })), Quiet: true },
+            }),
           );
         } catch (error) {
           throw fail('remove', chunk[0] ?? '', error);

@@ -29,7 +29,8 @@ export interface S3StoreOptions {
   region: string;
   endpoint?: string | undefined;
   forcePathStyle?: boolean | undefined;
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string | undefined } | undefined;
+  credentials?:
+    { accessKeyId: string; secretAccessKey: string; sessionToken?: string | undefined } | undefined;
   encryption?: { type: 'SSE-S3' | 'SSE-KMS'; kmsKeyId?: string | undefined } | undefined;
   /** Bytes per multipart part for large objects (at least 5 MiB). */
   partSize?: number | undefined;

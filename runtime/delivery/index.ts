@@ -122,7 +122,10 @@ export async function sweepRetention(
   }
   if (old.length > 0) {
     await store.remove(old);
-    log.info({ objects: old.length, retentionDays: bucket.retentionDays }, 'deleted results past their retention');
+    log.info(
+      { objects: old.length, retentionDays: bucket.retentionDays },
+      'deleted results past their retention',
+    );
   }
   return old.length;
 }

@@ -1,4 +1,10 @@
-import { MANIFEST_NAME, MANIFEST_SCHEMA_VERSION, type Manifest, type ManifestPart, partName } from '../../protocol/index.js';
+import {
+  MANIFEST_NAME,
+  MANIFEST_SCHEMA_VERSION,
+  type Manifest,
+  type ManifestPart,
+  partName,
+} from '../../protocol/index.js';
 import type { AttemptStream } from '../attempt-stream.js';
 import { type Compression, PartWriter } from './part-writer.js';
 import type { AttemptSummary, PartTarget, ResultSink } from './sink.js';
@@ -36,7 +42,10 @@ export class ObjectSink implements ResultSink {
 
   async write(recordJson: readonly string[]): Promise<void> {
     for (const json of recordJson) {
-      this.current ??= new PartWriter(partName(this.parts.length, this.options.compression), this.options.compression);
+      this.current ??= new PartWriter(
+        partName(this.parts.length, this.options.compression),
+        this.options.compression,
+      );
       await this.current.write(json);
       if (this.current.bytes >= this.options.partBytes) await this.sealCurrent();
     }
@@ -58,10 +67,17 @@ export class ObjectSink implements ResultSink {
       parts: this.parts,
     };
     // Written last: a reader that finds no manifest ignores the attempt, so a crash never exposes a part.
-    await this.target.put(MANIFEST_NAME, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), 'application/json');
+    await this.target.put(
+      MANIFEST_NAME,
+      Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`),
+      'application/json',
+    );
     return this.stream.end({
       ...summary,
-      objects: { parts: this.parts.length, delivery: { mode: this.mode, manifest: this.target.locate(MANIFEST_NAME) } },
+      objects: {
+        parts: this.parts.length,
+        delivery: { mode: this.mode, manifest: this.target.locate(MANIFEST_NAME) },
+      },
     });
   }
 

@@ -9,8 +9,7 @@ export type Compression = 'gzip' | 'zstd';
 
 function compressor(compression: Compression): Transform {
   if (compression === 'gzip') return zlib.createGzip({ level: 6 });
-  const create = (zlib as unknown as { createZstdCompress(): Transform }).createZstdCompress;
-  return create();
+  return (zlib as unknown as { createZstdCompress(): Transform }).createZstdCompress();
 }
 
 /**

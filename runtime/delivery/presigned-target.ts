@@ -85,7 +85,11 @@ export class PresignedTarget implements PartTarget {
         // Expired or refused: drop it and ask for a fresh one.
         this.urls.delete(name);
         if (++refreshes > MAX_REFRESHES) {
-          throw new Codes.SDR_ERR_DELIVERY_FAILED(`${name} at ${origin}`, refreshes, `HTTP ${status} even with fresh URLs`);
+          throw new Codes.SDR_ERR_DELIVERY_FAILED(
+            `${name} at ${origin}`,
+            refreshes,
+            `HTTP ${status} even with fresh URLs`,
+          );
         }
         continue;
       }
@@ -110,7 +114,12 @@ export class PresignedTarget implements PartTarget {
     const held = usable();
     if (held) return held;
     this.urls.delete(name);
-    this.link.send({ type: 'upload.request', requestId: this.requestId, attempt: this.attempt, names: [name] });
+    this.link.send({
+      type: 'upload.request',
+      requestId: this.requestId,
+      attempt: this.attempt,
+      names: [name],
+    });
     const deadline = Date.now() + this.settings.grantTimeoutMs;
     for (;;) {
       const granted = usable();

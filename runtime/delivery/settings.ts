@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { DELIVERY_MODES, type DeliveryMode } from '../../protocol/index.js';
 
 /** True when this Node's zlib can write zstd (Node 22.15+). */
-export const ZSTD_AVAILABLE = typeof (zlib as { createZstdCompress?: unknown }).createZstdCompress === 'function';
+export const ZSTD_AVAILABLE =
+  typeof (zlib as { createZstdCompress?: unknown }).createZstdCompress === 'function';
 
 const secretReference = z.string().regex(/^[a-z][a-z0-9+.-]*:\/\//, {
   error: 'must be a secret reference such as env://NAME or file:///run/secrets/name, never the value itself',
@@ -11,7 +12,9 @@ const secretReference = z.string().regex(/^[a-z][a-z0-9+.-]*:\/\//, {
 // A key prefix inside the bucket: no leading or trailing slash, no `..`, no empty segment.
 const prefix = z
   .string()
-  .regex(/^[A-Za-z0-9_.=-]+(\/[A-Za-z0-9_.=-]+)*$/, { error: 'expected segments of letters, digits, _ . = - joined by /' })
+  .regex(/^[A-Za-z0-9_.=-]+(\/[A-Za-z0-9_.=-]+)*$/, {
+    error: 'expected segments of letters, digits, _ . = - joined by /',
+  })
   .refine((value) => !value.split('/').includes('..'), { error: 'must not contain ..' })
   .default('sdr');
 const retentionDays = z.number().int().min(1).max(3_650).optional();
@@ -50,7 +53,9 @@ const azureBucket = z
     provider: z.literal('azure'),
     /** e.g. https://acme.blob.core.windows.net (or an Azurite URL ending in the account name). */
     accountUrl: z.url(),
-    container: z.string().regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, { error: 'expected a container name' }),
+    container: z
+      .string()
+      .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, { error: 'expected a container name' }),
     prefix,
     /** One of: account name + key reference, a SAS token reference; unset uses DefaultAzureCredential. */
     credentials: z
@@ -89,7 +94,7 @@ const MIB = 1024 * 1024;
 /** A connection's `delivery` block; absent means tunnel only. */
 export const deliverySettingsSchema = z
   .object({
-    default: z.enum(DELIVERY_MODES).default('tunnel'),
+    default: z.enum(DELIVERY_MODES).optional(),
     allow: z.array(z.enum(DELIVERY_MODES)).min(1).optional(),
     compression: z.enum(['gzip', 'zstd']).default('gzip'),
     /** Uncompressed bytes per part; one part (compressed) is held in memory per upload in flight. */
@@ -102,7 +107,11 @@ export const deliverySettingsSchema = z
     bucket: bucketSettingsSchema.optional(),
   })
   .strict()
-  .transform((value) => ({ ...value, allow: value.allow ?? [value.default] }))
+  // `default` alone allows just itself; `allow` alone makes its first mode the default.
+  .transform((value) => {
+    const fallback = value.default ?? value.allow?.[0] ?? 'tunnel';
+    return { ...value, default: fallback, allow: value.allow ?? [fallback] };
+  })
   .refine((value) => value.allow.includes(value.default), {
     error: 'default must be one of allow',
     path: ['default'],
@@ -131,11 +140,14 @@ export function bucketSecretReferences(bucket: BucketSettings | undefined): Reco
   if (!credentials) return {};
   return Object.fromEntries(
     Object.entries(credentials).filter(([key, value]) => key !== 'accountName' && typeof value === 'string'),
-  ) as Record<string, string>;
+  );
 }
 
 /** The mode a request resolves to on a connection, or undefined when the connection does not allow it. */
-export function resolveMode(requested: DeliveryMode | 'default', settings: DeliverySettings): DeliveryMode | undefined {
+export function resolveMode(
+  requested: DeliveryMode | 'default',
+  settings: DeliverySettings,
+): DeliveryMode | undefined {
   const mode = requested === 'default' ? settings.default : requested;
   return settings.allow.includes(mode) ? mode : undefined;
 }

@@ -94,16 +94,20 @@ function bucketYaml(
           : `credentials: { accountName: ${peers.azurite.accountName}, accountKey: env://SDR_TEST_AZURE_KEY }`,
       ];
     case 'gcs':
-      return ['provider: gcs', `bucket: ${gcsBucket}`, 'prefix: results', `endpoint: ${peers.gcsUrl}`, 'projectId: sdr-test'];
+      return [
+        'provider: gcs',
+        `bucket: ${gcsBucket}`,
+        'prefix: results',
+        `endpoint: ${peers.gcsUrl}`,
+        'projectId: sdr-test',
+      ];
   }
 }
 
 /** One connection per case, all reading the same database, so every mode must produce the same bytes. */
 function connectionsYaml(): string {
   const entry = (name: string, bucket?: string[]) =>
-    fixture
-      .connectionYaml(name)
-      .replace(/^connections:\n/, '') +
+    fixture.connectionYaml(name).replace(/^connections:\n/, '') +
     [
       '    delivery:',
       '      default: tunnel',
@@ -157,7 +161,11 @@ beforeAll(async () => {
         corruptNext = false;
         const key = manifest.replace(`s3://${s3Bucket}/`, '').replace('manifest.json', 'part-00000.jsonl.gz');
         await s3Client.send(
-          new PutObjectCommand({ Bucket: s3Bucket, Key: key, Body: gzipSync('{"kind":"x","key":"forged"}\n') }),
+          new PutObjectCommand({
+            Bucket: s3Bucket,
+            Key: key,
+            Body: gzipSync('{"kind":"x","key":"forged"}\n'),
+          }),
         );
       },
     },
@@ -173,8 +181,8 @@ beforeAll(async () => {
       SDR_UPLOAD_MAX_TRIES: '3',
       SDR_JOB_ATTEMPTS: '2',
       SDR_JOB_BACKOFF_MS: '100',
-      SDR_JOB_LOCK_MS: '2000',
-      SDR_JOB_STALLED_INTERVAL_MS: '1000',
+      SDR_JOB_LOCK_MS: '5000',
+      SDR_JOB_STALLED_INTERVAL_MS: '2000',
     },
   });
 }, 300_000);
@@ -185,10 +193,15 @@ afterAll(async () => {
 });
 
 async function submit(connection: string, mode: string): Promise<string> {
-  const { jobId } = await cloudApi<{ jobId: string }>(stack.cloud, 'POST', `/v1/agents/${stack.agentId}/jobs`, {
-    connection,
-    delivery: { mode },
-  });
+  const { jobId } = await cloudApi<{ jobId: string }>(
+    stack.cloud,
+    'POST',
+    `/v1/agents/${stack.agentId}/jobs`,
+    {
+      connection,
+      delivery: { mode },
+    },
+  );
   return jobId;
 }
 
@@ -247,8 +260,12 @@ describe('result delivery', () => {
       expect(job.state, JSON.stringify(job)).toBe('committed');
       expect(job.result?.sha256).toBe(baseline.sha256);
       expect(await committedText(jobId)).toBe(baseline.text);
-      const end = framesOf(jobId, 'job.end')[0] as { delivery: { mode: string; manifest: string }; batches: number };
-      const prefix = `results/${stack.agentId}/${jobId}/1/`;
+      // On a loaded machine the queue may re-run an attempt whose lock lapsed; the committed one counts.
+      const end = framesOf(jobId, 'job.end').find((frame) => frame.attempt === job.attempt) as {
+        delivery: { mode: string; manifest: string };
+        batches: number;
+      };
+      const prefix = `results/${stack.agentId}/${jobId}/${job.attempt}/`;
       expect(end.delivery.mode).toBe('bucket');
       expect(end.delivery.manifest).toBe(
         {
@@ -269,7 +286,11 @@ describe('result delivery', () => {
         compression: string;
         parts: { name: string; sha256: string }[];
       };
-      expect(manifest).toMatchObject({ sha256: baseline.sha256, records: baseline.records, compression: 'gzip' });
+      expect(manifest).toMatchObject({
+        sha256: baseline.sha256,
+        records: baseline.records,
+        compression: 'gzip',
+      });
       let joined = '';
       for (const part of manifest.parts) {
         const text = gunzipSync(await s3Text(`${prefix}${part.name}`)).toString('utf8');
@@ -288,10 +309,14 @@ describe('result delivery', () => {
     expect(job.state, JSON.stringify(job)).toBe('committed');
     expect(job.result?.sha256).toBe(baseline.sha256);
     expect(await committedText(jobId)).toBe(baseline.text);
-    const end = framesOf(jobId, 'job.end')[0] as { delivery: { mode: string; manifest: string } };
+    const end = framesOf(jobId, 'job.end').find((frame) => frame.attempt === job.attempt) as {
+      delivery: { mode: string; manifest: string };
+    };
     expect(end.delivery).toEqual({ mode: 'presigned', manifest: 'manifest.json' });
     // The first part and the manifest came with the request; the other parts were asked for.
-    const asked = framesOf(jobId, 'upload.request').flatMap((frame) => frame.names as string[]);
+    const asked = framesOf(jobId, 'upload.request')
+      .filter((frame) => frame.attempt === 1)
+      .flatMap((frame) => frame.names as string[]);
     expect(asked).toContain('part-00001.jsonl.gz');
     expect(asked).not.toContain('part-00000.jsonl.gz');
     expect(framesOf(jobId, 'job.progress').map((frame) => frame.phase)).toContain('uploading');
@@ -340,11 +365,13 @@ describe('result delivery', () => {
     const jobId = await submit('pg-s3', 'bucket');
     const job = await finished(jobId);
     expect(job.state).toBe('committed');
-    expect(job.attempt).toBe(2);
+    expect(job.attempt).toBeGreaterThanOrEqual(2);
     expect(await committedText(jobId)).toBe(baseline.text);
-    const failure = framesOf(jobId, 'job.failed')[0] as { attempt: number; code: string; message: string };
-    expect(failure).toMatchObject({ attempt: 1, code: 'SDR_ERR_ATTEMPT_REFUSED' });
-    expect(failure.message).toContain('CHECKSUM_MISMATCH');
+    const failures = framesOf(jobId, 'job.failed') as { attempt: number; code: string; message: string }[];
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({ code: 'SDR_ERR_ATTEMPT_REFUSED', willRetry: true });
+    expect(failures[0]!.message).toContain('CHECKSUM_MISMATCH');
+    expect(failures[0]!.attempt).toBeLessThan(job.attempt ?? 0);
   }, 200_000);
 
   it('fails once, naming the missing permission, when the credentials cannot write the bucket', async () => {
@@ -352,7 +379,9 @@ describe('result delivery', () => {
     const job = await finished(jobId);
     expect(job.state).toBe('failed');
     expect(job.error?.code).toBe('SDR_ERR_DELIVERY_DENIED');
-    expect(job.error?.message).toContain('grant blob write (Storage Blob Data Contributor, or a SAS with c and w)');
+    expect(job.error?.message).toContain(
+      'grant blob write (Storage Blob Data Contributor, or a SAS with c and w)',
+    );
     expect(job.error?.message).toContain(`on container ${azureContainer}`);
     expect(framesOf(jobId, 'job.failed')).toHaveLength(1);
     expect(framesOf(jobId, 'job.failed')[0]).toMatchObject({ willRetry: false });

@@ -102,9 +102,19 @@ describe('admitRequest', () => {
       name: 'lake',
       delivery: { ...TUNNEL_ONLY, default: 'bucket', allow: ['bucket', 'tunnel'] },
     };
-    const withLake = { ...context, deliveryModes: ['tunnel', 'bucket', 'presigned'], connections: new Map([['warehouse', connection], ['lake', bucketToo]]) };
+    const withLake = {
+      ...context,
+      deliveryModes: ['tunnel', 'bucket', 'presigned'],
+      connections: new Map([
+        ['warehouse', connection],
+        ['lake', bucketToo],
+      ]),
+    };
     const ask = (name: string, mode: 'tunnel' | 'bucket' | 'presigned' | 'default') =>
-      admitRequest(signJobRequest(body({ connection: name, delivery: { mode } }), cloud.privateKey), withLake);
+      admitRequest(
+        signJobRequest(body({ connection: name, delivery: { mode } }), cloud.privateKey),
+        withLake,
+      );
     expect(ask('lake', 'bucket')).toBeUndefined();
     expect(ask('lake', 'default')).toBeUndefined();
     expect(ask('warehouse', 'default')).toBeUndefined();
@@ -112,6 +122,9 @@ describe('admitRequest', () => {
     expect(refused?.code).toBe('SDR_ERR_UNSUPPORTED_DELIVERY');
     expect(refused?.error.message).toContain('connection "warehouse" allows tunnel');
     expect(ask('lake', 'presigned')?.code).toBe('SDR_ERR_UNSUPPORTED_DELIVERY');
-    expect(admitRequest(signJobRequest(body({ delivery: { mode: 'bucket' } }), cloud.privateKey), context)?.error.message).toContain('this runtime implements tunnel');
+    expect(
+      admitRequest(signJobRequest(body({ delivery: { mode: 'bucket' } }), cloud.privateKey), context)?.error
+        .message,
+    ).toContain('this runtime implements tunnel');
   });
 });
