@@ -42,13 +42,11 @@ export async function createGcsStore(options: GcsStoreOptions): Promise<ObjectSt
     async put(key, body, contentType) {
       try {
         // Large bodies use a resumable upload, which re-sends only the chunks not yet stored.
-        await bucket
-          .file(key, options.kmsKeyName ? { kmsKeyName: options.kmsKeyName } : {})
-          .save(body, {
-            contentType,
-            resumable: body.length > 8 * 1024 * 1024,
-            preconditionOpts: { ifGenerationMatch: 0 },
-          });
+        await bucket.file(key, options.kmsKeyName ? { kmsKeyName: options.kmsKeyName } : {}).save(body, {
+          contentType,
+          resumable: body.length > 8 * 1024 * 1024,
+          preconditionOpts: { ifGenerationMatch: 0 },
+        });
       } catch (error) {
         throw fail('put', key, error);
       }
