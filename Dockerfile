@@ -9,6 +9,7 @@ COPY protocol ./protocol
 COPY runtime ./runtime
 COPY adapters ./adapters
 COPY secrets ./secrets
+COPY storage ./storage
 COPY cloud ./cloud
 RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev
 

@@ -69,6 +69,24 @@ export default tseslint.config(
     },
   },
   {
+    files: ['storage/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            runtimeInternals,
+            cloudInternals,
+            {
+              group: ['**/adapters/**', '**/secrets/**'],
+              message: 'storage clients get resolved credentials',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['runtime/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: [cloudInternals] }] },
   },

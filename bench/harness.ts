@@ -31,6 +31,10 @@ export interface ExtractionBenchOptions {
   timeoutMs?: number;
   /** Run the compiled runtime (what the image ships) with these node flags; see `compiledRuntime()`. */
   compiled?: { nodeOptions?: readonly string[] };
+  /** Delivery mode the job asks for (docs/delivery.md); default the connection's default. */
+  delivery?: string;
+  /** Extra reference-cloud options (bucket readers for bucket delivery). */
+  cloud?: Parameters<typeof startLocalStack>[0]['cloud'];
 }
 
 /**
@@ -66,7 +70,8 @@ export async function measureExtraction(options: ExtractionBenchOptions): Promis
   const stack = await startLocalStack({
     workDir: mkdtempSync(join(tmpdir(), 'sdr-bench-')),
     connectionsYaml: options.connectionsYaml,
-    cloud: { recordFrames: false, ackDelayMs: options.ackDelayMs ?? 0 },
+    cloud: { recordFrames: false, ackDelayMs: options.ackDelayMs ?? 0, ...options.cloud },
+    connectTimeoutMs: 180_000,
     runtimeEnv: { SDR_LOG_LEVEL: 'warn', ...options.runtimeEnv },
     ...(options.compiled
       ? {
@@ -86,6 +91,7 @@ export async function measureExtraction(options: ExtractionBenchOptions): Promis
       {
         connection: options.connection,
         options: options.options ?? {},
+        ...(options.delivery && { delivery: { mode: options.delivery } }),
       },
     );
     const job = await waitForJob(stack.cloud, jobId, undefined, options.timeoutMs ?? 30 * 60_000);

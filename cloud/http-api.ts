@@ -6,6 +6,7 @@ import { Codes, SdrError } from '../protocol/index.js';
 import type { JobService } from './jobs.js';
 import type { CloudStore } from './store.js';
 import type { Tunnel } from './tunnel.js';
+import type { UploadGrants } from './uploads.js';
 
 /** What the routes need. */
 export interface ApiContext {
@@ -14,11 +15,13 @@ export interface ApiContext {
   tunnel: Tunnel;
   adminToken: string;
   publicKeyPem: string;
+  uploads: UploadGrants;
 }
 
 const agentBody = z.object({ name: z.string().trim().min(1).max(200) });
 const jobBody = z.object({
   connection: z.string().min(1).max(200),
+  delivery: z.object({ mode: z.enum(['tunnel', 'bucket', 'presigned', 'default']) }).optional(),
   options: z.record(z.string(), z.unknown()).optional(),
   ttlSeconds: z
     .number()
@@ -36,6 +39,7 @@ const HTTP_STATUS: Record<string, number> = {
   [Codes.SDR_ERR_CLOUD_NOT_COMMITTED.code]: 409,
   [Codes.SDR_ERR_CLOUD_JOB_FINISHED.code]: 409,
   [Codes.SDR_ERR_FRAME_TOO_LARGE.code]: 413,
+  [Codes.SDR_ERR_CLOUD_UPLOAD_REFUSED.code]: 403,
 };
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
@@ -99,6 +103,34 @@ export function registerApi(app: FastifyInstance, context: ApiContext): void {
 
   app.get('/livez', async () => ({ ok: true }));
 
+  // Pre-signed uploads: the URL's signature is the only credential, and the body is stored as sent.
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(
+      '*',
+      { parseAs: 'buffer', bodyLimit: 1024 * 1024 * 1024 },
+      (_request, body, done) => done(null, body),
+    );
+    scope.put<{
+      Params: { jobId: string; attempt: string; name: string };
+      Querystring: { expires?: string; sig?: string };
+    }>('/v1/uploads/:jobId/:attempt/:name', async (request, reply) => {
+      const { uploads } = context;
+      if (uploads.failNext > 0) {
+        uploads.failNext -= 1;
+        return reply
+          .code(uploads.failStatus)
+          .send({ error: { code: 'TEST_FAULT', message: 'injected failure' } });
+      }
+      const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      await uploads.store(
+        { ...request.params, expires: request.query.expires ?? '', sig: request.query.sig ?? '' },
+        body,
+      );
+      return reply.code(201).send({ stored: request.params.name, bytes: body.length });
+    });
+  });
+
   app.get('/v1/public-key', async () => ({ publicKey: context.publicKeyPem }));
 
   app.post('/v1/agents', { preHandler: requireAdmin }, async (request, reply) => {
@@ -139,7 +171,13 @@ export function registerApi(app: FastifyInstance, context: ApiContext): void {
       const body = parse(jobBody, request.body, 'body');
       let job;
       try {
-        job = await jobs.create(agentId, body.connection, body.options ?? {}, body.ttlSeconds);
+        job = await jobs.create(
+          agentId,
+          body.connection,
+          body.options ?? {},
+          body.ttlSeconds,
+          body.delivery?.mode,
+        );
       } catch (error) {
         if (error instanceof SdrError && error.code === Codes.SDR_ERR_FRAME_TOO_LARGE.code) {
           throw new Codes.SDR_ERR_CLOUD_BAD_REQUEST(`options too large for one frame: ${error.message}`, {

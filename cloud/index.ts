@@ -15,12 +15,15 @@ import {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_MAX_FRAME_BYTES,
 } from '../protocol/index.js';
+import type { StoreOptions } from '../storage/index.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { bearerToken, registerApi } from './http-api.js';
 import { JobService } from './jobs.js';
+import { BucketReaders } from './manifest-reader.js';
 import { loadOrCreateSigningKey } from './signing-key.js';
 import { CloudStore } from './store.js';
 import { Tunnel } from './tunnel.js';
+import { UploadGrants } from './uploads.js';
 
 /** Options of `createCloud`; only `dataDir` is required. */
 export interface CloudOptions {
@@ -48,6 +51,12 @@ export interface CloudOptions {
   logger?: Logger | false;
   /** Keep every received frame for `framesFrom` (memory grows with traffic); default true. */
   recordFrames?: boolean;
+  /** Read-only access to customers' buckets for bucket delivery (endpoints and the cloud's own credentials). */
+  bucketReaders?: readonly StoreOptions[];
+  /** Lifetime of a pre-signed upload URL; default 900000 (15 minutes). */
+  uploadUrlTtlMs?: number;
+  /** Test hook: runs after `job.end` names a manifest and before the cloud reads it. */
+  beforeVerify?: (jobId: string, attempt: number, manifest: string) => Promise<void>;
 }
 
 /** A running cloud. */
@@ -71,6 +80,8 @@ export interface Cloud {
   framesFrom(agentId: string): string[];
   /** Test hook: changes the delay before each `job.ack` from now on. */
   setAckDelay(ms: number): void;
+  /** Test hooks of pre-signed uploads: URL lifetime, failing or slowing the next PUTs. */
+  readonly uploads: Pick<UploadGrants, 'failNext' | 'failStatus' | 'delayMs'> & { ttlMs: number };
 }
 
 async function loadOrCreateAdminToken(dataDir: string): Promise<string> {
@@ -124,6 +135,13 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
 
   // The tunnel and the job logic refer to each other; the job logic only needs the tunnel once it runs.
   const tunnelRef: { current?: Tunnel } = {};
+  const baseUrlRef = { current: '' };
+  const uploadTtl = { ms: options.uploadUrlTtlMs ?? 900_000 };
+  const uploads = new UploadGrants(
+    options.dataDir,
+    () => baseUrlRef.current,
+    () => uploadTtl.ms,
+  );
   const jobs = new JobService({
     store,
     privateKey: signingKey.privateKey,
@@ -133,6 +151,9 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
     ackDelayMs: () => ackDelayMs,
     linkFor: (agentId) => tunnelRef.current?.linkFor(agentId),
     log,
+    uploads,
+    bucketReaders: new BucketReaders(options.bucketReaders ?? []),
+    ...(options.beforeVerify && { beforeVerify: options.beforeVerify }),
   });
   const liveTunnel = new Tunnel(jobs, settings, log);
   tunnelRef.current = liveTunnel;
@@ -185,12 +206,14 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
     tunnel: liveTunnel,
     adminToken,
     publicKeyPem: signingKey.publicKeyPem,
+    uploads,
   });
 
   await app.listen({ host: settings.host, port: settings.port });
   const address = app.server.address() as AddressInfo;
   const origin = `${formatHost(settings.host)}:${address.port}`;
   const secure = options.tls !== undefined;
+  baseUrlRef.current = `${secure ? 'https' : 'http'}://${origin}`;
 
   let closing: Promise<void> | undefined;
   return {
@@ -210,6 +233,32 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
     framesFrom: (agentId) => liveTunnel.framesFrom(agentId),
     setAckDelay: (ms) => {
       ackDelayMs = ms;
+    },
+    uploads: {
+      get failNext() {
+        return uploads.failNext;
+      },
+      set failNext(count: number) {
+        uploads.failNext = count;
+      },
+      get failStatus() {
+        return uploads.failStatus;
+      },
+      set failStatus(status: number) {
+        uploads.failStatus = status;
+      },
+      get delayMs() {
+        return uploads.delayMs;
+      },
+      set delayMs(ms: number) {
+        uploads.delayMs = ms;
+      },
+      get ttlMs() {
+        return uploadTtl.ms;
+      },
+      set ttlMs(ms: number) {
+        uploadTtl.ms = ms;
+      },
     },
   };
 }

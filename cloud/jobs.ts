@@ -5,14 +5,22 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import {
   Codes,
+  type DeliveryMode,
   type Frame,
   type FrameOf,
   type JobRequestBody,
   encodeFrame,
   signJobRequest,
 } from '../protocol/index.js';
+import {
+  type AttemptObjects,
+  type BucketReaders,
+  DeliveryRefusal,
+  verifyAttempt,
+} from './manifest-reader.js';
 import { PartialResult, discardAttempts } from './partial-result.js';
 import { type CloudStore, FINAL_STATES, type JobRecord, type JobState } from './store.js';
+import type { UploadGrants } from './uploads.js';
 
 /** One side of a live tunnel as the job logic sees it: somewhere to send frames. */
 export interface Link {
@@ -22,7 +30,14 @@ export interface Link {
 
 /** Frames from the runtime that concern one job. */
 export type JobFrame = FrameOf<
-  'job.accepted' | 'job.rejected' | 'job.progress' | 'job.batch' | 'job.end' | 'job.failed' | 'job.cancelled'
+  | 'job.accepted'
+  | 'job.rejected'
+  | 'job.progress'
+  | 'job.batch'
+  | 'job.end'
+  | 'job.failed'
+  | 'job.cancelled'
+  | 'upload.request'
 >;
 
 /** Codes of `job.nack`; plain strings on the wire, listed in docs/protocol-cloud-side.md. */
@@ -33,6 +48,7 @@ export const NackCodes = {
   CHECKSUM_MISMATCH: 'CHECKSUM_MISMATCH',
   CANCELLED: 'CANCELLED',
   CLOUD_ERROR: 'CLOUD_ERROR',
+  MANIFEST_UNREADABLE: 'MANIFEST_UNREADABLE',
 } as const;
 
 /** A job as the HTTP API shows it. */
@@ -69,6 +85,12 @@ export interface JobServiceOptions {
   /** The agent's live, greeted tunnel, if any. */
   linkFor: (agentId: string) => Link | undefined;
   log: Logger;
+  /** Pre-signed upload URLs and the objects uploaded to them. */
+  uploads: UploadGrants;
+  /** Read-only access to customers' buckets (bucket delivery). */
+  bucketReaders: BucketReaders;
+  /** Test hook: runs after `job.end` names a manifest and before the cloud reads it. */
+  beforeVerify?: (jobId: string, attempt: number, manifest: string) => Promise<void>;
 }
 
 /** In-memory state of a job the runtime is sending; lost on restart by design (UNKNOWN_ATTEMPT recovers). */
@@ -102,6 +124,7 @@ export class JobService {
     connection: string,
     jobOptions: Record<string, unknown>,
     ttlSeconds?: number,
+    delivery?: DeliveryMode | 'default',
   ): Promise<JobRecord> {
     const now = new Date().toISOString();
     const job: JobRecord = {
@@ -109,6 +132,7 @@ export class JobService {
       agentId,
       connection,
       options: jobOptions,
+      ...(delivery && { delivery }),
       ttlSeconds: ttlSeconds ?? this.options.requestTtlMs / 1000,
       state: 'pending',
       attempt: 0,
@@ -307,7 +331,7 @@ export class JobService {
       agentId: job.agentId,
       connection: job.connection,
       options: job.options,
-      delivery: { mode: 'tunnel' },
+      delivery: { mode: job.delivery ?? 'tunnel' },
       issuedAt: issuedAt.toISOString(),
       expiresAt: new Date(issuedAt.getTime() + job.ttlSeconds * 1000).toISOString(),
     };
@@ -317,7 +341,9 @@ export class JobService {
   // Every send is freshly signed with a new expiry: a request re-sent after a long outage must not arrive
   // already expired, and the runtime dedupes by requestId.
   private async sendRequest(job: JobRecord, link: Link): Promise<void> {
-    if (!link.send({ type: 'job.request', request: this.sign(job) })) return;
+    const uploads =
+      job.delivery === 'presigned' ? { uploads: { urls: this.options.uploads.initial(job.jobId) } } : {};
+    if (!link.send({ type: 'job.request', request: this.sign(job), ...uploads })) return;
     if (job.state === 'pending') {
       job.state = 'sent';
       await this.options.store.saveJob(job);
@@ -361,7 +387,16 @@ export class JobService {
       case 'job.batch':
         return this.applyBatch(job, frame, link);
       case 'job.end':
-        return this.applyEnd(job, frame, link);
+        return frame.delivery ? this.applyObjectEnd(job, frame, link) : this.applyEnd(job, frame, link);
+      case 'upload.request':
+        if (FINAL_STATES.has(job.state)) return;
+        link.send({
+          type: 'upload.grant',
+          requestId: job.jobId,
+          attempt: frame.attempt,
+          urls: this.options.uploads.grant(job.jobId, frame.attempt, frame.names),
+        });
+        return;
       case 'job.failed': {
         if (job.state === 'committed' || job.state === 'cancelled') return;
         const live = this.liveJob(job.jobId);
@@ -374,6 +409,7 @@ export class JobService {
           job.state = 'failed';
           job.error = { code: frame.code, message: frame.message };
           await this.dropAttempt(job.jobId);
+          await this.options.uploads.discard(job.jobId);
         }
         await store.saveJob(job);
         return;
@@ -383,6 +419,7 @@ export class JobService {
         job.state = 'cancelled';
         job.cancelRequested = false;
         await this.dropAttempt(job.jobId);
+        await this.options.uploads.discard(job.jobId);
         await store.saveJob(job);
         log.info({ jobId: job.jobId, wasRunning: frame.wasRunning }, 'job cancelled');
         return;
@@ -459,6 +496,17 @@ export class JobService {
       nack(NackCodes.CHECKSUM_MISMATCH, message);
       return;
     }
+    await this.commit(job, partial, frame, link);
+  }
+
+  /** Makes a verified attempt the job's result, once, and tells the runtime. */
+  private async commit(
+    job: JobRecord,
+    partial: PartialResult,
+    frame: FrameOf<'job.end'>,
+    link: Link,
+  ): Promise<void> {
+    const sha256 = partial.sha256();
     const file = await partial.commit();
     this.liveJob(job.jobId).partial = null;
     job.state = 'committed';
@@ -468,6 +516,7 @@ export class JobService {
       records: partial.records,
       sha256,
       bytes: partial.bytes,
+      ...(frame.delivery && { manifest: frame.delivery.manifest }),
       file,
       committedAt: new Date().toISOString(),
     };
@@ -476,7 +525,13 @@ export class JobService {
     delete job.error;
     await this.options.store.saveJob(job);
     this.options.log.info(
-      { jobId: job.jobId, attempt: frame.attempt, records: partial.records, bytes: partial.bytes },
+      {
+        jobId: job.jobId,
+        attempt: frame.attempt,
+        records: partial.records,
+        bytes: partial.bytes,
+        delivery: frame.delivery?.mode ?? 'tunnel',
+      },
       'job committed',
     );
     this.reply(job.jobId, link, {
@@ -485,6 +540,89 @@ export class JobService {
       attempt: frame.attempt,
       records: partial.records,
     });
+  }
+
+  /**
+   * Bucket and presigned delivery: reads the manifest the runtime names (with the cloud's own read-only
+   * credentials, or from its upload directory), verifies every part and the total, and commits exactly as
+   * tunnel mode does. Any disagreement is a `job.nack` and nothing becomes visible.
+   */
+  private async applyObjectEnd(job: JobRecord, frame: FrameOf<'job.end'>, link: Link): Promise<void> {
+    const delivery = frame.delivery as NonNullable<FrameOf<'job.end'>['delivery']>;
+    const nack = (code: string, message: string) =>
+      this.reply(job.jobId, link, {
+        type: 'job.nack',
+        requestId: job.jobId,
+        attempt: frame.attempt,
+        code,
+        message,
+      });
+    if (job.state === 'committed') {
+      this.reply(job.jobId, link, {
+        type: 'job.committed',
+        requestId: job.jobId,
+        attempt: frame.attempt,
+        records: job.result?.records ?? 0,
+      });
+      return;
+    }
+    if (job.state === 'cancelled') return nack(NackCodes.CANCELLED, `job ${job.jobId} was cancelled`);
+    const live = this.liveJob(job.jobId);
+    const current = Math.max(job.attempt, live.partial?.attempt ?? 0);
+    if (frame.attempt < current) {
+      return nack(
+        NackCodes.SUPERSEDED,
+        `attempt ${frame.attempt} was superseded by attempt ${current}; stop sending it`,
+      );
+    }
+    if (live.refused?.attempt === frame.attempt) return nack(live.refused.code, live.refused.message);
+    await this.dropAttempt(job.jobId);
+    job.attempt = frame.attempt;
+    const partial = await PartialResult.start(this.options.store.dataDir, job.jobId, frame.attempt);
+    live.partial = partial;
+    try {
+      await this.options.beforeVerify?.(job.jobId, frame.attempt, delivery.manifest);
+      let objects: AttemptObjects;
+      if (delivery.mode === 'presigned') {
+        if (delivery.manifest !== 'manifest.json') {
+          throw new DeliveryRefusal(
+            'MANIFEST_UNREADABLE',
+            `presigned manifests are named manifest.json, not ${delivery.manifest}`,
+          );
+        }
+        objects = { read: (name) => this.options.uploads.read(job.jobId, frame.attempt, name) };
+      } else {
+        objects = await this.options.bucketReaders.objectsAt(delivery.manifest);
+      }
+      await verifyAttempt(
+        objects,
+        {
+          requestId: job.jobId,
+          attempt: frame.attempt,
+          records: frame.records,
+          sha256: frame.sha256,
+          parts: frame.batches,
+        },
+        (text, records) => partial.appendText(text, records),
+      );
+    } catch (error) {
+      const refusal =
+        error instanceof DeliveryRefusal
+          ? error
+          : new DeliveryRefusal(
+              'MANIFEST_UNREADABLE',
+              `the cloud could not read the attempt: ${(error as Error).message.slice(0, 300)}`,
+            );
+      live.refused = { attempt: frame.attempt, code: refusal.code, message: refusal.message };
+      await this.dropAttempt(job.jobId);
+      this.options.log.warn(
+        { jobId: job.jobId, attempt: frame.attempt, code: refusal.code },
+        refusal.message,
+      );
+      return nack(refusal.code, refusal.message);
+    }
+    await this.commit(job, partial, frame, link);
+    if (delivery.mode === 'presigned') await this.options.uploads.discard(job.jobId);
   }
 
   /**

@@ -53,6 +53,15 @@ export class PartialResult {
     this.batches += 1;
   }
 
+  /** Appends already-serialised JSONL holding `records` lines (a verified part of object delivery). */
+  async appendText(text: string, records: number): Promise<void> {
+    if (text.length > 0) await this.handle.appendFile(text, 'utf8');
+    this.hash.update(text, 'utf8');
+    this.records += records;
+    this.bytes += Buffer.byteLength(text);
+    this.batches += 1;
+  }
+
   /** sha256 hex of everything appended so far; the running hash stays usable. */
   sha256(): string {
     return this.hash.copy().digest('hex');

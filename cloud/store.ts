@@ -37,6 +37,8 @@ const jobSchema = z.object({
   agentId: z.string().min(1),
   connection: z.string().min(1),
   options: z.record(z.string(), z.unknown()),
+  /** Delivery mode asked for in the request; absent for jobs made before delivery modes existed. */
+  delivery: z.enum(['tunnel', 'bucket', 'presigned', 'default']).optional(),
   ttlSeconds: z.number().positive(),
   state: z.enum(jobStates),
   /** Highest attempt number the runtime has reported; 0 before the first. */
@@ -53,6 +55,8 @@ const jobSchema = z.object({
       records: z.number().int().nonnegative(),
       sha256: z.string(),
       bytes: z.number().int().nonnegative(),
+      /** For bucket and presigned delivery: where the verified manifest was read. */
+      manifest: z.string().optional(),
       /** Relative to the data directory, so the directory can be moved. */
       file: z.string(),
       committedAt: z.string(),

@@ -277,6 +277,7 @@ export class Tunnel {
       case 'job.end':
       case 'job.failed':
       case 'job.cancelled':
+      case 'upload.request':
         this.jobs.handle(session.agentId, frame, session);
         return;
       default: {

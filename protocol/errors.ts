@@ -136,7 +136,7 @@ export const Codes = {
   SDR_ERR_UNSUPPORTED_DELIVERY: define(
     'SDR_ERR_UNSUPPORTED_DELIVERY',
     false,
-    (mode: string) => `delivery mode "${mode}" is not supported by this runtime`,
+    (mode: string, detail: string) => `delivery mode "${mode}" is not allowed: ${detail}`,
   ),
   SDR_ERR_INVALID_OPTIONS: define(
     'SDR_ERR_INVALID_OPTIONS',
@@ -214,6 +214,31 @@ export const Codes = {
     true,
     (connection: string, detail: string) =>
       `source "${connection}": its extraction crashed outside the adapter's own error handling (${detail}); only this attempt was lost and the runtime kept running. A bug in the adapter or its client library: report it with the runtime log if it recurs`,
+  ),
+  // Result delivery (docs/delivery.md)
+  SDR_ERR_DELIVERY_DENIED: define(
+    'SDR_ERR_DELIVERY_DENIED',
+    false,
+    (target: string, permission: string, detail: string) =>
+      `the storage credentials cannot write ${target}: grant ${permission} (storage said: ${detail}); see docs/delivery.md for the minimal permissions`,
+  ),
+  SDR_ERR_DELIVERY_FAILED: define(
+    'SDR_ERR_DELIVERY_FAILED',
+    true,
+    (target: string, tries: number, detail: string) =>
+      `uploading ${target} failed after ${tries} tries: ${detail}; check the storage endpoint and the network path (HTTPS_PROXY)`,
+  ),
+  SDR_ERR_UPLOAD_ORIGIN: define(
+    'SDR_ERR_UPLOAD_ORIGIN',
+    false,
+    (origin: string, allowed: string) =>
+      `the cloud granted an upload URL on ${origin}, which is not in SDR_UPLOAD_ORIGINS (${allowed}); nothing was uploaded there`,
+  ),
+  SDR_ERR_UPLOAD_GRANT_TIMEOUT: define(
+    'SDR_ERR_UPLOAD_GRANT_TIMEOUT',
+    true,
+    (names: string, waitedMs: number) =>
+      `the cloud granted no upload URL for ${names} within ${waitedMs} ms; the attempt is retried`,
   ),
   SDR_ERR_SOURCE_FAILED: define(
     'SDR_ERR_SOURCE_FAILED',
@@ -314,6 +339,11 @@ export const Codes = {
     'SDR_ERR_CLOUD_UNKNOWN_JOB',
     false,
     (requestId: string) => `the cloud has no job ${requestId} for this agent; the frame was ignored`,
+  ),
+  SDR_ERR_CLOUD_UPLOAD_REFUSED: define(
+    'SDR_ERR_CLOUD_UPLOAD_REFUSED',
+    false,
+    (reason: string) => `upload refused: ${reason}; ask for a fresh URL with upload.request`,
   ),
   SDR_ERR_PG_CONFIG: define(
     'SDR_ERR_PG_CONFIG',

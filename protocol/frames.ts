@@ -75,12 +75,25 @@ const requestId = z
   });
 const attempt = z.number().int().positive();
 
+/** Ways a result reaches the cloud (docs/delivery.md). */
+export const DELIVERY_MODES = ['tunnel', 'bucket', 'presigned'] as const;
+export type DeliveryMode = (typeof DELIVERY_MODES)[number];
+
 /**
- * How results travel back: only `tunnel` exists in this protocol version. Any mode name parses, so a runtime
- * can answer an unknown one with `SDR_ERR_UNSUPPORTED_DELIVERY` naming the request, not a malformed frame.
+ * How the cloud asks results to travel back; `default` takes the connection's default mode. Any mode name
+ * parses, so a runtime can answer an unknown one with `SDR_ERR_UNSUPPORTED_DELIVERY` naming the request,
+ * not with a malformed frame.
  */
 export const deliverySchema = z.object({ mode: z.string().min(1).max(64) }).catchall(z.unknown());
 export type Delivery = z.infer<typeof deliverySchema>;
+
+/** One short-lived PUT URL for one object of an attempt (presigned delivery). */
+export const uploadUrlSchema = z.object({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/),
+  url: z.url(),
+  expiresAt: z.iso.datetime(),
+});
+export type UploadUrl = z.infer<typeof uploadUrlSchema>;
 
 /** What the cloud asks for, before signing. It names a connection; it can never define one. */
 export const jobRequestBodySchema = z.object({
@@ -158,7 +171,12 @@ export const frameSchemas = {
     /** The job the error is about, when it is about one. */
     requestId: z.string().optional(),
   }),
-  'job.request': z.object({ type: z.literal('job.request'), request: signedJobRequestSchema }),
+  'job.request': z.object({
+    type: z.literal('job.request'),
+    request: signedJobRequestSchema,
+    /** Outside the signature: URLs are short-lived and re-issued (`upload.grant`). */
+    uploads: z.object({ urls: z.array(uploadUrlSchema).max(1_000) }).optional(),
+  }),
   'job.accepted': z.object({ type: z.literal('job.accepted'), requestId, duplicate: z.boolean() }),
   'job.rejected': z.object({
     type: z.literal('job.rejected'),
@@ -170,7 +188,7 @@ export const frameSchemas = {
     type: z.literal('job.progress'),
     requestId,
     attempt,
-    phase: z.enum(['started', 'extracting', 'finishing', 'waiting-for-tunnel']),
+    phase: z.enum(['started', 'extracting', 'finishing', 'waiting-for-tunnel', 'uploading']),
     records: z.number().int().nonnegative(),
     batches: z.number().int().nonnegative(),
     bytes: z.number().int().nonnegative(),
@@ -199,6 +217,22 @@ export const frameSchemas = {
       .array(z.string().max(MAX_WARNING_CHARS + 100))
       .max(MAX_END_WARNINGS + 1)
       .default([]),
+    /** Absent for tunnel delivery; otherwise where the manifest is (bucket URL, or presigned object name). */
+    delivery: z
+      .object({ mode: z.enum(['bucket', 'presigned']), manifest: z.string().min(1).max(2_000) })
+      .optional(),
+  }),
+  'upload.request': z.object({
+    type: z.literal('upload.request'),
+    requestId,
+    attempt,
+    names: z.array(uploadUrlSchema.shape.name).min(1).max(1_000),
+  }),
+  'upload.grant': z.object({
+    type: z.literal('upload.grant'),
+    requestId,
+    attempt,
+    urls: z.array(uploadUrlSchema).max(1_000),
   }),
   'job.committed': z.object({
     type: z.literal('job.committed'),
@@ -249,6 +283,7 @@ export const CLOUD_TO_RUNTIME: ReadonlySet<FrameType> = new Set<FrameType>([
   'job.committed',
   'job.nack',
   'job.cancel',
+  'upload.grant',
 ]);
 
 /** Frames the runtime sends and the cloud must accept. */
@@ -263,5 +298,6 @@ export const RUNTIME_TO_CLOUD: ReadonlySet<FrameType> = new Set<FrameType>([
   'job.end',
   'job.failed',
   'job.cancelled',
+  'upload.request',
   'log',
 ]);

@@ -4,3 +4,4 @@ export * from './codec.js';
 export * from './errors.js';
 export * from './frames.js';
 export * from './signing.js';
+export * from './manifest.js';

@@ -115,16 +115,19 @@ export class AttemptStream {
     records: number;
     sha256: string;
     warnings: string[];
+    /** Bucket and presigned delivery: parts stored and where the manifest is (no batches were sent). */
+    objects?: { parts: number; delivery: NonNullable<FrameOf<'job.end'>['delivery']> };
   }): Promise<FrameOf<'job.committed'>> {
     await this.until(() => this.unacked.length === 0);
     this.endText = JSON.stringify({
       type: 'job.end',
       requestId: this.requestId,
       attempt: this.attempt,
-      batches: this.nextSeq,
+      batches: summary.objects?.parts ?? this.nextSeq,
       records: summary.records,
       sha256: summary.sha256,
       warnings: summary.warnings,
+      ...(summary.objects && { delivery: summary.objects.delivery }),
     });
     this.link.sendText(this.endText);
     this.armAckTimer();

@@ -57,6 +57,11 @@ export const settingsSchema = z.object({
   SDR_HEALTH_ENABLED: flag.default(true),
   SDR_HEALTH_HOST: z.string().min(1).default('127.0.0.1'),
   SDR_HEALTH_PORT: integer(0, 65_535).default(9464),
+  // Pre-signed URL delivery (docs/delivery.md)
+  SDR_UPLOAD_ORIGINS: z.string().min(1).optional(),
+  SDR_UPLOAD_MAX_TRIES: integer(1, 20).default(5),
+  SDR_UPLOAD_BACKOFF_MS: integer(1, 60_000).default(500),
+  SDR_UPLOAD_GRANT_TIMEOUT_MS: integer(100, 600_000).default(30_000),
   SDR_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SDR_LOG_FORWARD_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -102,6 +107,13 @@ export interface RuntimeConfig {
   /** Settings of the Vault, AWS, Azure and GCP providers (docs/secrets.md); absent sections stay off. */
   readonly secretProviders: SecretProvidersOptions;
   readonly health: { readonly enabled: boolean; readonly host: string; readonly port: number };
+  /** Pre-signed uploads: allowed origins (default the cloud URL's), tries and backoff, grant wait. */
+  readonly uploads: {
+    readonly allowedOrigins: readonly string[];
+    readonly maxTries: number;
+    readonly backoffMs: number;
+    readonly grantTimeoutMs: number;
+  };
   readonly logLevel: string;
   /** Lowest level of the runtime's own log lines sent to the cloud; `silent` sends none. */
   readonly logForwardLevel: string;
@@ -215,6 +227,16 @@ export function compileConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConf
   if (problems.length > 0 || !agentToken || !publicKey)
     throw new Codes.SDR_ERR_CONFIG_INVALID(problems.join('\n'));
 
+  const uploadOrigins = (s.SDR_UPLOAD_ORIGINS ?? new URL(s.SDR_CLOUD_URL.replace(/^ws/, 'http')).origin)
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
+  for (const origin of uploadOrigins) {
+    if (!URL.canParse(origin) || new URL(origin).origin !== origin) {
+      problems.push(`SDR_UPLOAD_ORIGINS: "${origin}" is not an origin such as https://uploads.example.com`);
+    }
+  }
+  if (problems.length > 0) throw new Codes.SDR_ERR_CONFIG_INVALID(problems.join('\n'));
   const proxy = getProxyForUrl(s.SDR_CLOUD_URL.replace(/^ws/, 'http'));
   return Object.freeze({
     cloudUrl: s.SDR_CLOUD_URL,
@@ -246,6 +268,12 @@ export function compileConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConf
       enabled: s.SDR_HEALTH_ENABLED,
       host: s.SDR_HEALTH_HOST,
       port: s.SDR_HEALTH_PORT,
+    }),
+    uploads: Object.freeze({
+      allowedOrigins: uploadOrigins,
+      maxTries: s.SDR_UPLOAD_MAX_TRIES,
+      backoffMs: s.SDR_UPLOAD_BACKOFF_MS,
+      grantTimeoutMs: s.SDR_UPLOAD_GRANT_TIMEOUT_MS,
     }),
     logLevel: s.SDR_LOG_LEVEL,
     logForwardLevel: s.SDR_LOG_FORWARD_LEVEL,

@@ -2,6 +2,12 @@ import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { Codes, type SdrError } from '../protocol/index.js';
+import {
+  bucketSecretReferences,
+  type DeliverySettings,
+  deliverySettingsSchema,
+  TUNNEL_ONLY,
+} from './delivery/settings.js';
 
 /** One source the customer allows this runtime to crawl. Secrets are references, never values. */
 export interface ConnectionDefinition {
@@ -15,6 +21,8 @@ export interface ConnectionDefinition {
   readonly options: Readonly<Record<string, unknown>>;
   /** Ceilings on what a request may read (databases, function bodies, …); the adapter defines the keys. */
   readonly limits?: Readonly<Record<string, unknown>>;
+  /** Which delivery modes the customer allows for this connection, and its bucket (docs/delivery.md). */
+  readonly delivery: DeliverySettings;
 }
 
 const looksLikeSecretValue = /^(?![a-z][a-z0-9+.-]*:\/\/)/;
@@ -39,6 +47,7 @@ const connectionSchema = z
       .default({}),
     options: z.record(z.string(), z.unknown()).default({}),
     limits: z.record(z.string(), z.unknown()).default({}),
+    delivery: deliverySettingsSchema.optional(),
   })
   .strict();
 
@@ -93,7 +102,15 @@ export function loadConnections(
         `connection "${connection.name}": type "${connection.type}" has no adapter (known: ${validators.adapterTypes.join(', ')})`,
       );
     }
-    for (const [key, reference] of Object.entries(connection.secrets)) {
+    const bucketReferences = bucketSecretReferences(connection.delivery?.bucket);
+    const references: [string, string][] = [
+      ...Object.entries(connection.secrets),
+      ...Object.entries(bucketReferences).map(([name, ref]): [string, string] => [
+        `delivery.bucket.credentials.${name}`,
+        ref,
+      ]),
+    ];
+    for (const [key, reference] of references) {
       try {
         validators.validateSecretReference(reference);
       } catch (cause) {
@@ -104,12 +121,13 @@ export function loadConnections(
         );
       }
     }
+    const defined = { ...connection, delivery: connection.delivery ?? TUNNEL_ONLY };
     try {
-      validators.validateLimits?.(connection);
+      validators.validateLimits?.(defined);
     } catch (cause) {
       throw new Codes.SDR_ERR_CONNECTIONS_INVALID(file, (cause as Error).message, { cause });
     }
-    connections.set(connection.name, Object.freeze(connection));
+    connections.set(connection.name, Object.freeze(defined));
   }
   return connections;
 }

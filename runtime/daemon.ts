@@ -4,8 +4,10 @@ import type { Logger } from 'pino';
 import { builtInAdapterModules, builtInAdapters, type SourceAdapter } from '../adapters/index.js';
 import {
   Codes,
+  DELIVERY_MODES as PROTOCOL_DELIVERY_MODES,
   describeError,
   type Frame,
+  type FrameOf,
   type RejectCode,
   MAX_MESSAGE_CHARS,
   parsePublicKey,
@@ -17,6 +19,8 @@ import { builtInSecretProviders, SecretResolver } from '../secrets/index.js';
 import { AlreadyCommitted } from './attempt-stream.js';
 import type { RuntimeConfig } from './config.js';
 import { type ConnectionDefinition, loadConnections } from './connections.js';
+import { sweepRetention } from './delivery/index.js';
+import { bucketSecretReferences, resolveMode } from './delivery/settings.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
 import { JobQueue } from './job-queue.js';
 import { sandboxed } from './job-sandbox.js';
@@ -35,7 +39,10 @@ export type DaemonState = 'starting' | 'running' | 'draining' | 'stopped' | 'fai
 const MAX_ERROR_MESSAGE_CHARS = MAX_MESSAGE_CHARS;
 
 /** Delivery modes this build implements. */
-export const DELIVERY_MODES = ['tunnel'] as const;
+export const DELIVERY_MODES = PROTOCOL_DELIVERY_MODES;
+
+/** How often buckets with `retentionDays` are swept of this agent's old results. */
+const RETENTION_SWEEP_MS = 6 * 3_600_000;
 
 /** Built-in adapters, each job's extraction in a worker of its own unless isolation is off. */
 function isolated(adapters: SourceAdapter<unknown>[], config: RuntimeConfig): SourceAdapter<unknown>[] {
@@ -74,6 +81,9 @@ export class Daemon {
   private queuedCount = 0;
   private depthTimer: NodeJS.Timeout | undefined;
   private readonly logForwarder: LogForwarder | undefined;
+  /** Upload URLs that came with a request, for its first attempt on this instance. */
+  private readonly initialUploads = new Map<string, NonNullable<FrameOf<'job.request'>['uploads']>['urls']>();
+  private retentionTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly config: RuntimeConfig,
@@ -198,6 +208,8 @@ export class Daemon {
     });
     this.queue.startWorker((job, token) => this.process(job, token));
     this.depthTimer = setInterval(() => void this.refreshDepth(), 5_000);
+    this.retentionTimer = setInterval(() => void this.sweepRetention(), RETENTION_SWEEP_MS);
+    this.retentionTimer.unref();
     this.state = 'running';
   }
 
@@ -210,6 +222,7 @@ export class Daemon {
     this.state = 'draining';
     this.log.info({ running: this.running.size, graceMs: this.config.drainTimeoutMs }, 'draining');
     clearInterval(this.depthTimer);
+    clearInterval(this.retentionTimer);
     const graceTimer = setTimeout(() => {
       if (this.running.size === 0) return;
       this.log.warn(
@@ -250,10 +263,34 @@ export class Daemon {
     }
   }
 
+  /** Deletes this agent's bucket results past each connection's `retentionDays`; failures are logged. */
+  private async sweepRetention(): Promise<void> {
+    const agentId = this.identity.agentId ?? '';
+    for (const connection of this.connections.values()) {
+      const bucket = connection.delivery.bucket;
+      if (bucket?.retentionDays === undefined) continue;
+      try {
+        const credentials = await this.secrets.resolveAll(bucketSecretReferences(bucket));
+        await sweepRetention(bucket, credentials, agentId, this.log.child({ connection: connection.name }));
+      } catch (error) {
+        const { code, message } = describeError(error, 'SDR_ERR_DELIVERY_FAILED');
+        this.log.warn({ connection: connection.name, code }, `retention sweep failed: ${message}`);
+      }
+    }
+  }
+
   private onFrame(frame: Frame): void {
     switch (frame.type) {
       case 'job.request':
+        if (frame.uploads && frame.uploads.urls.length > 0) {
+          this.initialUploads.set(frame.request.requestId, frame.uploads.urls);
+          // Unused grants are short-lived; forget them once they would have expired anyway.
+          setTimeout(() => this.initialUploads.delete(frame.request.requestId), 3_600_000).unref();
+        }
         void this.onRequest(frame.request);
+        return;
+      case 'upload.grant':
+        this.attemptFor(frame)?.presigned?.grant(frame.urls);
         return;
       case 'job.ack':
         this.attemptFor(frame)?.stream.acknowledge(frame.seq);
@@ -331,11 +368,14 @@ export class Daemon {
           return;
         }
       }
+      const definition = this.connections.get(request.connection);
+      const delivery = definition && resolveMode(request.delivery.mode, definition.delivery);
       const { duplicate, state, failedReason, attempts } = await this.enqueueOnce({
         requestId,
         connection: request.connection,
         options: request.options,
         request,
+        ...(delivery && delivery !== 'tunnel' && { delivery }),
       });
       this.tunnel.send({ type: 'job.accepted', requestId, duplicate });
       if (duplicate) {
@@ -454,6 +494,9 @@ export class Daemon {
           timeoutMs: this.config.trust.ackTimeoutMs,
           onExpired: (id) => this.tunnel.recycle(`job ${id} got no acknowledgement in time`),
         },
+        agentId: () => this.identity.agentId ?? '',
+        presigned: this.config.uploads,
+        initialUploads: (requestId) => this.initialUploads.get(requestId) ?? [],
       },
       verified,
       attemptNumber,

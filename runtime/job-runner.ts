@@ -3,15 +3,24 @@ import type { Logger } from 'pino';
 import type { AdapterContext, SourceAdapter, SourceConnection } from '../adapters/index.js';
 import {
   Codes,
+  type DeliveryMode,
   type FrameOf,
   MAX_END_WARNINGS,
   MAX_WARNING_CHARS,
   ResultDigest,
   type SignedJobRequest,
+  type UploadUrl,
 } from '../protocol/index.js';
 import type { SecretResolver } from '../secrets/index.js';
 import { type AckDeadline, AttemptStream, type FrameLink } from './attempt-stream.js';
 import type { ConnectionDefinition } from './connections.js';
+import {
+  openObjectSink,
+  type PresignedSettings,
+  type PresignedTarget,
+  type ResultSink,
+} from './delivery/index.js';
+import { bucketSecretReferences } from './delivery/settings.js';
 import { scrubSecrets } from './logger.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { scopeOf } from './request-gate.js';
@@ -26,6 +35,8 @@ export interface QueuedJob {
   connection: string;
   options: Record<string, unknown>;
   request?: SignedJobRequest;
+  /** The delivery mode the request resolved to on its connection; absent means tunnel. */
+  delivery?: DeliveryMode;
 }
 
 /** Why a running job was stopped from outside. */
@@ -33,7 +44,7 @@ export type StopReason = 'cancelled' | 'draining' | 'superseded';
 
 /** What the runner needs from the daemon. */
 export interface JobRunnerDeps {
-  link: FrameLink & { send(frame: FrameOf<'job.progress'>): boolean };
+  link: FrameLink & { send(frame: FrameOf<'job.progress' | 'upload.request'>): boolean };
   connections: ReadonlyMap<string, ConnectionDefinition>;
   adapters: ReadonlyMap<string, SourceAdapter<unknown>>;
   secrets: SecretResolver;
@@ -42,6 +53,11 @@ export interface JobRunnerDeps {
   batchMaxRecords: number;
   batchMaxBytes: number;
   ackDeadline?: AckDeadline;
+  /** The agent id bound from `welcome`, for the bucket layout and the manifest. */
+  agentId: () => string;
+  presigned: PresignedSettings;
+  /** Upload URLs that came with the request (valid for attempt 1 only). */
+  initialUploads: (requestId: string) => readonly UploadUrl[];
 }
 
 /** Outcome of an attempt that reached the cloud's commit. */
@@ -77,6 +93,8 @@ export class JobAttempt {
   private readonly controller = new AbortController();
   private secretValues: string[] = [];
   private finished = false;
+  /** Set while a presigned attempt runs, so `upload.grant` frames reach it. */
+  presigned: PresignedTarget | undefined;
 
   constructor(
     private readonly deps: JobRunnerDeps,
@@ -149,7 +167,32 @@ export class JobAttempt {
     // The connection's limits as they are now, whatever was checked at admission.
     adapter.checkLimits?.(options, scopeOf(definition));
     const credentials = await deps.secrets.resolveAll(definition.secrets, signal);
-    this.secretValues = Object.values(credentials);
+    const mode = job.delivery ?? 'tunnel';
+    const bucketCredentials =
+      mode === 'bucket'
+        ? await deps.secrets.resolveAll(bucketSecretReferences(definition.delivery.bucket), signal)
+        : {};
+    this.secretValues = [...Object.values(credentials), ...Object.values(bucketCredentials)];
+    let sink: ResultSink = {
+      mode: 'tunnel',
+      uploading: false,
+      write: (records) => this.stream.sendBatch(records),
+      finish: (summary) => this.stream.end(summary),
+    };
+    if (mode !== 'tunnel') {
+      const opened = await openObjectSink(this.stream, {
+        mode,
+        settings: definition.delivery,
+        identity: { requestId: job.requestId, attempt, agentId: deps.agentId(), connection: definition.name },
+        bucketCredentials,
+        presigned: deps.presigned,
+        initialUploads: deps.initialUploads(job.requestId),
+        link: deps.link,
+        signal,
+      });
+      sink = opened.sink;
+      this.presigned = opened.presigned;
+    }
     const connection: SourceConnection = {
       name: definition.name,
       type: definition.type,
@@ -183,14 +226,14 @@ export class JobAttempt {
       const records = batch;
       batch = [];
       batchBytes = 0;
-      await this.stream.sendBatch(records);
+      await sink.write(records);
       deps.metrics.batchesSent.inc();
       deps.metrics.recordsSent.inc(records.length);
       progress.batches += 1;
-      report(deps.link.isUp ? 'extracting' : 'waiting-for-tunnel');
+      report(sink.uploading ? 'uploading' : deps.link.isUp ? 'extracting' : 'waiting-for-tunnel');
     };
 
-    log.info({}, 'extraction started');
+    log.info({ delivery: mode }, 'extraction started');
     // An adapter whose callback crashed may never settle its pending promise: the abort ends the wait.
     let onAbort = (): void => undefined;
     const aborted = new Promise<never>((_, reject) => {
@@ -231,10 +274,10 @@ export class JobAttempt {
       signal.removeEventListener('abort', onAbort);
     }
     await flush();
-    report('finishing', true);
+    report(mode === 'tunnel' ? 'finishing' : 'uploading', true);
     const sha256 = digest.hex();
     if (warningsDropped > 0) warnings.push(`and ${warningsDropped} more warnings (not listed)`);
-    const committed = await this.stream.end({ records: digest.records, sha256, warnings });
+    const committed = await sink.finish({ records: digest.records, sha256, warnings });
     log.info(
       { records: committed.records, batches: progress.batches, bytes: progress.bytes },
       'committed by the cloud',

@@ -9,6 +9,7 @@ import {
   verifyJobRequest,
 } from '../protocol/index.js';
 import type { ConnectionDefinition } from './connections.js';
+import { resolveMode } from './delivery/settings.js';
 
 /** Largest options object a request may carry, in bytes of JSON; it is kept in Redis with the job. */
 export const MAX_OPTIONS_BYTES = 64 * 1024;
@@ -111,11 +112,25 @@ function checkScope(
   if (context.agentId === undefined || request.agentId !== context.agentId) {
     return refuse(new Codes.SDR_ERR_REQUEST_WRONG_AGENT(request.requestId, request.agentId.slice(0, 200)));
   }
-  if (!context.deliveryModes.includes(request.delivery.mode)) {
-    return refuse(new Codes.SDR_ERR_UNSUPPORTED_DELIVERY(request.delivery.mode));
+  const requested = request.delivery.mode;
+  if (requested !== 'default' && !context.deliveryModes.includes(requested)) {
+    return refuse(
+      new Codes.SDR_ERR_UNSUPPORTED_DELIVERY(
+        requested,
+        `this runtime implements ${context.deliveryModes.join(', ')}`,
+      ),
+    );
   }
   const connection = context.connections.get(request.connection);
   if (!connection) return refuse(new Codes.SDR_ERR_UNKNOWN_CONNECTION(request.connection));
+  if (resolveMode(requested, connection.delivery) === undefined) {
+    return refuse(
+      new Codes.SDR_ERR_UNSUPPORTED_DELIVERY(
+        requested,
+        `connection "${connection.name}" allows ${connection.delivery.allow.join(', ')} (delivery.allow in the connections file)`,
+      ),
+    );
+  }
   const adapter = context.adapters.get(connection.type);
   if (!adapter) {
     return refuse(

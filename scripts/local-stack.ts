@@ -209,6 +209,8 @@ export interface StackOptions {
   redisUrl?: string;
   /** How to launch the runtime: from sources (default) or a compiled build, with extra node flags. */
   runtimeLaunch?: ConstructorParameters<typeof RuntimeProcess>[1];
+  /** How long the first runtime may take to connect; default 30000 (a loaded machine needs more). */
+  connectTimeoutMs?: number;
 }
 
 /** A running reference cloud (in this process) and runtime (a child process) wired to each other. */
@@ -259,7 +261,7 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
   };
   const runtime = startRuntime();
   try {
-    await waitForAgent(cloud, agentId);
+    await waitForAgent(cloud, agentId, options.connectTimeoutMs);
   } catch (error) {
     await runtime.stop('SIGKILL');
     await cloud.close();

@@ -37,6 +37,15 @@ export const peers = {
     password: process.env.SDR_TEST_SCHEMA_REGISTRY_PASSWORD ?? 'sdr-registry-secret',
   },
   /** tests/peers/vault.sh: OpenBao in dev mode (the Vault HTTP API). */
+  /** tests/peers/azurite.sh: Azure Blob emulator with its well-known development account. */
+  azurite: {
+    accountUrl: `http://127.0.0.1:${process.env.SDR_TEST_AZURITE_PORT ?? '10000'}/devstoreaccount1`,
+    accountName: 'devstoreaccount1',
+    // Azurite's published development key (not a secret): https://learn.microsoft.com/azure/storage/common/storage-use-azurite
+    accountKey: 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==',
+  },
+  /** tests/peers/fake-gcs.sh: Google Cloud Storage emulator over plain HTTP. */
+  gcsUrl: process.env.SDR_TEST_GCS_URL ?? `http://127.0.0.1:${process.env.SDR_TEST_GCS_PORT ?? '4443'}`,
   vault: {
     address:
       process.env.SDR_TEST_VAULT_ADDR ?? `http://127.0.0.1:${process.env.SDR_TEST_VAULT_PORT ?? '8200'}`,

@@ -4,6 +4,7 @@
  * describeGroups did inside a socket callback), one healthy attempt running beside it, and one exception
  * thrown outside any attempt. Prints one JSON line with what happened, then exits 0 if it is still alive.
  */
+import { TUNNEL_ONLY } from '../../runtime/delivery/settings.js';
 import pino from 'pino';
 import type { AdapterContext, MetadataRecord, SourceAdapter } from '../../adapters/types.js';
 import { SdrError } from '../../protocol/index.js';
@@ -51,12 +52,15 @@ const metrics = new RuntimeMetrics();
 installCrashGuard(log, metrics);
 const deps = (type: string): JobRunnerDeps => ({
   link: { isUp: true, sendText: () => true, send: () => true, creditWindow: () => 1 },
-  connections: new Map([[type, { name: type, type, options: {}, secrets: {} }]]),
+  connections: new Map([[type, { name: type, type, options: {}, secrets: {}, delivery: TUNNEL_ONLY }]]),
   adapters: new Map([
     ['crashy', crashy],
     ['healthy', healthy],
   ]),
   secrets: { resolveAll: async () => ({}) } as unknown as SecretResolver,
+  agentId: () => 'ag_test',
+  presigned: { allowedOrigins: [], maxTries: 1, backoffMs: 0, grantTimeoutMs: 1_000 },
+  initialUploads: () => [],
   metrics,
   log,
   batchMaxRecords: 1_000,

@@ -73,4 +73,63 @@ describe('loadConnections', () => {
       expect.not.objectContaining({ message: expect.stringContaining('S3cr3t') }) as Error,
     );
   });
+
+  it('defaults a connection to tunnel delivery only and reads a bucket block', () => {
+    const file = fileWith(`connections:
+  - { name: plain, type: postgres }
+  - name: lake
+    type: postgres
+    delivery:
+      default: bucket
+      allow: [bucket, tunnel]
+      bucket:
+        provider: s3
+        bucket: acme-sdr
+        credentials: { accessKeyId: env://KEY_ID, secretAccessKey: env://KEY }
+        encryption: { type: SSE-KMS, kmsKeyId: alias/sdr }
+        retentionDays: 30
+`);
+    const connections = loadConnections(file, validators);
+    expect(connections.get('plain')?.delivery).toMatchObject({ default: 'tunnel', allow: ['tunnel'] });
+    expect(connections.get('lake')?.delivery).toMatchObject({
+      default: 'bucket',
+      allow: ['bucket', 'tunnel'],
+      compression: 'gzip',
+      partBytes: 8 * 1024 * 1024,
+      bucket: { provider: 's3', prefix: 'sdr', region: 'us-east-1', retentionDays: 30 },
+    });
+  });
+
+  it.each([
+    [
+      'a default not allowed',
+      '{ default: bucket, allow: [tunnel] }',
+      /delivery → default: default must be one of allow/,
+    ],
+    [
+      'bucket allowed without a bucket',
+      '{ allow: [bucket] }',
+      /delivery → bucket: allow lists bucket but no bucket/,
+    ],
+    ['an unknown mode', '{ allow: [carrier-pigeon] }', /delivery → allow → 0/],
+    [
+      'an unknown provider',
+      '{ allow: [bucket], bucket: { provider: dropbox, bucket: x } }',
+      /delivery → bucket → provider/,
+    ],
+    [
+      'a storage key pasted as a value',
+      '{ allow: [bucket], bucket: { provider: azure, accountUrl: "https://a.blob.core.windows.net", container: sdr, credentials: { sasToken: "sv=2024&sig=abc" } } }',
+      /delivery → bucket → credentials/,
+    ],
+    [
+      'a storage key with an unknown secret scheme',
+      '{ allow: [bucket], bucket: { provider: s3, bucket: acme-sdr, credentials: { accessKeyId: "nope://a", secretAccessKey: "env://B" } } }',
+      /secret "delivery.bucket.credentials.accessKeyId": .*names no known provider/,
+    ],
+    ['a part size below 64 KiB', '{ partBytes: 1000 }', /delivery → partBytes/],
+  ])('refuses a delivery block with %s', (_label, delivery, message) => {
+    const file = fileWith(`connections:\n  - { name: pg, type: postgres, delivery: ${delivery} }\n`);
+    expect(() => loadConnections(file, validators)).toThrow(message);
+  });
 });

@@ -3,8 +3,9 @@ import { describe, expect, it } from 'vitest';
 import type { SourceAdapter } from '../../adapters/index.js';
 import { Codes, type JobRequestBody, signJobRequest } from '../../protocol/index.js';
 import type { ConnectionDefinition } from '../../runtime/connections.js';
-import { admitRequest, type GateContext, verifyQueuedRequest } from '../../runtime/request-gate.js';
 import { createPostgresAdapter } from '../../adapters/postgres/index.js';
+import { TUNNEL_ONLY } from '../../runtime/delivery/settings.js';
+import { admitRequest, type GateContext, verifyQueuedRequest } from '../../runtime/request-gate.js';
 
 const cloud = generateKeyPairSync('ed25519');
 const now = Date.parse('2026-06-01T12:00:00Z');
@@ -23,6 +24,7 @@ const connection: ConnectionDefinition = {
   host: 'db',
   secrets: {},
   options: {},
+  delivery: TUNNEL_ONLY,
 };
 const context: GateContext = {
   cloudPublicKey: cloud.publicKey,
@@ -93,6 +95,38 @@ describe('admitRequest', () => {
       cloud.privateKey,
     );
     expect(admitRequest(request, context)).toBeUndefined();
+  });
+
+  it('checks the delivery mode against what the connection allows', () => {
+    const bucketToo: ConnectionDefinition = {
+      ...connection,
+      name: 'lake',
+      delivery: { ...TUNNEL_ONLY, default: 'bucket', allow: ['bucket', 'tunnel'] },
+    };
+    const withLake = {
+      ...context,
+      deliveryModes: ['tunnel', 'bucket', 'presigned'],
+      connections: new Map([
+        ['warehouse', connection],
+        ['lake', bucketToo],
+      ]),
+    };
+    const ask = (name: string, mode: 'tunnel' | 'bucket' | 'presigned' | 'default') =>
+      admitRequest(
+        signJobRequest(body({ connection: name, delivery: { mode } }), cloud.privateKey),
+        withLake,
+      );
+    expect(ask('lake', 'bucket')).toBeUndefined();
+    expect(ask('lake', 'default')).toBeUndefined();
+    expect(ask('warehouse', 'default')).toBeUndefined();
+    const refused = ask('warehouse', 'bucket');
+    expect(refused?.code).toBe('SDR_ERR_UNSUPPORTED_DELIVERY');
+    expect(refused?.error.message).toContain('connection "warehouse" allows tunnel');
+    expect(ask('lake', 'presigned')?.code).toBe('SDR_ERR_UNSUPPORTED_DELIVERY');
+    expect(
+      admitRequest(signJobRequest(body({ delivery: { mode: 'bucket' } }), cloud.privateKey), context)?.error
+        .message,
+    ).toContain('this runtime implements tunnel');
   });
 });
 
