@@ -195,20 +195,21 @@ describe('hostile cloud', { timeout: 300_000 }, () => {
     );
     cloud.resumeReading();
 
-    // 50 000 bad frames.
+    // 30 000 bad frames. (Answers are awaited through a listener: scanning every received frame per frame
+    // would make the test, not the runtime, quadratic.)
+    let answered = false;
+    cloud.listeners.push((frame) => {
+      if (frame.type === 'job.rejected' && frame.requestId === 'req-after-flood') answered = true;
+    });
     const bad = [
       'not json',
       '{"type":"job.explode"}',
       '{"type":"job.ack","requestId":"r","attempt":1,"seq":"x"}',
     ];
-    for (let i = 0; i < 50_000; i += 1) cloud.send(bad[i % bad.length] as string);
+    for (let i = 0; i < 30_000; i += 1) cloud.send(bad[i % bad.length] as string);
     const marker = cloud.request({ requestId: 'req-after-flood', connection: 'nope' });
     cloud.send({ type: 'job.request', request: marker });
-    await cloud.until(
-      () => rejection(cloud, 'req-after-flood') !== undefined,
-      'an answer after the flood',
-      120_000,
-    );
+    await eventually(() => answered, 'an answer after the flood', 240_000);
 
     const text = await metrics(health);
     const loopMaxSeconds = metric(text, 'sdr_event_loop_delay_max_seconds');
@@ -320,7 +321,7 @@ describe('hostile cloud', { timeout: 300_000 }, () => {
 
   it('refuses a job written straight into Redis, and reports it (finding 5)', async () => {
     const { cloud, queueName } = await start();
-    const queue = new Queue(queueName, { connection: { url: peers.redisUrl } as never });
+    const queue = new Queue(queueName, { connection: { url: peers.redisUrl } });
     try {
       const honest = cloud.request({ options: { schemas: { include: ['app'] } } });
       await queue.add(

@@ -101,7 +101,7 @@ describe('admitRequest: the request window, sizes and the connection limits (iss
   const limited = (limits: Record<string, unknown>): GateContext => ({
     ...context,
     connections: new Map([['warehouse', { ...connection, database: 'app', limits }]]),
-    adapters: new Map([['postgres', pgAdapter as SourceAdapter<unknown>]]),
+    adapters: new Map([['postgres', pgAdapter]]),
   });
   const signed = (overrides: Partial<JobRequestBody>) => signJobRequest(body(overrides), cloud.privateKey);
 
