@@ -14,6 +14,7 @@ import {
   DEFAULT_CREDIT_WINDOW,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_MAX_FRAME_BYTES,
+  WELCOME_BOUNDS,
 } from '../protocol/index.js';
 import type { StoreOptions } from '../storage/index.js';
 import { writeFileAtomic } from './atomic-file.js';
@@ -112,11 +113,15 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
     requestTtlMs: options.requestTtlMs ?? 300_000,
     recordFrames: options.recordFrames ?? true,
   };
-  // The runtime validates `welcome` against the protocol schema: refuse here what it would refuse there.
+  // The runtime clamps `welcome` numbers into WELCOME_BOUNDS: refuse here what it would not take as sent.
+  const outside = (name: keyof typeof WELCOME_BOUNDS): string | false => {
+    const { min, max } = WELCOME_BOUNDS[name];
+    return (settings[name] < min || settings[name] > max) && `${name} must be between ${min} and ${max}`;
+  };
   const problems = [
-    settings.heartbeatIntervalMs < 100 && 'heartbeatIntervalMs must be at least 100',
-    settings.creditWindow < 1 && 'creditWindow must be at least 1',
-    settings.maxFrameBytes < 1024 && 'maxFrameBytes must be at least 1024',
+    outside('heartbeatIntervalMs'),
+    outside('creditWindow'),
+    outside('maxFrameBytes'),
     (options.ackDelayMs ?? 0) < 0 && 'ackDelayMs must not be negative',
   ].filter((problem): problem is string => typeof problem === 'string');
   if (problems.length > 0) throw new Codes.SDR_ERR_CONFIG_INVALID(problems.join('; '));

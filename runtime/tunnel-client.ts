@@ -411,6 +411,9 @@ export class TunnelClient {
       // Twice the frame limit, so a frame just over it is answered with an error frame instead of a dropped link.
       maxPayload: maxFrameBytes * 2,
       perMessageDeflate: false,
+      // One message per macrotask: a flood of small frames read in one go would otherwise be handled in a
+      // single tick (libuv reads up to 32 × 64 KiB at once) and starve timers, /livez and job streams.
+      allowSynchronousEvents: false,
       ...(this.agent ? { agent: this.agent } : {}),
     });
     this.current = new TunnelConnection(this.connects, socket, this, this.options, this.refusals);

@@ -379,7 +379,10 @@ describe('postgres adapter: extraction', () => {
   });
 
   it('includes function bodies when opted in', async () => {
-    const withBodies = await extractAll({ includeFunctionBodies: true, schemas: { include: ['sales'] } });
+    const withBodies = await extractAll(
+      { includeFunctionBodies: true, schemas: { include: ['sales'] } },
+      connection({ limits: { functionBodies: true } }),
+    );
     const add = withBodies.find(
       (r) => r.kind === 'function' && r.name === 'add' && r.returnType === 'integer',
     );
@@ -433,11 +436,20 @@ describe('postgres adapter: filters', () => {
   it('crawls several databases of one server, skipping those the user may not connect to', async () => {
     const lowOther = await extractAll(
       { databases: { include: [`${DB}*`] }, schemas: { include: ['public'] } },
-      connection({ credentials: { user: LOW_ROLE, password: LOW_PASSWORD } }),
+      connection({
+        credentials: { user: LOW_ROLE, password: LOW_PASSWORD },
+        limits: { databases: [`${DB}*`] },
+      }),
     );
     expect(lowOther.filter((r) => r.kind === 'database').map((r) => r.name)).toEqual([DB]);
-    const all = await extractAll({ databases: { include: [`${DB}*`] }, schemas: { include: ['public'] } });
+    const wildcard = { databases: { include: [`${DB}*`] }, schemas: { include: ['public'] } };
+    const all = await extractAll(wildcard, connection({ limits: { databases: [`${DB}*`] } }));
     expect(all.filter((r) => r.kind === 'database').map((r) => r.name)).toEqual([DB, OTHER_DB]);
+    // Without limits a wildcard reaches the connection's own database only, and bodies are refused.
+    const own = await extractAll(wildcard);
+    expect(own.filter((r) => r.kind === 'database').map((r) => r.name)).toEqual([DB]);
+    const refused = await failure(extractAll({ includeFunctionBodies: true }));
+    expect(refused.code).toBe('SDR_ERR_INVALID_OPTIONS');
   });
 });
 
