@@ -13,7 +13,7 @@ OUT="${SDR_FRESH_OUT:-/tmp/sdr-fresh-machine}"
 CA="${SDR_FRESH_CA:-/etc/ssl/certs/ca-certificates.crt}"
 COMMANDS="${SDR_FRESH_COMMANDS:-demo test}"
 MIRROR="${SDR_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-mkdir -p "$OUT"
+mkdir -p "$OUT/peers"
 say() { echo "fresh-machine: $*" >&2; }
 skip() { echo "fresh-machine: not run: $*"; exit 0; }
 
@@ -94,7 +94,7 @@ say "running the README's commands ($COMMANDS) for $rev in $IMAGE (log: $OUT/run
 started=$SECONDS
 docker run --rm --name "sdr-fresh-$$" \
   -e CI=true -e SDR_FRESH_COMMANDS="$COMMANDS" \
-  -v "$OUT/source.tar:/source.tar:ro" -v "$CA:/host-ca.crt:ro" -v "$OUT/inside.sh:/inside.sh:ro" \
+  -v "$OUT/peers:/tmp/sdr-peers" -v "$OUT/source.tar:/source.tar:ro" -v "$CA:/host-ca.crt:ro" -v "$OUT/inside.sh:/inside.sh:ro" \
   "$IMAGE" bash /inside.sh >"$OUT/run.log" 2>&1
 status=$?
 {

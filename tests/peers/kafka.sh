@@ -127,10 +127,12 @@ fi
 # One open file per partition segment: the bench's 30,000 partitions need more than a default limit.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # A modest heap and two GC threads: the machine is shared.
-nohup java -Xms256m -Xmx"${SDR_TEST_KAFKA_HEAP:-512m}" -XX:+UseSerialGC -XX:ActiveProcessorCount=2 -Djava.awt.headless=true \
+if ! alive "$DIR/kafka.pid"; then
+setsid nohup java -Xms256m -Xmx"${SDR_TEST_KAFKA_HEAP:-512m}" -XX:+UseSerialGC -XX:ActiveProcessorCount=2 -Djava.awt.headless=true \
   -Dlog4j2.configurationFile="$DIR/log4j2.yaml" -cp "$CP" kafka.Kafka "$DIR/server.properties" \
   >"$DIR/stdout.log" 2>&1 &
 echo $! >"$DIR/kafka.pid"
+fi
 wait_for "kafka on 127.0.0.1:$PORT" 120 port_open "$PORT"
 wait_for "kafka SASL_SSL on 127.0.0.1:$SASL_PORT" 60 port_open "$SASL_PORT"
 wait_for "kafka SSL on 127.0.0.1:$SSL_PORT" 60 port_open "$SSL_PORT"

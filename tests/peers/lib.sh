@@ -64,9 +64,12 @@ python_venv() {
   echo "$want" >"$dir/.sdr-requirements"
 }
 
-# wait_for "description" seconds command...
+# wait_for "description" seconds command...: the seconds are stretched by the tests' time scale
+# (SDR_TEST_TIME_SCALE, which vitest.config.ts exports), so a busy machine gets longer.
 wait_for() {
-  local what="$1" seconds="$2"; shift 2
+  local what="$1" seconds
+  seconds=$(awk -v s="$2" -v k="${SDR_TEST_TIME_SCALE:-1}" 'BEGIN { printf "%d", s * (k > 1 ? k : 1) }')
+  shift 2
   local deadline=$((SECONDS + seconds))
   until "$@" >/dev/null 2>&1; do
     [ "$SECONDS" -lt "$deadline" ] || die "$what did not come up within ${seconds}s"
@@ -75,6 +78,10 @@ wait_for() {
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# alive PIDFILE: the process a previous start left is still running (starting up, perhaps slowly), so
+# starting a second one would only fight it for its ports and data directory.
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 # http_ok PORT PATH: a plain-HTTP GET on 127.0.0.1 answers 200 (bash only: curl is not on a minimal Debian).
 http_ok() {

@@ -9,7 +9,7 @@ peer_lock moto
 if port_open "$PORT"; then exit 0; fi
 python_venv "$VENV" 'moto[server]>=5,<6'
 installed
-nohup "$VENV/bin/python" -m moto.server -H 127.0.0.1 -p "$PORT" </dev/null >"$SDR_PEER_DIR/moto-$PORT.log" 2>&1 &
+setsid nohup "$VENV/bin/python" -m moto.server -H 127.0.0.1 -p "$PORT" </dev/null >"$SDR_PEER_DIR/moto-$PORT.log" 2>&1 &
 echo $! >"$SDR_PEER_DIR/moto-$PORT.pid"
 wait_for "moto on 127.0.0.1:$PORT (log: $SDR_PEER_DIR/moto-$PORT.log)" 60 port_open "$PORT"
 say "started moto on 127.0.0.1:$PORT"

@@ -91,17 +91,19 @@ bash "$(dirname "$0")/kafka.sh" || die "the Kafka peer (which makes the TLS mate
 
 BACKEND=$((PORT + 1))
 if ! port_open "$BACKEND"; then
-  nohup java -Xms64m -Xmx384m -XX:+UseSerialGC -XX:ActiveProcessorCount=2 \
-    -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$BACKEND" -Dquarkus.log.level=WARN \
-    -jar "$RUNNER" </dev/null >"$LOG" 2>&1 &
-  echo $! >"$SDR_PEER_DIR/schema-registry.pid"
+  if ! alive "$SDR_PEER_DIR/schema-registry.pid"; then
+    setsid nohup java -Xms64m -Xmx384m -XX:+UseSerialGC -XX:ActiveProcessorCount=2 \
+      -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$BACKEND" -Dquarkus.log.level=WARN \
+      -jar "$RUNNER" </dev/null >"$LOG" 2>&1 &
+    echo $! >"$SDR_PEER_DIR/schema-registry.pid"
+  fi
   wait_for "apicurio registry on 127.0.0.1:$BACKEND" 120 port_open "$BACKEND"
 fi
 command -v node >/dev/null || die "node is needed for the schema registry's TLS and basic-auth gateway"
 cd "$ROOT" # so node finds tsx in this checkout's node_modules
 SDR_GATEWAY_PORT="$PORT" SDR_GATEWAY_BACKEND="$BACKEND" SDR_GATEWAY_CERT="$TLS/broker-cert.pem" \
   SDR_GATEWAY_KEY="$TLS/broker-key.p8.pem" SDR_GATEWAY_USER=sdr-registry SDR_GATEWAY_PASSWORD=sdr-registry-secret \
-  nohup node --import tsx "$ROOT/tests/peers/schema-registry-gateway.ts" </dev/null >"$SDR_PEER_DIR/schema-registry-gateway.log" 2>&1 &
+  setsid nohup node --import tsx "$ROOT/tests/peers/schema-registry-gateway.ts" </dev/null >"$SDR_PEER_DIR/schema-registry-gateway.log" 2>&1 &
 echo $! >"$SDR_PEER_DIR/schema-registry-gateway.pid"
 wait_for "schema registry gateway on 127.0.0.1:$PORT" 30 port_open "$PORT"
 say "started Apicurio Registry $VERSION (Confluent API) on https://127.0.0.1:$PORT/apis/ccompat/v7"

@@ -20,7 +20,7 @@ if [ ! -x "$BAO" ] || [ "$(readlink -f "$BAO")" != "$("$VENV/bin/python" -c 'imp
   chmod +x "$(readlink -f "$BAO")"
 fi
 installed
-nohup "$BAO" server -dev -dev-listen-address="127.0.0.1:$PORT" -dev-root-token-id="$TOKEN" \
+setsid nohup "$BAO" server -dev -dev-listen-address="127.0.0.1:$PORT" -dev-root-token-id="$TOKEN" \
   -dev-no-store-token </dev/null >"$SDR_PEER_DIR/vault-$PORT.log" 2>&1 &
 echo $! >"$SDR_PEER_DIR/vault-$PORT.pid"
 wait_for "openbao on 127.0.0.1:$PORT (log: $SDR_PEER_DIR/vault-$PORT.log)" 60 http_ok "$PORT" /v1/sys/health
