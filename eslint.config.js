@@ -50,6 +50,24 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [runtimeInternals, cloudInternals] }] },
   },
   {
+    files: ['storage/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            runtimeInternals,
+            cloudInternals,
+            {
+              group: ['**/adapters/**', '**/secrets/**'],
+              message: 'storage clients get resolved credentials',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['runtime/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: [cloudInternals] }] },
   },
