@@ -15,7 +15,7 @@ export function proxyUrlFor(target: string): string | undefined {
 /** A Node agent for clients built on `http`/`https` (the AWS SDK); undefined when the target goes direct. */
 export function nodeAgentFor(target: string): Agent | undefined {
   const proxy = proxyUrlFor(target);
-  return proxy === undefined ? undefined : (new HttpsProxyAgent(proxy, { keepAlive: true }) as Agent);
+  return proxy === undefined ? undefined : new HttpsProxyAgent(proxy, { keepAlive: true });
 }
 
 const dispatchers = new Map<string, Dispatcher>();
@@ -102,7 +102,7 @@ export function awsRequestHandlerFor(
       httpAgent: { keepAlive: true, ...sockets },
       httpsAgent: { keepAlive: true, ...sockets },
     };
-  const agent = new HttpsProxyAgent(proxy, { keepAlive: true, ...sockets }) as Agent;
+  const agent: Agent = new HttpsProxyAgent(proxy, { keepAlive: true, ...sockets });
   return { ...timeouts, httpAgent: agent, httpsAgent: agent };
 }
 
