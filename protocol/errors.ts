@@ -360,6 +360,12 @@ export const Codes = {
   ),
 
   // Amazon SageMaker
+  SDR_ERR_SAGEMAKER_CONFIG: define(
+    'SDR_ERR_SAGEMAKER_CONFIG',
+    false,
+    (connection: string, problem: string) =>
+      `sagemaker connection "${connection}" is misconfigured: ${problem}; fix it in the connections file`,
+  ),
   SDR_ERR_SAGEMAKER_AUTH: define(
     'SDR_ERR_SAGEMAKER_AUTH',
     false,

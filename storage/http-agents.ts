@@ -45,3 +45,68 @@ export function azureProxyFor(
     ...(url.password && { password: decodeURIComponent(url.password) }),
   };
 }
+
+/*
+ * Below: the same decision for the source adapters' and secret providers' clients (SageMaker, STS,
+ * Secrets Manager, the Schema Registry), which each need their own TLS settings or socket limits.
+ */
+
+/** TLS settings of a client's own (a private CA, a client certificate, SNI); none means the system's trust. */
+export interface TlsSettings {
+  readonly ca?: string | Buffer;
+  readonly cert?: string | Buffer;
+  readonly key?: string | Buffer;
+  readonly servername?: string;
+  readonly rejectUnauthorized?: boolean;
+}
+
+/**
+ * An undici dispatcher of its own (the caller closes it) for `target`: through the proxy when
+ * HTTPS_PROXY / NO_PROXY say so, with `tls` applied to the target's handshake, not the proxy's.
+ */
+export function ownDispatcherFor(target: string, tls: TlsSettings, connections: number): Dispatcher {
+  const proxy = proxyUrlFor(target);
+  return proxy === undefined
+    ? new UndiciAgent({ connections, connect: { ...tls } })
+    : new ProxyAgent({ uri: proxy, connections, requestTls: { ...tls } });
+}
+
+/** Options for an AWS SDK v3 client's default Node handler: timeouts as given, agents through the proxy. */
+export interface AwsRequestHandlerOptions {
+  readonly connectionTimeout?: number;
+  readonly requestTimeout?: number;
+  /** Sockets per agent; the SDK's default (50) when absent. */
+  readonly maxSockets?: number;
+}
+
+/**
+ * The `requestHandler` for an AWS SDK v3 client calling `target` (its endpoint, or the regional
+ * default): plain keep-alive agents when it goes direct, an HTTPS_PROXY agent when it does not.
+ * Both honour NODE_EXTRA_CA_CERTS, which Node applies to every TLS handshake.
+ */
+export function awsRequestHandlerFor(
+  target: string,
+  options: AwsRequestHandlerOptions = {},
+): {
+  connectionTimeout?: number;
+  requestTimeout?: number;
+  httpAgent: Agent | { keepAlive: boolean; maxSockets?: number };
+  httpsAgent: Agent | { keepAlive: boolean; maxSockets?: number };
+} {
+  const { maxSockets, ...timeouts } = options;
+  const sockets = maxSockets === undefined ? {} : { maxSockets };
+  const proxy = proxyUrlFor(target);
+  if (proxy === undefined)
+    return {
+      ...timeouts,
+      httpAgent: { keepAlive: true, ...sockets },
+      httpsAgent: { keepAlive: true, ...sockets },
+    };
+  const agent: Agent = new HttpsProxyAgent(proxy, { keepAlive: true, ...sockets });
+  return { ...timeouts, httpAgent: agent, httpsAgent: agent };
+}
+
+/** The URL an AWS client calls: its configured endpoint, or the service's regional one. */
+export function awsTarget(service: string, endpoint: string | undefined, region: string | undefined): string {
+  return endpoint ?? `https://${service}.${region ?? process.env.AWS_REGION ?? 'us-east-1'}.amazonaws.com`;
+}

@@ -1,4 +1,5 @@
-import { Agent, request } from 'undici';
+import { type Dispatcher, request } from 'undici';
+import { ownDispatcherFor } from '../../storage/http-agents.js';
 import { Codes, SdrError } from '../../protocol/index.js';
 import { Limiter } from './limiter.js';
 import type { SchemaRegistrySettings } from './settings.js';
@@ -25,7 +26,7 @@ export interface SchemaVersion {
  */
 export class SchemaRegistryClient {
   readonly #settings: SchemaRegistrySettings;
-  readonly #agent: Agent;
+  readonly #agent: Dispatcher;
   readonly #limiter: Limiter;
   readonly #signal: AbortSignal;
   readonly #authorization: string | undefined;
@@ -34,15 +35,17 @@ export class SchemaRegistryClient {
     this.#settings = settings;
     this.#signal = signal;
     this.#limiter = new Limiter(maxInFlight);
-    this.#agent = new Agent({
-      connections: maxInFlight,
-      connect: {
+    // Through HTTPS_PROXY unless NO_PROXY names the registry; the TLS settings are the registry's own.
+    this.#agent = ownDispatcherFor(
+      settings.url,
+      {
         ...(settings.ca ? { ca: settings.ca } : {}),
         ...(settings.cert ? { cert: settings.cert, key: settings.key } : {}),
         ...(settings.tlsServerName ? { servername: settings.tlsServerName } : {}),
         rejectUnauthorized: true,
       },
-    });
+      maxInFlight,
+    );
     this.#authorization =
       settings.username !== undefined
         ? `Basic ${Buffer.from(`${settings.username}:${settings.password ?? ''}`).toString('base64')}`

@@ -9,6 +9,8 @@ export interface CloudSqlSettings {
   readonly ipType: 'public' | 'private' | 'psc';
   /** `iam`: IAM database authentication (no password; the user is the IAM principal). */
   readonly auth: 'password' | 'iam';
+  /** Root URL of the Cloud SQL Admin API; absent: https://sqladmin.googleapis.com/. */
+  readonly sqlAdminApiEndpoint?: string;
   /** Service-account key JSON from a secret; absent: Application Default Credentials. */
   readonly googleCredentials?: string;
 }
@@ -66,13 +68,12 @@ export async function openCloudSqlTransport(
       );
     }
   }
-  const connector = new Connector(
-    credentials
-      ? {
-          auth: new GoogleAuth({ credentials, scopes: ['https://www.googleapis.com/auth/sqlservice.admin'] }),
-        }
-      : {},
-  );
+  const connector = new Connector({
+    ...(credentials && {
+      auth: new GoogleAuth({ credentials, scopes: ['https://www.googleapis.com/auth/sqlservice.admin'] }),
+    }),
+    ...(cloudSql.sqlAdminApiEndpoint !== undefined && { sqlAdminAPIEndpoint: cloudSql.sqlAdminApiEndpoint }),
+  });
   const pending = connector.getOptions({
     instanceConnectionName: cloudSql.instanceConnectionName,
     ipType: IpAddressTypes[ipTypes[cloudSql.ipType]],

@@ -208,6 +208,8 @@ const connectionOptionsSchema = z
           .regex(/^([^:]+:)?[^:]+:[^:]+:[^:]+$/, 'must be project:region:instance'),
         ipType: z.enum(['public', 'private', 'psc']).default('public'),
         auth: z.enum(['password', 'iam']).default('password'),
+        /** The Cloud SQL Admin API's root URL: a Private Service Connect endpoint for Google APIs, or a test double. */
+        sqlAdminApiEndpoint: z.url().optional(),
       })
       .strict()
       .optional(),

@@ -1,6 +1,7 @@
 import { SageMakerClient, type SageMakerClientConfig } from '@aws-sdk/client-sagemaker';
 import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { Codes, SdrError } from '../../protocol/index.js';
+import { awsRequestHandlerFor, awsTarget } from '../../storage/http-agents.js';
 import type { SagemakerSettings } from './options.js';
 
 /** Requests sent per SageMaker operation (every HTTP attempt, retries included) and throttled attempts. */
@@ -82,6 +83,7 @@ function credentialsFor(settings: SagemakerSettings): Credentials {
     clientConfig: {
       ...(settings.region === undefined ? {} : { region: settings.region }),
       ...(settings.stsEndpoint === undefined ? {} : { endpoint: settings.stsEndpoint }),
+      requestHandler: awsRequestHandlerFor(awsTarget('sts', settings.stsEndpoint, settings.region)),
     },
   });
 }
@@ -94,13 +96,12 @@ export function openSession(settings: SagemakerSettings, signal: AbortSignal): S
     credentials: credentialsFor(settings),
     retryMode: 'adaptive',
     maxAttempts: settings.maxAttempts,
-    requestHandler: {
+    requestHandler: awsRequestHandlerFor(awsTarget('api.sagemaker', settings.endpoint, settings.region), {
       connectionTimeout: 10_000,
       requestTimeout: 60_000,
       // One socket per concurrent Describe plus the List call that feeds them.
-      httpAgent: { keepAlive: true, maxSockets: settings.describeConcurrency + 1 },
-      httpsAgent: { keepAlive: true, maxSockets: settings.describeConcurrency + 1 },
-    },
+      maxSockets: settings.describeConcurrency + 1,
+    }),
   });
   const stats: RequestStats = { byOperation: new Map(), throttled: 0, total: 0 };
   const limiter = new RequestRateLimiter(settings.maxRequestsPerSecond);

@@ -128,23 +128,23 @@ export interface SagemakerSettings {
   readonly credentials?: StaticCredentials;
 }
 
-/** Validates a connection's options and credentials; throws `SDR_ERR_CONNECTIONS_INVALID` naming no value. */
+/** Validates a connection's options and credentials; throws `SDR_ERR_SAGEMAKER_CONFIG` naming no value. */
 export function parseSettings(connection: SourceConnection): SagemakerSettings {
-  const where = `connection "${connection.name}"`;
+  const where = connection.name;
   const parsed = connectionSchema.safeParse(connection.options);
-  if (!parsed.success) throw new Codes.SDR_ERR_CONNECTIONS_INVALID(where, problems(parsed.error));
+  if (!parsed.success) throw new Codes.SDR_ERR_SAGEMAKER_CONFIG(where, problems(parsed.error));
   if (parsed.data.externalId !== undefined && parsed.data.roleArn === undefined) {
-    throw new Codes.SDR_ERR_CONNECTIONS_INVALID(where, 'externalId is set but roleArn is not');
+    throw new Codes.SDR_ERR_SAGEMAKER_CONFIG(where, 'externalId is set but roleArn is not');
   }
   const { accessKeyId, secretAccessKey, sessionToken } = connection.credentials;
   if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
-    throw new Codes.SDR_ERR_CONNECTIONS_INVALID(
+    throw new Codes.SDR_ERR_SAGEMAKER_CONFIG(
       where,
       'credentials need both accessKeyId and secretAccessKey, or neither (to use the AWS default chain)',
     );
   }
   if (sessionToken !== undefined && accessKeyId === undefined) {
-    throw new Codes.SDR_ERR_CONNECTIONS_INVALID(where, 'credentials.sessionToken needs accessKeyId too');
+    throw new Codes.SDR_ERR_SAGEMAKER_CONFIG(where, 'credentials.sessionToken needs accessKeyId too');
   }
   const credentials =
     accessKeyId !== undefined && secretAccessKey !== undefined

@@ -50,6 +50,37 @@ export const Kinds = {
   edge: 'sagemaker.lineage_edge',
 } as const;
 
+/** A job record: the input S3 URIs are read back for lineage edges. */
+export type JobRecord = MetadataRecord & { readonly inputS3Uris: string[] };
+
+/** A processing job also names the S3 URIs it writes. */
+export type ProcessingJobRecord = JobRecord & { readonly outputS3Uris: string[] };
+
+/** An endpoint record: variants and data capture are read back for lineage edges. */
+export type EndpointRecord = MetadataRecord & {
+  readonly productionVariants: { readonly modelArn: string | null }[];
+  readonly dataCapture: {
+    readonly enabled: boolean | null;
+    readonly destinationS3Uri: string | null;
+    readonly samplingPercentage: number | null;
+  } | null;
+};
+
+/** A feature group record: its offline store is read back for lineage edges. */
+export type FeatureGroupRecord = MetadataRecord & {
+  readonly offlineStore: {
+    readonly enabled: boolean;
+    readonly status: string | null;
+    readonly s3Uri: string | null;
+    readonly tableFormat: string | null;
+    readonly glueTable: {
+      readonly catalog: string | null;
+      readonly database: string | null;
+      readonly table: string | null;
+    } | null;
+  };
+};
+
 /** ISO-8601 or null; the SDK hands out `Date`s. */
 export function iso(value: Date | string | undefined): string | null {
   if (value === undefined) return null;
@@ -129,7 +160,7 @@ function s3Channels(channels: Channel[] | undefined): string[] {
 export function trainingJobRecord(
   job: DescribeTrainingJobCommandOutput,
   producedModels: string[],
-): MetadataRecord {
+): JobRecord {
   return {
     kind: Kinds.trainingJob,
     key: job.TrainingJobArn ?? `training-job/${job.TrainingJobName}`,
@@ -162,7 +193,7 @@ export function trainingJobRecord(
 }
 
 /** `sagemaker.processing_job` */
-export function processingJobRecord(job: DescribeProcessingJobCommandOutput): MetadataRecord {
+export function processingJobRecord(job: DescribeProcessingJobCommandOutput): ProcessingJobRecord {
   const outputs = compact((job.ProcessingOutputConfig?.Outputs ?? []).map((o) => o.S3Output?.S3Uri));
   return {
     kind: Kinds.processingJob,
@@ -194,7 +225,7 @@ export function processingJobRecord(job: DescribeProcessingJobCommandOutput): Me
 export function transformJobRecord(
   job: DescribeTransformJobCommandOutput,
   modelArn: string | null,
-): MetadataRecord {
+): JobRecord {
   return {
     kind: Kinds.transformJob,
     key: job.TransformJobArn ?? `transform-job/${job.TransformJobName}`,
@@ -223,7 +254,7 @@ export function tuningJobRecord(
   job: DescribeHyperParameterTuningJobCommandOutput,
   bestTrainingJobArn: string | null,
   producedModels: string[],
-): MetadataRecord {
+): JobRecord {
   const definition = job.TrainingJobDefinition ?? job.TrainingJobDefinitions?.[0];
   const ranges = job.HyperParameterTuningJobConfig?.ParameterRanges;
   return {
@@ -268,10 +299,7 @@ function autoMLInputs(
 }
 
 /** `sagemaker.automl_job` (read with DescribeAutoMLJobV2, which also answers for V1 jobs). */
-export function autoMLJobRecord(
-  job: DescribeAutoMLJobV2CommandOutput,
-  producedModels: string[],
-): MetadataRecord {
+export function autoMLJobRecord(job: DescribeAutoMLJobV2CommandOutput, producedModels: string[]): JobRecord {
   const problem = job.AutoMLProblemTypeConfigName ?? null;
   const best = job.BestCandidate;
   return {
@@ -413,7 +441,7 @@ export function endpointRecord(
   endpoint: DescribeEndpointCommandOutput,
   config: DescribeEndpointConfigCommandOutput | undefined,
   modelArn: (name: string) => string,
-): MetadataRecord {
+): EndpointRecord {
   const configured = new Map((config?.ProductionVariants ?? []).map((v) => [v.VariantName, v]));
   const live = endpoint.ProductionVariants ?? [];
   const names = live.length > 0 ? live.map((v) => v.VariantName) : [...configured.keys()];
@@ -463,7 +491,7 @@ export function endpointRecord(
 export function featureGroupRecord(
   group: DescribeFeatureGroupCommandOutput,
   features: NonNullable<DescribeFeatureGroupCommandOutput['FeatureDefinitions']>,
-): MetadataRecord {
+): FeatureGroupRecord {
   const offline = group.OfflineStoreConfig;
   const catalog = offline?.DataCatalogConfig;
   return {

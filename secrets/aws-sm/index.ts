@@ -6,6 +6,7 @@ import {
 import { Codes, SdrError } from '../../protocol/index.js';
 import { selectKey } from '../reference.js';
 import type { ReferenceResolver, SecretProvider, SecretReference } from '../types.js';
+import { awsRequestHandlerFor, awsTarget } from '../../storage/http-agents.js';
 
 /** Settings of the `aws-sm://` provider; without static keys the SDK's default credential chain is used. */
 export interface AwsSecretsManagerOptions {
@@ -44,7 +45,9 @@ export function createAwsSecretsManagerProvider(options: AwsSecretsManagerOption
         ...(options.endpoint ? { endpoint: options.endpoint } : {}),
         ...(credentials ? { credentials } : {}),
         maxAttempts: 3,
-        requestHandler: { requestTimeout: options.timeoutMs ?? 10_000 },
+        requestHandler: awsRequestHandlerFor(awsTarget('secretsmanager', options.endpoint, region), {
+          requestTimeout: options.timeoutMs ?? 10_000,
+        }),
       });
       clients.set(key, client);
     }

@@ -16,11 +16,13 @@ const sources = readdirSync(sourceDir)
   .filter((f) => f.endsWith('.ts'))
   .map((f) => readFileSync(new URL(f, sourceDir), 'utf8'));
 
-/** Every SageMaker command class the adapter's code names. */
+/** Every SageMaker operation the adapter's code names: command classes and the SDK's paginators. */
 function commandsUsed(): Set<string> {
   const used = new Set<string>();
-  for (const text of sources)
+  for (const text of sources) {
     for (const m of text.matchAll(/\b([A-Z][A-Za-z0-9]+)Command\b/g)) used.add(m[1]!);
+    for (const m of text.matchAll(/\bpaginate([A-Z][A-Za-z0-9]+)\b/g)) used.add(m[1]!);
+  }
   return used;
 }
 
@@ -79,7 +81,8 @@ describe('sagemaker options', () => {
       parseSettings(conn({}, { accessKeyId: 'AKIA1', secretAccessKey: 's', sessionToken: 't' })).credentials,
     ).toEqual({ accessKeyId: 'AKIA1', secretAccessKey: 's', sessionToken: 't' });
     const half = (): unknown => parseSettings(conn({}, { secretAccessKey: 'super-secret-value' }));
-    expect(half).toThrow(expect.objectContaining({ code: 'SDR_ERR_CONNECTIONS_INVALID' }));
+    expect(half).toThrow(expect.objectContaining({ code: 'SDR_ERR_SAGEMAKER_CONFIG' }));
+    expect(half).toThrow(/sagemaker connection "sm" is misconfigured/);
     expect(() => half()).not.toThrow(/super-secret-value/);
     expect(() => parseSettings(conn({ externalId: 'x1' }, {}))).toThrow(/roleArn/);
     expect(() => parseSettings(conn({ region: 'mars' }, {}))).toThrow(/region/);
