@@ -1,29 +1,55 @@
-# syntax=docker/dockerfile:1
-# Multi-stage build: compile TypeScript with dev dependencies, ship only production ones, run as non-root.
-FROM node:20-bookworm-slim AS build
+# The sdr runtime image: Node.js 22, production dependencies only, non-root, read-only friendly.
+#
+#   docker build -t sdr-runtime:local .
+#
+# Behind a TLS-inspecting proxy, `npm ci` needs the proxy's CA. Pass it as PEM text; it is used by the
+# build stage only and never reaches the final image (a CA certificate is public, not a secret):
+#
+#   docker build --build-arg EXTRA_CA_CERT="$(cat /path/to/proxy-ca.pem)" -t sdr-runtime:local .
+#
+# Base images are build arguments so a registry mirror or a locally made image can stand in for the
+# official ones (tests/peers/images.sh makes them offline). The plain Dockerfile syntax is deliberate:
+# it builds with the classic builder and BuildKit alike, with no frontend image to pull.
+ARG NODE_IMAGE=node:22-bookworm-slim
+ARG BASE_IMAGE=debian:bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+ARG EXTRA_CA_CERT=""
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts
+RUN if [ -n "$EXTRA_CA_CERT" ]; then printf '%s\n' "$EXTRA_CA_CERT" >/tmp/extra-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/extra-ca.pem; fi \
+ && npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY protocol ./protocol
 COPY runtime ./runtime
 COPY adapters ./adapters
 COPY secrets ./secrets
 COPY cloud ./cloud
-RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev
+# Type declarations, source maps and READMEs of dependencies are half of node_modules' bytes and
+# nothing at run time reads them.
+RUN npx tsc -p tsconfig.build.json \
+ && npm prune --omit=dev --no-audit --no-fund \
+ && find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \
+      -o -name '*.md' -o \( -name '*.ts' ! -name '*.d.ts' \) \) -delete \
+ && rm -f /tmp/extra-ca.pem
 
-FROM node:20-bookworm-slim
+# The node binary alone: the runtime image carries no npm, yarn or corepack.
+FROM ${BASE_IMAGE} AS runtime
+COPY --from=build /usr/local/bin/node /usr/local/bin/node
+RUN groupadd --gid 1000 node && useradd --uid 1000 --gid node --no-create-home --shell /usr/sbin/nologin node
 ENV NODE_ENV=production \
     SDR_CONNECTIONS_FILE=/etc/sdr/connections.yaml \
-    SDR_HEALTH_HOST=0.0.0.0
+    SDR_HEALTH_HOST=0.0.0.0 \
+    SDR_HEALTH_PORT=9464
 WORKDIR /app
 COPY --from=build --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist
 COPY --chown=root:root package.json ./
-# The image's node user (uid 1000); the code is root-owned and read-only to it.
+# The code is root-owned and read-only to the node user (uid 1000); nothing is written to the image.
 USER node
-# The health port is for the orchestrator's probes inside the pod/network, never published to the internet.
+# The health port is for probes on the container network, never published to the internet.
 EXPOSE 9464
-HEALTHCHECK --interval=30s --timeout=3s --start-period=20s \
-  CMD node -e "fetch('http://127.0.0.1:9464/livez').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# Ready = the tunnel is up and Redis answers, so an orchestrator sees a runtime that cannot work.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.SDR_HEALTH_PORT||9464)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["node", "dist/runtime/main.js"]
