@@ -33,11 +33,24 @@ RUN npx tsc -p tsconfig.build.json \
  && find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \
       -o -name '*.md' -o \( -name '*.ts' ! -name '*.d.ts' \) \) -delete
 
-# The node binary alone: the runtime image carries no npm, yarn or corepack.
-FROM ${BASE_IMAGE} AS runtime
-COPY --from=build /usr/local/bin/node /usr/local/bin/node
-RUN groupadd --gid 1000 node && useradd --uid 1000 --gid node --no-create-home --shell /usr/sbin/nologin node
-ENV NODE_ENV=production \
+# The runtime's root filesystem: the node binary, exactly the shared libraries it links (found with
+# ldd, so any architecture works), and the files libc reads. No shell, no package manager: nothing in
+# the image can install or run anything but node, and the image is about 60 MB smaller.
+FROM ${BASE_IMAGE} AS rootfs
+COPY --from=build /usr/local/bin/node /rootfs/usr/local/bin/node
+RUN set -e; \
+    for lib in $(ldd /rootfs/usr/local/bin/node | grep -o '/[^ ]*'); do cp --parents -L "$lib" /rootfs; done; \
+    mkdir -p /rootfs/etc /rootfs/tmp /rootfs/app && chmod 1777 /rootfs/tmp; \
+    cp /etc/nsswitch.conf /etc/host.conf /rootfs/etc/; \
+    echo 'root:x:0:0:root:/root:/usr/sbin/nologin' >/rootfs/etc/passwd; \
+    echo 'node:x:1000:1000:node:/tmp:/usr/sbin/nologin' >>/rootfs/etc/passwd; \
+    printf 'root:x:0:\nnode:x:1000:\n' >/rootfs/etc/group; \
+    chroot /rootfs /usr/local/bin/node --version
+
+FROM scratch AS runtime
+COPY --from=rootfs /rootfs/ /
+ENV PATH=/usr/local/bin \
+    NODE_ENV=production \
     SDR_CONNECTIONS_FILE=/etc/sdr/connections.yaml \
     SDR_HEALTH_HOST=0.0.0.0 \
     SDR_HEALTH_PORT=9464
@@ -46,7 +59,7 @@ COPY --from=build --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist
 COPY --chown=root:root package.json ./
 # The code is root-owned and read-only to the node user (uid 1000); nothing is written to the image.
-USER node
+USER 1000:1000
 # The health port is for probes on the container network, never published to the internet.
 EXPOSE 9464
 # Ready = the tunnel is up and Redis answers, so an orchestrator sees a runtime that cannot work.

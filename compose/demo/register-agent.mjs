@@ -13,7 +13,8 @@ const response = await fetch(`${cloud}/v1/agents`, {
   headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
   body: JSON.stringify({ name: 'compose-demo' }),
 });
-if (response.status !== 201) throw new Error(`POST /v1/agents answered ${response.status}: ${await response.text()}`);
+if (response.status !== 201)
+  throw new Error(`POST /v1/agents answered ${response.status}: ${await response.text()}`);
 const { agentId, token } = await response.json();
 const { publicKey } = await (await fetch(`${cloud}/v1/public-key`)).json();
 writeFileSync('/demo/cloud-public-key.pem', publicKey, { mode: 0o644 });

@@ -86,17 +86,17 @@ export async function until<T>(
   probe: () => Promise<T | undefined>,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let last: unknown;
+  let last: Error | undefined;
   for (;;) {
     try {
       const value = await probe();
       if (value !== undefined) return value;
     } catch (error) {
-      last = error;
+      last = error instanceof Error ? error : new Error(String(error));
     }
     if (Date.now() > deadline)
       throw new Error(
-        `${what} did not happen within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`,
+        `${what} did not happen within ${timeoutMs} ms${last ? ` (last error: ${last.message})` : ''}`,
       );
     await new Promise((resolve) => setTimeout(resolve, 500));
   }

@@ -38,7 +38,11 @@ describe('loadConnections', () => {
 
   it.each([
     ['a missing file', null, /does not exist \(ENOENT\); set SDR_CONNECTIONS_FILE .*connections\.yaml/],
-    ['a directory (a compose bind mount of a missing file)', 'dir', /is a directory, not a file \(EISDIR\); with docker compose, create connections\.yaml/],
+    [
+      'a directory (a compose bind mount of a missing file)',
+      'dir',
+      /is a directory, not a file \(EISDIR\); with docker compose, create connections\.yaml/,
+    ],
     ['broken YAML', 'connections: [', /not valid YAML/],
     [
       'a secret value instead of a reference',

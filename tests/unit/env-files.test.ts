@@ -6,7 +6,8 @@ import { compileConfig } from '../../runtime/config.js';
 import { expandFileSettings } from '../../runtime/env-files.js';
 import { parsePublicKey } from '../../protocol/index.js';
 
-const KEY_PEM = '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA+YbCkBDzyfok4APMVZ1d2hrrc9YvLUf19G+Ube41SKc=\n-----END PUBLIC KEY-----';
+const KEY_PEM =
+  '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA+YbCkBDzyfok4APMVZ1d2hrrc9YvLUf19G+Ube41SKc=\n-----END PUBLIC KEY-----';
 const minimal = {
   SDR_CLOUD_URL: 'wss://cloud.example.com/v1/tunnel',
   SDR_AGENT_TOKEN: 'token',
