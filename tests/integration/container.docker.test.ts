@@ -103,7 +103,7 @@ describe.skipIf(unavailable !== undefined)('the container path (Dockerfile + com
     const secret = existsSync(ca) ? ['--secret', `id=ca,src=${ca}`] : [];
     await run(cli.command, ['build', '--quiet', ...secret, '-t', 'sdr-runtime:local', '.'], {
       env: cli.env,
-      timeoutMs: 900_000,
+      timeoutMs: 1_800_000, // a cold build on a loaded 2-core machine took over 15 min
     });
     await run(
       cli.command,
@@ -116,7 +116,7 @@ describe.skipIf(unavailable !== undefined)('the container path (Dockerfile + com
     project = new ComposeProject(OVERRIDE);
     await project.run(['up', '-d', 'demo-runtime'], 300_000);
     await project.waitHealth('demo-runtime', 'healthy');
-  }, 1_500_000);
+  }, 2_700_000);
 
   afterAll(async () => {
     await project?.down();
