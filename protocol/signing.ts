@@ -27,7 +27,13 @@ export function verifyJobRequest(request: SignedJobRequest, publicKey: KeyObject
 
 /** Reads an Ed25519 public key given as PEM or as base64 of its DER SPKI form. */
 export function parsePublicKey(text: string): KeyObject {
-  const trimmed = text.trim();
+  // A .env file holds one line per variable, so a PEM may arrive with its line breaks written as \n.
+  const trimmed = text.trim().replace(/\\n/g, '\n');
+  if (/^-----BEGIN [A-Z ]+-----$/.test(trimmed)) {
+    throw new TypeError(
+      'only the first line of a PEM arrived; a .env file cannot hold a multi-line value: write the PEM on one line with \\n between its lines, give the base64 body alone, or put it in a file named by the _FILE variable',
+    );
+  }
   const key = trimmed.startsWith('-----BEGIN')
     ? createPublicKey(trimmed)
     : createPublicKey({ key: Buffer.from(trimmed, 'base64'), format: 'der', type: 'spki' });

@@ -4,6 +4,7 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { Codes, DEFAULT_MAX_FRAME_BYTES, type SdrError } from '../protocol/index.js';
 import { SECRET_SETTING_NAMES, type SecretProvidersOptions, secretSettingsFrom } from '../secrets/index.js';
+import { describeUnreadableFile, expandFileSettings } from './env-files.js';
 
 const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce
@@ -140,7 +141,7 @@ function readSecretFile(variable: string, path: string | undefined, problems: st
   try {
     return readFileSync(path, 'utf8').trim();
   } catch (error) {
-    problems.push(`${variable}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    problems.push(describeUnreadableFile(variable, path, error as NodeJS.ErrnoException));
     return undefined;
   }
 }
@@ -170,7 +171,8 @@ function readConfigFile(path: string): Record<string, string> {
  * Compiles the configuration from the environment (and `SDR_CONFIG_FILE`, which the environment
  * overrides). Throws one `SDR_ERR_CONFIG_INVALID` listing every problem, one line each.
  */
-export function compileConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
+export function compileConfig(processEnv: NodeJS.ProcessEnv = process.env): RuntimeConfig {
+  const env = expandFileSettings(processEnv, SETTING_NAMES);
   const fromFile = env.SDR_CONFIG_FILE ? readConfigFile(env.SDR_CONFIG_FILE) : {};
   const raw: Record<string, string> = { ...fromFile };
   for (const [key, value] of Object.entries(env))

@@ -61,6 +61,19 @@ export interface ConnectionValidators {
   validateLimits?(connection: ConnectionDefinition): void;
 }
 
+/** Why the connections file cannot be read, and the fix, in one line. */
+function unreadableConnectionsFile(cause: unknown): string {
+  const code = (cause as NodeJS.ErrnoException).code ?? 'error';
+  // In compose, ./connections.yaml is bind-mounted at /etc/sdr/connections.yaml; when the host file is
+  // missing, Docker mounts an empty directory in its place.
+  const compose =
+    'with docker compose, create connections.yaml next to compose.yaml (cp connections.example.yaml connections.yaml) — it is mounted at /etc/sdr/connections.yaml — and recreate the container';
+  if (code === 'EISDIR') return `is a directory, not a file (EISDIR); ${compose}`;
+  if (code === 'ENOENT')
+    return `does not exist (ENOENT); set SDR_CONNECTIONS_FILE to the file that defines your sources, or ${compose}`;
+  return `cannot read it (${code}); make it readable to uid ${process.getuid?.() ?? '?'} or set SDR_CONNECTIONS_FILE to the file that defines your sources`;
+}
+
 /** Reads and validates the connections file; throws `SDR_ERR_CONNECTIONS_INVALID` naming the entry. */
 export function loadConnections(
   file: string,
@@ -70,12 +83,7 @@ export function loadConnections(
   try {
     text = readFileSync(file, 'utf8');
   } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code ?? 'error';
-    throw new Codes.SDR_ERR_CONNECTIONS_INVALID(
-      file,
-      `cannot read it (${code}); set SDR_CONNECTIONS_FILE to the file that defines your sources`,
-      { cause },
-    );
+    throw new Codes.SDR_ERR_CONNECTIONS_INVALID(file, unreadableConnectionsFile(cause), { cause });
   }
   let document: unknown;
   try {

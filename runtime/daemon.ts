@@ -114,7 +114,7 @@ export class Daemon {
     } catch (cause) {
       throw new SdrError(
         'SDR_ERR_CONFIG_INVALID',
-        `SDR_CLOUD_PUBLIC_KEY: not an Ed25519 public key (${(cause as Error).message})`,
+        `SDR_CLOUD_PUBLIC_KEY: not an Ed25519 public key (${(cause as Error).message}); give the PEM (in a .env file on one line, \\n between its lines), its base64 body, or SDR_CLOUD_PUBLIC_KEY_FILE naming a file that holds it`,
         false,
         { cause },
       );

@@ -77,7 +77,9 @@ describe('compileConfig', () => {
     });
     expect(
       problemsOf({ ...minimal, SDR_AGENT_TOKEN: undefined, SDR_AGENT_TOKEN_FILE: join(dir, 'missing') }),
-    ).toEqual([`SDR_AGENT_TOKEN_FILE: cannot read ${join(dir, 'missing')} (ENOENT)`]);
+    ).toEqual([
+      `SDR_AGENT_TOKEN_FILE: ${join(dir, 'missing')} does not exist — mount the Docker/Kubernetes secret there or correct the path`,
+    ]);
   });
 
   it('lists exactly the settings that .env.example and the README document', () => {

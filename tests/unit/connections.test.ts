@@ -37,7 +37,12 @@ describe('loadConnections', () => {
   });
 
   it.each([
-    ['a missing file', null, /cannot read it \(ENOENT\); set SDR_CONNECTIONS_FILE/],
+    ['a missing file', null, /does not exist \(ENOENT\); set SDR_CONNECTIONS_FILE .*connections\.yaml/],
+    [
+      'a directory (a compose bind mount of a missing file)',
+      'dir',
+      /is a directory, not a file \(EISDIR\); with docker compose, create connections\.yaml/,
+    ],
     ['broken YAML', 'connections: [', /not valid YAML/],
     [
       'a secret value instead of a reference',
@@ -61,7 +66,12 @@ describe('loadConnections', () => {
     ],
     ['a misspelt field', 'connections:\n  - {name: pg, type: postgres, hots: db}', /connection "pg"/],
   ])('refuses %s with a message naming the entry', (_label, text, message) => {
-    const file = text === null ? '/nonexistent/connections.yaml' : fileWith(text);
+    const file =
+      text === null
+        ? '/nonexistent/connections.yaml'
+        : text === 'dir'
+          ? mkdtempSync(join(tmpdir(), 'sdr-conn-dir-'))
+          : fileWith(text);
     expect(() => loadConnections(file, validators)).toThrow(message);
   });
 

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# A Docker engine for the container test: Debian's docker.io (dockerd started in the background when
+# none answers) and Debian's docker-compose 1.29 where Compose v2 is missing, then the offline base
+# images (images.sh). Where no engine can start, says so in one line and lets the test skip — except in
+# CI, where that fails the run.
+source "$(dirname "$0")/lib.sh"
+no_engine() {
+  [ "${CI:-}" != "true" ] || die "$1"
+  say "$1; the container test will be skipped"
+  exit 0
+}
+if ! docker info >/dev/null 2>&1; then
+  if ! command -v dockerd >/dev/null; then
+    [ "$(id -u)" = "0" ] || no_engine "no Docker engine and not root to install one (apt-get install docker.io)"
+    apt_install docker.io
+  fi
+  if ! docker info >/dev/null 2>&1; then
+    say "starting dockerd (log: $SDR_PEER_DIR/dockerd.log)"
+    setsid nohup dockerd >"$SDR_PEER_DIR/dockerd.log" 2>&1 </dev/null &
+    deadline=$((SECONDS + 60))
+    until docker info >/dev/null 2>&1; do
+      [ "$SECONDS" -lt "$deadline" ] || no_engine "dockerd did not start within 60 s; see $SDR_PEER_DIR/dockerd.log"
+      sleep 0.5
+    done
+  fi
+fi
+if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then
+  apt_install docker-compose
+fi
+bash "$(dirname "$0")/images.sh"
