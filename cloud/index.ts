@@ -14,6 +14,7 @@ import {
   DEFAULT_CREDIT_WINDOW,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_RECONCILE_INTERVAL_MS,
 } from '../protocol/index.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { bearerToken, registerApi } from './http-api.js';
@@ -34,6 +35,8 @@ export interface CloudOptions {
   adminToken?: string;
   /** Default 15000. */
   heartbeatIntervalMs?: number;
+  /** Time between two reconciliations (`sync.request`) of each connected agent; default 60000. */
+  reconcileIntervalMs?: number;
   /** Unacknowledged batches a job may have in flight, announced in `welcome`; default 8. */
   creditWindow?: number;
   /** Largest frame either side accepts; default 4 MiB. */
@@ -63,8 +66,13 @@ export interface Cloud {
   readonly publicKeyPath: string;
   /** Closes the tunnels and the server and waits for in-flight writes; the data directory stays. */
   close(): Promise<void>;
-  /** Test hook: terminates an agent's socket without a close handshake. */
+  /** Test hook: terminates every socket of an agent without a close handshake. */
   dropAgent(agentId: string): void;
+  /** Test hook: terminates one socket of an agent (random, or matching `which`); says which. */
+  dropConnection(
+    agentId: string,
+    which?: { instanceId?: string; connectionIndex?: number },
+  ): { instanceId: string; connectionIndex: number } | undefined;
   /** Test hook: sends arbitrary text to an agent's socket; false when it is not connected. */
   sendRaw(agentId: string, text: string): boolean;
   /** Test hook: every raw frame text received from an agent, oldest first. */
@@ -96,6 +104,7 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 0,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
+    reconcileIntervalMs: options.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS,
     creditWindow: options.creditWindow ?? DEFAULT_CREDIT_WINDOW,
     maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     requestTtlMs: options.requestTtlMs ?? 300_000,
@@ -104,6 +113,7 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
   // The runtime validates `welcome` against the protocol schema: refuse here what it would refuse there.
   const problems = [
     settings.heartbeatIntervalMs < 100 && 'heartbeatIntervalMs must be at least 100',
+    settings.reconcileIntervalMs < 100 && 'reconcileIntervalMs must be at least 100',
     settings.creditWindow < 1 && 'creditWindow must be at least 1',
     settings.maxFrameBytes < 1024 && 'maxFrameBytes must be at least 1024',
     (options.ackDelayMs ?? 0) < 0 && 'ackDelayMs must not be negative',
@@ -131,7 +141,7 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
     maxFrameBytes: settings.maxFrameBytes,
     creditWindow: settings.creditWindow,
     ackDelayMs: () => ackDelayMs,
-    linkFor: (agentId) => tunnelRef.current?.linkFor(agentId),
+    linkFor: (agentId, load, exclude) => tunnelRef.current?.linkFor(agentId, load, exclude),
     log,
   });
   const liveTunnel = new Tunnel(jobs, settings, log);
@@ -176,7 +186,7 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
         socket.close(1008, 'unauthenticated');
         return;
       }
-      liveTunnel.accept(agentId, socket);
+      liveTunnel.accept(agentId, socket, request.raw.socket);
     },
   });
   registerApi(app, {
@@ -206,6 +216,7 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
         await jobs.close();
       })()),
     dropAgent: (agentId) => liveTunnel.drop(agentId),
+    dropConnection: (agentId, which) => liveTunnel.dropConnection(agentId, which),
     sendRaw: (agentId, text) => liveTunnel.sendRaw(agentId, text),
     framesFrom: (agentId) => liveTunnel.framesFrom(agentId),
     setAckDelay: (ms) => {

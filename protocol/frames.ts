@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** Bumped on any change a peer of the previous version could misread. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Default largest frame either side accepts, in bytes of UTF-8 JSON. */
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
@@ -14,6 +14,15 @@ export const MISSED_HEARTBEATS_BEFORE_DEAD = 3;
 
 /** Default number of unacknowledged batches a job may have in flight. */
 export const DEFAULT_CREDIT_WINDOW = 8;
+
+/** Default time between two reconciliations (`sync.request`) of one agent. */
+export const DEFAULT_RECONCILE_INTERVAL_MS = 60_000;
+
+/** Most parallel connections one instance may open (`SDR_TUNNEL_CONNECTIONS`). */
+export const MAX_CONNECTIONS_PER_INSTANCE = 4;
+
+/** Most job ids in one `sync.request` or `sync.report` list; longer lists are paged (`more`). */
+export const SYNC_PAGE_SIZE = 1_000;
 
 /** One metadata object as it crosses the wire: a kind, a unique key, an optional parent key, and fields. */
 export const metadataRecordSchema = z
@@ -28,8 +37,16 @@ export type MetadataRecord = z.infer<typeof metadataRecordSchema>;
 const requestId = z.string().min(1).max(200);
 const attempt = z.number().int().positive();
 
-/** How results travel back: only `tunnel` exists in this protocol version. */
-export const deliverySchema = z.discriminatedUnion('mode', [z.object({ mode: z.literal('tunnel') })]);
+/**
+ * How results travel back. `default` takes the connection's default mode; `bucket` and `presigned`
+ * are described in docs/protocol.md (Delivery).
+ */
+export const deliverySchema = z.discriminatedUnion('mode', [
+  z.object({ mode: z.literal('tunnel') }),
+  z.object({ mode: z.literal('bucket') }),
+  z.object({ mode: z.literal('presigned') }),
+  z.object({ mode: z.literal('default') }),
+]);
 export type Delivery = z.infer<typeof deliverySchema>;
 
 /** What the cloud asks for, before signing. It names a connection; it can never define one. */
@@ -76,6 +93,18 @@ export const logEntrySchema = z.object({
 });
 export type LogEntry = z.infer<typeof logEntrySchema>;
 
+/** One short-lived PUT URL granted for one object of a presigned delivery. */
+export const uploadUrlSchema = z.object({
+  name: z.string().min(1).max(200),
+  url: z.url(),
+  expiresAt: z.iso.datetime(),
+});
+export type UploadUrl = z.infer<typeof uploadUrlSchema>;
+
+/** Where a job's state stands in the shared queue, as reported in `sync.report`. */
+export const syncJobStateSchema = z.enum(['queued', 'active', 'completed', 'failed', 'unknown']);
+export type SyncJobState = z.infer<typeof syncJobStateSchema>;
+
 const jobStatus = z.object({
   active: z.number().int().nonnegative(),
   queued: z.number().int().nonnegative(),
@@ -87,15 +116,28 @@ export const frameSchemas = {
     type: z.literal('hello'),
     protocolVersion: z.number().int(),
     runtimeVersion: z.string(),
+    /** Random per runtime process, kept for its life. */
+    instanceId: z.string().min(1).max(200),
+    /** 0 … connections − 1: which of the instance's parallel connections this is. */
+    connectionIndex: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_CONNECTIONS_PER_INSTANCE - 1),
+    connections: z.number().int().min(1).max(MAX_CONNECTIONS_PER_INSTANCE),
+    /** The customer's agent id (`SDR_AGENT_ID`) when configured. */
+    agentId: z.string().min(1).max(200).optional(),
     capabilities,
   }),
   welcome: z.object({
     type: z.literal('welcome'),
     protocolVersion: z.number().int(),
     agentId: z.string().min(1),
+    connectionId: z.string().min(1).max(200),
     heartbeatIntervalMs: z.number().int().min(100).default(DEFAULT_HEARTBEAT_INTERVAL_MS),
     creditWindow: z.number().int().min(1).default(DEFAULT_CREDIT_WINDOW),
     maxFrameBytes: z.number().int().positive().default(DEFAULT_MAX_FRAME_BYTES),
+    reconcileIntervalMs: z.number().int().positive().default(DEFAULT_RECONCILE_INTERVAL_MS),
   }),
   heartbeat: z.object({ type: z.literal('heartbeat'), sentAt: z.number(), jobs: jobStatus.optional() }),
   error: z.object({
@@ -106,7 +148,12 @@ export const frameSchemas = {
     /** The job the error is about, when it is about one. */
     requestId: z.string().optional(),
   }),
-  'job.request': z.object({ type: z.literal('job.request'), request: signedJobRequestSchema }),
+  'job.request': z.object({
+    type: z.literal('job.request'),
+    request: signedJobRequestSchema,
+    /** Presigned upload URLs, outside the signature: short-lived and re-issued. */
+    uploads: z.object({ urls: z.array(uploadUrlSchema).max(1_000) }).optional(),
+  }),
   'job.accepted': z.object({ type: z.literal('job.accepted'), requestId, duplicate: z.boolean() }),
   'job.rejected': z.object({
     type: z.literal('job.rejected'),
@@ -118,7 +165,7 @@ export const frameSchemas = {
     type: z.literal('job.progress'),
     requestId,
     attempt,
-    phase: z.enum(['started', 'extracting', 'finishing', 'waiting-for-tunnel']),
+    phase: z.enum(['started', 'extracting', 'waiting-for-tunnel', 'uploading', 'finishing']),
     records: z.number().int().nonnegative(),
     batches: z.number().int().nonnegative(),
     bytes: z.number().int().nonnegative(),
@@ -144,6 +191,10 @@ export const frameSchemas = {
     records: z.number().int().nonnegative(),
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
     warnings: z.array(z.string()).default([]),
+    /** Absent for tunnel delivery; for bucket and presigned it names the manifest, `batches` counts parts. */
+    delivery: z
+      .object({ mode: z.enum(['bucket', 'presigned']), manifest: z.string().min(1).max(2_000) })
+      .optional(),
   }),
   'job.committed': z.object({
     type: z.literal('job.committed'),
@@ -168,6 +219,46 @@ export const frameSchemas = {
   }),
   'job.cancel': z.object({ type: z.literal('job.cancel'), requestId, reason: z.string().optional() }),
   'job.cancelled': z.object({ type: z.literal('job.cancelled'), requestId, wasRunning: z.boolean() }),
+  'upload.request': z.object({
+    type: z.literal('upload.request'),
+    requestId,
+    attempt,
+    names: z.array(z.string().min(1).max(200)).min(1).max(1_000),
+  }),
+  'upload.grant': z.object({
+    type: z.literal('upload.grant'),
+    requestId,
+    attempt,
+    urls: z.array(uploadUrlSchema).max(1_000),
+  }),
+  'sync.request': z.object({
+    type: z.literal('sync.request'),
+    syncId: z.string().min(1).max(200),
+    /** Jobs the cloud holds as sent, accepted or running for this agent. */
+    expected: z.array(requestId).max(SYNC_PAGE_SIZE),
+    more: z.boolean().default(false),
+  }),
+  'sync.report': z.object({
+    type: z.literal('sync.report'),
+    syncId: z.string().min(1).max(200),
+    jobs: z
+      .array(
+        z.object({
+          requestId,
+          state: syncJobStateSchema,
+          attempt: z.number().int().nonnegative().optional(),
+          code: z.string().optional(),
+          message: z.string().max(4_000).optional(),
+        }),
+      )
+      .max(SYNC_PAGE_SIZE),
+    /** Queued and active jobs the queue holds that the cloud did not name. */
+    unexpected: z
+      .array(z.object({ requestId, state: z.enum(['queued', 'active']) }))
+      .max(SYNC_PAGE_SIZE)
+      .default([]),
+    more: z.boolean().default(false),
+  }),
   log: z.object({
     type: z.literal('log'),
     entries: z.array(logEntrySchema).max(500),
@@ -194,6 +285,8 @@ export const CLOUD_TO_RUNTIME: ReadonlySet<FrameType> = new Set<FrameType>([
   'job.committed',
   'job.nack',
   'job.cancel',
+  'upload.grant',
+  'sync.request',
 ]);
 
 /** Frames the runtime sends and the cloud must accept. */
@@ -208,5 +301,7 @@ export const RUNTIME_TO_CLOUD: ReadonlySet<FrameType> = new Set<FrameType>([
   'job.end',
   'job.failed',
   'job.cancelled',
+  'upload.request',
+  'sync.report',
   'log',
 ]);

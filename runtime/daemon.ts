@@ -3,24 +3,28 @@ import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
 import type { Logger } from 'pino';
 import { builtInAdapters, type SourceAdapter } from '../adapters/index.js';
 import {
+  Codes,
   describeError,
   type Frame,
+  type FrameOf,
   parsePublicKey,
   SdrError,
   type SignedJobRequest,
+  SYNC_PAGE_SIZE,
 } from '../protocol/index.js';
 import { builtInSecretProviders, SecretResolver } from '../secrets/index.js';
 import { AlreadyCommitted } from './attempt-stream.js';
 import type { RuntimeConfig } from './config.js';
 import { type ConnectionDefinition, loadConnections } from './connections.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
-import { JobQueue } from './job-queue.js';
+import { JobQueue, parseFailedReason } from './job-queue.js';
+import { checkRedis } from './redis-preflight.js';
 import type { LogForwarder } from './log-forwarder.js';
 import { JobAttempt, type QueuedJob, StopSignal } from './job-runner.js';
 import { scrubSecrets } from './logger.js';
 import { RuntimeMetrics } from './metrics.js';
 import { admitRequest } from './request-gate.js';
-import { TunnelClient } from './tunnel-client.js';
+import { type TunnelConnection, TunnelPool } from './tunnel-pool.js';
 import { RUNTIME_VERSION } from './version.js';
 
 /** Lifecycle states; SIGTERM and SIGINT both move running → draining → stopped. */
@@ -37,7 +41,19 @@ export interface DaemonOverrides {
   adapters?: readonly SourceAdapter<unknown>[];
   /** Ships the runtime's own log lines to the cloud over the tunnel. */
   logForwarder?: LogForwarder;
+  /**
+   * Called once when the runtime cannot go on and a restart would not help (the cloud speaks another
+   * protocol version, Redis may evict jobs); main exits 78 after logging it.
+   */
+  onFatal?: (error: SdrError) => void;
+  /** Fixed instance id (tests); by default a random one per process. */
+  instanceId?: string;
 }
+
+/** Nack codes that mean the other side ended the attempt; a re-run spends none of the job's attempts. */
+const OTHER_SIDE_NACKS = ['UNKNOWN_ATTEMPT', 'SUPERSEDED'];
+/** Codes of attempts ended by the link, not the source; re-run without spending an attempt. */
+const LINK_FAILURE_CODES = ['SDR_ERR_ACK_TIMEOUT', 'SDR_ERR_TUNNEL_DOWN'];
 
 /**
  * The runtime daemon: one tunnel in, one queue through, adapters out. Owns every resource it starts and
@@ -51,13 +67,18 @@ export class Daemon {
   private readonly secrets: SecretResolver;
   private readonly cloudPublicKey: KeyObject;
   private readonly queue: JobQueue;
-  private readonly tunnel: TunnelClient;
+  private readonly tunnel: TunnelPool;
   private readonly running = new Map<string, JobAttempt>();
   private readonly enqueueing = new Map<string, Promise<unknown>>();
   private health: HealthServer | undefined;
   private queuedCount = 0;
   private depthTimer: NodeJS.Timeout | undefined;
   private readonly logForwarder: LogForwarder | undefined;
+  private readonly onFatal: (error: SdrError) => void;
+  private fatalError: SdrError | undefined;
+  private warnings: string[] = [];
+  /** Ids named by earlier pages of a paged `sync.request`, by sync id. */
+  private readonly syncPages = new Map<string, Set<string>>();
 
   constructor(
     private readonly config: RuntimeConfig,
@@ -65,6 +86,7 @@ export class Daemon {
     overrides: DaemonOverrides = {},
   ) {
     this.logForwarder = overrides.logForwarder;
+    this.onFatal = overrides.onFatal ?? (() => undefined);
     this.adapters = new Map(
       (overrides.adapters ?? builtInAdapters()).map((adapter) => [adapter.type, adapter]),
     );
@@ -87,23 +109,33 @@ export class Daemon {
       );
     }
     this.queue = new JobQueue({
-      redisUrl: config.redisUrl,
+      redis: config.redis,
       queueName: config.queueName,
       concurrency: config.concurrency,
       attempts: config.jobAttempts,
       backoffMs: config.jobBackoffMs,
+      backoffMaxMs: config.jobBackoffMaxMs,
       lockMs: config.jobLockMs,
       stalledIntervalMs: config.jobStalledIntervalMs,
+      maxStalledCount: config.jobMaxStalledCount,
       retentionHours: config.jobRetentionHours,
       log,
+      onReady: () => {
+        // Redis came back (maybe another server after a failover): check it again.
+        if (this.state === 'running') void this.preflight().catch((error: unknown) => this.fail(error));
+      },
+      onCancel: (requestId) => this.running.get(requestId)?.stop('cancelled'),
+      onStalledLimit: (requestId, attempt, reason) => this.reportStalledLimit(requestId, attempt, reason),
     });
-    this.tunnel = new TunnelClient({
+    this.tunnel = new TunnelPool({
       url: config.cloudUrl,
       token: config.agentToken,
       proxyUrl: config.proxyUrl,
       maxFrameBytes: config.maxFrameBytes,
       reconnectBaseMs: config.reconnectBaseMs,
       reconnectMaxMs: config.reconnectMaxMs,
+      connections: config.tunnelConnections,
+      ...(overrides.instanceId ? { instanceId: overrides.instanceId } : {}),
       hello: {
         runtimeVersion: RUNTIME_VERSION,
         capabilities: {
@@ -116,13 +148,39 @@ export class Daemon {
       log,
       metrics: this.metrics,
       handlers: {
-        onFrame: (frame) => this.onFrame(frame),
-        onUp: () => {
-          for (const attempt of this.running.values()) attempt.stream.resend();
-        },
-        onDown: () => undefined,
+        onFrame: (frame, via) => this.onFrame(frame, via),
+        onConnectionUp: () => undefined,
+        onFatal: (error) => this.fail(error),
       },
     });
+  }
+
+  /** This process's instance id, as sent in every `hello`. */
+  get instanceId(): string {
+    return this.tunnel.instanceId;
+  }
+
+  /** Checks Redis's eviction policy and persistence; throws SDR_ERR_REDIS_EVICTION. */
+  private async preflight(): Promise<void> {
+    const found = await checkRedis(this.queue.connection, this.queue.where);
+    this.metrics.redisPersistent.set(found.persistent === undefined ? -1 : found.persistent ? 1 : 0);
+    const fresh = found.warnings.filter((warning) => !this.warnings.includes(warning));
+    for (const warning of fresh) this.log.warn({}, warning);
+    this.warnings = found.warnings;
+  }
+
+  /** Ends the runtime for a reason a restart would not fix; reported once. */
+  private fail(error: unknown): void {
+    if (this.fatalError) return;
+    const sdrError =
+      error instanceof SdrError ? error : new SdrError('SDR_ERR_CONFIG_INVALID', String(error), false);
+    if (!(error instanceof SdrError) || error.retryable) {
+      this.log.warn({ err: { message: sdrError.message } }, 'Redis check failed; will check again');
+      return;
+    }
+    this.fatalError = sdrError;
+    this.log.fatal({ code: sdrError.code }, sdrError.message);
+    this.onFatal(sdrError);
   }
 
   /** Starts the health server, the tunnel and the worker. */
@@ -144,9 +202,12 @@ export class Daemon {
         registry: this.metrics.registry,
         live: () => this.state !== 'failed' && this.state !== 'stopped',
         ready: async () => this.state === 'running' && this.tunnel.isUp && (await this.queue.ping()),
+        warnings: () => this.warnings,
       });
       this.log.info({ url: this.health.url }, 'health server listening');
     }
+    // Refuse a Redis that may evict jobs before taking any; an unreachable one is checked when it answers.
+    if (await this.queue.waitReady(5_000)) await this.preflight();
     this.tunnel.start();
     const tunnel = this.tunnel;
     this.logForwarder?.attach({
@@ -187,11 +248,12 @@ export class Daemon {
         first ??= error;
       }
     };
-    await release('worker', () => this.queue.closeWorker());
+    // Bounded whatever Redis does: a worker that cannot reach Redis to hand jobs back is closed by force.
+    await release('worker', () => this.queue.closeWorker(this.config.drainTimeoutMs + 2_000));
     clearTimeout(graceTimer);
     await release('log forwarder', async () => this.logForwarder?.detach());
     await release('tunnel', () => this.tunnel.close());
-    await release('queue', () => this.queue.close());
+    await release('queue', () => this.queue.close(1_000));
     await release('health server', async () => this.health?.close());
     await release('secret providers', () => this.secrets.close());
     this.state = first === undefined ? 'stopped' : 'failed';
@@ -199,6 +261,7 @@ export class Daemon {
   }
 
   private async refreshDepth(): Promise<void> {
+    if (!this.queue.available) return;
     try {
       const depth = await this.queue.depth();
       this.queuedCount = depth.waiting + depth.delayed;
@@ -209,10 +272,13 @@ export class Daemon {
     }
   }
 
-  private onFrame(frame: Frame): void {
+  private onFrame(frame: Frame, via: TunnelConnection): void {
     switch (frame.type) {
       case 'job.request':
-        void this.onRequest(frame.request);
+        void this.onRequest(frame.request, via);
+        return;
+      case 'sync.request':
+        void this.onSync(frame, via);
         return;
       case 'job.ack':
         this.attemptFor(frame)?.stream.acknowledge(frame.seq);
@@ -224,7 +290,7 @@ export class Daemon {
         this.attemptFor(frame)?.stream.refused(frame);
         return;
       case 'job.cancel':
-        void this.onCancel(frame.requestId);
+        void this.onCancel(frame.requestId, via);
         return;
       case 'error':
         this.log.warn({ code: frame.code, inReplyTo: frame.inReplyTo }, `cloud reported: ${frame.message}`);
@@ -239,7 +305,7 @@ export class Daemon {
     return attempt && attempt.attempt === frame.attempt ? attempt : undefined;
   }
 
-  private async onRequest(request: SignedJobRequest): Promise<void> {
+  private async onRequest(request: SignedJobRequest, via: TunnelConnection): Promise<void> {
     const { requestId } = request;
     const agentId = this.tunnel.welcome?.agentId ?? '';
     const refusal = admitRequest(request, {
@@ -256,7 +322,7 @@ export class Daemon {
         { requestId, code: refusal.code, connection: request.connection },
         `rejected job request: ${refusal.error.message}`,
       );
-      this.tunnel.send({
+      via.send({
         type: 'job.rejected',
         requestId,
         code: refusal.code,
@@ -270,19 +336,65 @@ export class Daemon {
         connection: request.connection,
         options: request.options,
       });
-      this.tunnel.send({ type: 'job.accepted', requestId, duplicate });
+      via.send({ type: 'job.accepted', requestId, duplicate });
       if (duplicate) {
         this.log.info({ requestId, state }, 'duplicate job request; the queued job stands');
-        if (state === 'failed') this.resendFailure(requestId, attempts, failedReason);
+        if (state === 'failed') this.resendFailure(via, requestId, attempts, failedReason);
         return;
       }
       this.metrics.jobs.inc({ event: 'accepted' });
       this.log.info({ requestId, connection: request.connection }, 'job queued');
     } catch (error) {
-      const message = `Redis at the configured SDR_REDIS_URL did not take the job: ${(error as Error).message}`;
-      this.log.error({ requestId, code: 'SDR_ERR_QUEUE_UNAVAILABLE' }, message);
-      this.tunnel.send({ type: 'job.rejected', requestId, code: 'SDR_ERR_QUEUE_UNAVAILABLE', message });
+      const message =
+        error instanceof SdrError && error.code === Codes.SDR_ERR_QUEUE_UNAVAILABLE.code
+          ? error.message
+          : `Redis at ${this.queue.where} did not take the job: ${(error as Error).message}`;
+      this.metrics.jobs.inc({ event: 'rejected' });
+      // While Redis is down the outage itself is logged once; each refused request only at debug.
+      if (this.queue.available) this.log.error({ requestId, code: 'SDR_ERR_QUEUE_UNAVAILABLE' }, message);
+      else this.log.debug({ requestId, code: 'SDR_ERR_QUEUE_UNAVAILABLE' }, message);
+      via.send({ type: 'job.rejected', requestId, code: 'SDR_ERR_QUEUE_UNAVAILABLE', message });
     }
+  }
+
+  /**
+   * Reconciliation: where each job the cloud expects stands in the shared queue, and which live jobs the
+   * cloud did not name. Read from Redis, so any instance answers for the whole agent.
+   */
+  private async onSync(frame: FrameOf<'sync.request'>, via: TunnelConnection): Promise<void> {
+    const seen = this.syncPages.get(frame.syncId) ?? new Set<string>();
+    for (const id of frame.expected) seen.add(id);
+    if (frame.more) this.syncPages.set(frame.syncId, seen);
+    else this.syncPages.delete(frame.syncId);
+    // Bounded: a cloud that never ends its pages must not grow this map.
+    if (this.syncPages.size > 16) this.syncPages.delete(this.syncPages.keys().next().value as string);
+    try {
+      const jobs = await this.queue.syncStates(frame.expected);
+      const unexpected = frame.more
+        ? []
+        : (await this.queue.liveJobs(SYNC_PAGE_SIZE + seen.size))
+            .filter((job) => !seen.has(job.requestId))
+            .slice(0, SYNC_PAGE_SIZE);
+      via.send({ type: 'sync.report', syncId: frame.syncId, jobs, unexpected, more: frame.more });
+    } catch (error) {
+      // Redis is down: the cloud asks again at its next interval.
+      this.log.debug({ err: { message: (error as Error).message } }, 'could not answer a sync request');
+    }
+  }
+
+  /** The queue failed a job outside any processor (its runtimes kept dying): the cloud must learn. */
+  private reportStalledLimit(requestId: string, attempt: number, reason: string): void {
+    const error = new Codes.SDR_ERR_JOB_STALLED_LIMIT(requestId, reason);
+    this.metrics.jobs.inc({ event: 'failed' });
+    this.log.error({ requestId, attempt, code: error.code }, error.message);
+    this.tunnel.sendReliably({
+      type: 'job.failed',
+      requestId,
+      attempt,
+      code: error.code,
+      message: error.message,
+      willRetry: false,
+    });
   }
 
   /** Enqueues one request id at a time, so a copy arriving mid-enqueue is seen as the duplicate it is. */
@@ -298,19 +410,34 @@ export class Daemon {
   }
 
   /** A re-sent request for a job that already failed: tell the cloud again, it may have missed it. */
-  private resendFailure(requestId: string, attempts: number, failedReason: string | undefined): void {
-    const match = /^(SDR_ERR_\w+): ([\s\S]*)$/.exec(failedReason ?? '');
-    this.tunnel.send({
+  private resendFailure(
+    via: TunnelConnection,
+    requestId: string,
+    attempts: number,
+    failedReason: string | undefined,
+  ): void {
+    via.send({
       type: 'job.failed',
       requestId,
       attempt: Math.max(1, attempts),
-      code: match?.[1] ?? 'SDR_ERR_SOURCE_FAILED',
-      message: match?.[2] ?? failedReason ?? 'failed',
+      ...parseFailedReason(failedReason),
       willRetry: false,
     });
   }
 
-  private async onCancel(requestId: string): Promise<void> {
+  /**
+   * Cancel is queue-level: recorded in Redis and broadcast, so the instance running the job aborts it
+   * (and answers), whichever instance the cloud told.
+   */
+  private async onCancel(requestId: string, via: TunnelConnection): Promise<void> {
+    try {
+      await this.queue.markCancelled(requestId);
+    } catch (error) {
+      this.log.warn(
+        { requestId, err: { message: (error as Error).message } },
+        'could not record a cancel in Redis; the cloud sends it again on the next connect',
+      );
+    }
     const attempt = this.running.get(requestId);
     if (attempt) {
       attempt.stop('cancelled');
@@ -323,16 +450,19 @@ export class Daemon {
         this.tunnel.sendReliably({ type: 'job.cancelled', requestId, wasRunning: false });
         return;
       }
+      // Running on another instance: the broadcast reaches it and it answers.
+      if ((await this.queue.find(requestId))?.state === 'active') return;
     } catch (error) {
       this.log.error(
         { requestId, err: { message: (error as Error).message } },
         'could not cancel a queued job',
       );
+      return;
     }
-    this.tunnel.send({
+    via.send({
       type: 'error',
       code: 'SDR_ERR_JOB_NOT_FOUND',
-      message: `job ${requestId} is neither queued nor running on this runtime`,
+      message: `job ${requestId} is neither queued nor running on this agent`,
       inReplyTo: 'job.cancel',
       requestId,
     });
@@ -340,16 +470,25 @@ export class Daemon {
 
   private async process(job: Job<QueuedJob>, token: string): Promise<{ records: number; sha256?: string }> {
     const attemptNumber = Math.max(1, job.attemptsStarted);
+    const { requestId } = job.data;
+    if (await this.queue.isCancelled(requestId).catch(() => false)) {
+      this.metrics.jobs.inc({ event: 'cancelled' });
+      this.log.info({ requestId }, 'job was cancelled before it started');
+      this.tunnel.sendReliably({ type: 'job.cancelled', requestId, wasRunning: false });
+      throw new UnrecoverableError('SDR_ERR_JOB_CANCELLED: cancelled by the cloud');
+    }
+    // The attempt's batches stay on one connection; if it drops they are resent on another.
+    const channel = this.tunnel.channel();
     const tunnel = this.tunnel;
     const attempt = new JobAttempt(
       {
         link: {
           get isUp() {
-            return tunnel.isUp;
+            return channel.isUp;
           },
-          sendText: (text) => tunnel.sendText(text),
+          sendText: (text) => channel.sendText(text),
           send: (frame) => tunnel.send(frame),
-          creditWindow: () => tunnel.welcome?.creditWindow ?? 1,
+          creditWindow: () => channel.creditWindow(),
         },
         connections: this.connections,
         adapters: this.adapters,
@@ -362,7 +501,7 @@ export class Daemon {
       job.data,
       attemptNumber,
     );
-    const { requestId } = job.data;
+    channel.onMoved = () => attempt.stream.resend();
     this.running.get(requestId)?.stop('superseded');
     this.running.set(requestId, attempt);
     this.metrics.activeJobs.set(this.running.size);
@@ -373,6 +512,7 @@ export class Daemon {
     } catch (error) {
       return await this.settleFailure(job, token, attempt, error);
     } finally {
+      channel.release();
       if (this.running.get(requestId) === attempt) this.running.delete(requestId);
       this.metrics.activeJobs.set(this.running.size);
     }
@@ -405,6 +545,11 @@ export class Daemon {
       throw new UnrecoverableError('SDR_ERR_JOB_CANCELLED: cancelled by the cloud');
     }
     const described = describeError(error);
+    const endedByOtherSide =
+      LINK_FAILURE_CODES.includes(described.code) ||
+      (described.code === Codes.SDR_ERR_ATTEMPT_REFUSED.code &&
+        OTHER_SIDE_NACKS.some((nack) => described.message.includes(`: ${nack}: `)));
+    if (endedByOtherSide) return await this.rerun(job, token, attempt, described);
     // Bounded so a runaway driver message can never make the failure frame itself too large to send.
     const message = scrubSecrets(described.message, attempt.resolvedSecrets).slice(
       0,
@@ -424,5 +569,42 @@ export class Daemon {
     const reason = `${described.code}: ${message}`;
     if (!willRetry) throw new UnrecoverableError(reason);
     throw new Error(reason);
+  }
+
+  /**
+   * The other side ended the attempt (cloud restart, lost link): run the job again as a new attempt
+   * without spending its retry budget, up to SDR_JOB_MAX_RERUNS so a permanently broken link still ends.
+   */
+  private async rerun(
+    job: Job<QueuedJob>,
+    token: string,
+    attempt: JobAttempt,
+    described: { code: string; message: string },
+  ): Promise<never> {
+    const { requestId } = job.data;
+    const log = this.log.child({ requestId, attempt: attempt.attempt });
+    const reruns = (job.data.reruns ?? 0) + 1;
+    if (reruns > this.config.jobMaxReruns) {
+      const error = new Codes.SDR_ERR_JOB_RERUN_LIMIT(requestId, reruns - 1, described.message);
+      this.metrics.jobs.inc({ event: 'failed' });
+      log.warn({ code: error.code }, error.message);
+      this.tunnel.sendReliably({
+        type: 'job.failed',
+        requestId,
+        attempt: attempt.attempt,
+        code: error.code,
+        message: error.message.slice(0, MAX_ERROR_MESSAGE_CHARS),
+        willRetry: false,
+      });
+      throw new UnrecoverableError(`${error.code}: ${error.message}`);
+    }
+    this.metrics.jobs.inc({ event: 'rerun' });
+    log.info(
+      { code: described.code, reruns },
+      `attempt ended by the other side (${described.message}); running the job again, no retry spent`,
+    );
+    await job.updateData({ ...job.data, reruns });
+    await job.moveToWait(token);
+    throw new WaitingError();
   }
 }

@@ -11,6 +11,8 @@ export interface QueuedJob {
   requestId: string;
   connection: string;
   options: Record<string, unknown>;
+  /** Attempts the other side ended (cloud restart, lost link) and that were re-run without spending one. */
+  reruns?: number;
 }
 
 /** Why a running job was stopped from outside. */

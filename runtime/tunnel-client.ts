@@ -5,6 +5,7 @@ import {
   CLOUD_TO_RUNTIME,
   Codes,
   decodeFrame,
+  SdrError,
   type DecodeResult,
   encodeFrame,
   type Frame,
@@ -22,6 +23,8 @@ export interface TunnelHandlers {
   /** The link is up and welcomed; resend whatever the cloud may have missed. */
   onUp(welcome: FrameOf<'welcome'>): void;
   onDown(reason: string): void;
+  /** The cloud refused this runtime in a way no reconnect can fix (protocol version): stop. */
+  onFatal?(error: SdrError): void;
 }
 
 /** Settings of the outbound tunnel. */
@@ -146,6 +149,12 @@ export class TunnelClient {
       }
       socket.terminate();
     });
+    // Liveness counts bytes, not messages: a large frame still arriving keeps a slow link alive.
+    socket.on('upgrade', (response) => {
+      response.socket.on('data', () => {
+        this.lastReceivedAt = Date.now();
+      });
+    });
     socket.on('open', () => {
       this.lastReceivedAt = Date.now();
       socket.send(
@@ -197,6 +206,10 @@ export class TunnelClient {
       return;
     }
     if (frame.type === 'heartbeat') return;
+    if (frame.type === 'error' && frame.code === Codes.SDR_ERR_PROTOCOL_VERSION.code) {
+      this.fatal(socket, new SdrError(frame.code, frame.message, false));
+      return;
+    }
     if (!this.welcomeFrame) {
       log.warn({ type: frame.type }, 'ignored a frame that arrived before the welcome');
       return;
@@ -213,9 +226,7 @@ export class TunnelClient {
     const { log, metrics, handlers } = this.options;
     clearTimeout(this.welcomeTimer);
     if (welcome.protocolVersion !== PROTOCOL_VERSION) {
-      const error = new Codes.SDR_ERR_PROTOCOL_VERSION(PROTOCOL_VERSION, welcome.protocolVersion);
-      log.error({ code: error.code }, error.message);
-      socket.close(1002, 'protocol version mismatch');
+      this.fatal(socket, new Codes.SDR_ERR_PROTOCOL_VERSION(PROTOCOL_VERSION, welcome.protocolVersion));
       return;
     }
     this.welcomeFrame = welcome;
@@ -230,6 +241,15 @@ export class TunnelClient {
     this.pendingControl = [];
     for (const text of pending) this.sendText(text);
     handlers.onUp(welcome);
+  }
+
+  /** A refusal no reconnect can fix: stop reconnecting and tell the owner, once. */
+  private fatal(socket: WebSocket, error: SdrError): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.options.log.error({ code: error.code }, error.message);
+    socket.close(1002, 'protocol version mismatch');
+    this.options.handlers.onFatal?.(error);
   }
 
   private heartbeat(socket: WebSocket, intervalMs: number): void {
