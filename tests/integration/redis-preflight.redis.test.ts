@@ -32,15 +32,14 @@ describe('Redis start-up check', () => {
     runtime = runtimeOn(redis.url);
     expect(await runtime.exited()).toBe(78);
     const said = runtime.rawOutput.join('');
-    expect(said).toContain('SDR_ERR_REDIS_EVICTION');
     expect(said).toContain('maxmemory-policy allkeys-lru');
     expect(said).toContain('CONFIG SET maxmemory-policy noeviction');
-  }, 120_000);
+  }, 300_000);
 
   it('runs on a Redis without persistence but shows the warning in /readyz and /metrics', async () => {
     redis = await new RedisServer(16_392, ['--maxmemory-policy', 'noeviction']).start();
     runtime = runtimeOn(redis.url);
-    const listening = await runtime.waitForMessage('health server listening', 120_000);
+    const listening = await runtime.waitForMessage('health server listening', 300_000);
     await runtime.waitForLine((line) => String(line.msg).includes('has no persistence'), 60_000);
     const url = String(listening.url);
     const ready = await fetch(`${url}/readyz`);
@@ -48,5 +47,5 @@ describe('Redis start-up check', () => {
     const body = (await ready.json()) as { warnings?: string[] };
     expect(body.warnings?.join('\n')).toContain('no persistence');
     expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/^sdr_redis_persistence 0$/m);
-  }, 120_000);
+  }, 300_000);
 });
