@@ -77,7 +77,7 @@ export class Fleet {
   }
 
   /** Waits until the cloud lists `count` instances with every connection up. */
-  async waitForInstances(count: number, timeoutMs = 180_000): Promise<InstanceView[]> {
+  async waitForInstances(count: number, timeoutMs = 300_000): Promise<InstanceView[]> {
     return await eventually(
       async () => {
         const instances = await this.instances();
@@ -87,6 +87,8 @@ export class Fleet {
       },
       timeoutMs,
       `${count} instances connected`,
+      async () =>
+        `cloud lists ${JSON.stringify(await this.instances())}; last lines: ${this.processes.map((p) => p.tail(4)).join('\n')}`,
     );
   }
 
