@@ -177,7 +177,7 @@ export async function waitForJob(
 }
 
 /** Waits until the cloud sees the agent connected. */
-export async function waitForAgent(cloud: Cloud, agentId: string, timeoutMs = 30_000): Promise<void> {
+export async function waitForAgent(cloud: Cloud, agentId: string, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const agents = await cloudApi<{ agentId: string; connected: boolean }[]>(cloud, 'GET', '/v1/agents');
