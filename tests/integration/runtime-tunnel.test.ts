@@ -166,5 +166,5 @@ describe('protocol version', () => {
     const line = runtime.lines.find((entry) => entry.msg?.startsWith('protocol version mismatch'));
     expect(line?.msg).toContain('runtime speaks 2, cloud speaks 1');
     expect(cloud.framesOf('hello')).toHaveLength(1);
-  }, 120_000);
+  }, 300_000);
 });
