@@ -4,6 +4,7 @@ import {
   Codes,
   DEFAULT_CREDIT_WINDOW,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_RECONCILE_INTERVAL_MS,
   DEFAULT_MAX_FRAME_BYTES,
 } from '../protocol/index.js';
 
@@ -15,6 +16,7 @@ export interface CloudMainConfig {
   adminToken: string | undefined;
   tls: { cert: string; key: string } | undefined;
   heartbeatIntervalMs: number;
+  reconcileIntervalMs: number;
   creditWindow: number;
   maxFrameBytes: number;
   ackDelayMs: number;
@@ -38,6 +40,7 @@ const envSchema = z
     CLOUD_TLS_CERT_FILE: z.string().trim().min(1).optional(),
     CLOUD_TLS_KEY_FILE: z.string().trim().min(1).optional(),
     CLOUD_HEARTBEAT_MS: integer(100, 3_600_000).default(DEFAULT_HEARTBEAT_INTERVAL_MS),
+    CLOUD_RECONCILE_MS: integer(100, 86_400_000).default(DEFAULT_RECONCILE_INTERVAL_MS),
     CLOUD_CREDIT_WINDOW: integer(1, 10_000).default(DEFAULT_CREDIT_WINDOW),
     CLOUD_MAX_FRAME_BYTES: integer(1024, 256 * 1024 * 1024).default(DEFAULT_MAX_FRAME_BYTES),
     CLOUD_ACK_DELAY_MS: integer(0, 600_000).default(0),
@@ -87,6 +90,7 @@ export function loadCloudConfig(env: NodeJS.ProcessEnv): CloudMainConfig {
           }
         : undefined,
     heartbeatIntervalMs: e.CLOUD_HEARTBEAT_MS,
+    reconcileIntervalMs: e.CLOUD_RECONCILE_MS,
     creditWindow: e.CLOUD_CREDIT_WINDOW,
     maxFrameBytes: e.CLOUD_MAX_FRAME_BYTES,
     ackDelayMs: e.CLOUD_ACK_DELAY_MS,

@@ -153,6 +153,21 @@ export function registerApi(app: FastifyInstance, context: ApiContext): void {
   );
 
   app.get<{ Params: { agentId: string } }>(
+    '/v1/agents/:agentId',
+    { preHandler: requireAdmin },
+    async (request) => {
+      const agent = store.agents.get(request.params.agentId);
+      if (!agent) throw new Codes.SDR_ERR_CLOUD_NOT_FOUND('agent', request.params.agentId);
+      return {
+        agentId: agent.agentId,
+        name: agent.name,
+        createdAt: agent.createdAt,
+        ...tunnel.statusOf(agent.agentId),
+      };
+    },
+  );
+
+  app.get<{ Params: { agentId: string } }>(
     '/v1/agents/:agentId/logs',
     { preHandler: requireAdmin },
     async (request) => {

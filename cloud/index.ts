@@ -15,6 +15,7 @@ import {
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_MAX_FRAME_BYTES,
   WELCOME_BOUNDS,
+  DEFAULT_RECONCILE_INTERVAL_MS,
 } from '../protocol/index.js';
 import type { StoreOptions } from '../storage/index.js';
 import { writeFileAtomic } from './atomic-file.js';
@@ -38,6 +39,8 @@ export interface CloudOptions {
   adminToken?: string;
   /** Default 15000. */
   heartbeatIntervalMs?: number;
+  /** Time between two reconciliations (`sync.request`) of each connected agent; default 60000. */
+  reconcileIntervalMs?: number;
   /** Unacknowledged batches a job may have in flight, announced in `welcome`; default 8. */
   creditWindow?: number;
   /** Largest frame either side accepts; default 4 MiB. */
@@ -73,8 +76,13 @@ export interface Cloud {
   readonly publicKeyPath: string;
   /** Closes the tunnels and the server and waits for in-flight writes; the data directory stays. */
   close(): Promise<void>;
-  /** Test hook: terminates an agent's socket without a close handshake. */
+  /** Test hook: terminates every socket of an agent without a close handshake. */
   dropAgent(agentId: string): void;
+  /** Test hook: terminates one socket of an agent (random, or matching `which`); says which. */
+  dropConnection(
+    agentId: string,
+    which?: { instanceId?: string; connectionIndex?: number },
+  ): { instanceId: string; connectionIndex: number } | undefined;
   /** Test hook: sends arbitrary text to an agent's socket; false when it is not connected. */
   sendRaw(agentId: string, text: string): boolean;
   /** Test hook: every raw frame text received from an agent, oldest first. */
@@ -108,6 +116,7 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 0,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
+    reconcileIntervalMs: options.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS,
     creditWindow: options.creditWindow ?? DEFAULT_CREDIT_WINDOW,
     maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     requestTtlMs: options.requestTtlMs ?? 300_000,
@@ -122,6 +131,7 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
     outside('heartbeatIntervalMs'),
     outside('creditWindow'),
     outside('maxFrameBytes'),
+    settings.reconcileIntervalMs < 100 && 'reconcileIntervalMs must be at least 100',
     (options.ackDelayMs ?? 0) < 0 && 'ackDelayMs must not be negative',
   ].filter((problem): problem is string => typeof problem === 'string');
   if (problems.length > 0) throw new Codes.SDR_ERR_CONFIG_INVALID(problems.join('; '));
@@ -154,7 +164,7 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
     maxFrameBytes: settings.maxFrameBytes,
     creditWindow: settings.creditWindow,
     ackDelayMs: () => ackDelayMs,
-    linkFor: (agentId) => tunnelRef.current?.linkFor(agentId),
+    linkFor: (agentId, load, exclude) => tunnelRef.current?.linkFor(agentId, load, exclude),
     log,
     uploads,
     bucketReaders: new BucketReaders(options.bucketReaders ?? []),
@@ -202,7 +212,7 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
         socket.close(1008, 'unauthenticated');
         return;
       }
-      liveTunnel.accept(agentId, socket);
+      liveTunnel.accept(agentId, socket, request.raw.socket);
     },
   });
   registerApi(app, {
@@ -234,6 +244,7 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
         await jobs.close();
       })()),
     dropAgent: (agentId) => liveTunnel.drop(agentId),
+    dropConnection: (agentId, which) => liveTunnel.dropConnection(agentId, which),
     sendRaw: (agentId, text) => liveTunnel.sendRaw(agentId, text),
     framesFrom: (agentId) => liveTunnel.framesFrom(agentId),
     setAckDelay: (ms) => {

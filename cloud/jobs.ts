@@ -11,6 +11,7 @@ import {
   type JobRequestBody,
   encodeFrame,
   signJobRequest,
+  SYNC_PAGE_SIZE,
 } from '../protocol/index.js';
 import {
   type AttemptObjects,
@@ -21,6 +22,9 @@ import {
 import { PartialResult, discardAttempts } from './partial-result.js';
 import { type CloudStore, FINAL_STATES, type JobRecord, type JobState } from './store.js';
 import type { UploadGrants } from './uploads.js';
+
+/** States in which the cloud expects the agent's queue to hold the job (named in `sync.request`). */
+const LIVE_STATES: ReadonlySet<JobState> = new Set(['sent', 'accepted', 'running']);
 
 /** One side of a live tunnel as the job logic sees it: somewhere to send frames. */
 export interface Link {
@@ -82,8 +86,11 @@ export interface JobServiceOptions {
   maxFrameBytes: number;
   creditWindow: number;
   ackDelayMs: () => number;
-  /** The agent's live, greeted tunnel, if any. */
-  linkFor: (agentId: string) => Link | undefined;
+  /**
+   * The connection a request for the agent goes to (fewest running + unanswered), if any is up;
+   * `load` counts a link's unanswered requests, `exclude` skips a link that just dropped.
+   */
+  linkFor: (agentId: string, load: (link: Link) => number, exclude?: Link) => Link | undefined;
   log: Logger;
   /** Pre-signed upload URLs and the objects uploaded to them. */
   uploads: UploadGrants;
@@ -115,8 +122,21 @@ interface LiveJob {
 export class JobService {
   private readonly live = new Map<string, LiveJob>();
   private readonly stopping = new AbortController();
+  /** The connection each `sent` request went out on, until the runtime answers it. */
+  private readonly dispatched = new Map<string, Link>();
 
   constructor(private readonly options: JobServiceOptions) {}
+
+  /** Requests sent on `link` and not answered yet. */
+  private loadOf = (link: Link): number => {
+    let count = 0;
+    for (const sentOn of this.dispatched.values()) if (sentOn === link) count++;
+    return count;
+  };
+
+  private pickLink(agentId: string, exclude?: Link): Link | undefined {
+    return this.options.linkFor(agentId, this.loadOf, exclude);
+  }
 
   /** Creates a job for an agent and sends it at once if the agent is connected. */
   async create(
@@ -146,7 +166,7 @@ export class JobService {
     encodeFrame({ type: 'job.request', request: this.sign(job) }, this.options.maxFrameBytes);
     await this.options.store.saveJob(job);
     await this.enqueue(job.jobId, async () => {
-      const link = this.options.linkFor(agentId);
+      const link = this.pickLink(agentId);
       if (link) await this.sendRequest(job, link);
     });
     return job;
@@ -168,12 +188,16 @@ export class JobService {
       }
       job.cancelRequested = true;
       await this.options.store.saveJob(job);
-      this.options.linkFor(job.agentId)?.send({ type: 'job.cancel', requestId: jobId, reason: 'cancelled' });
+      // Cancel is queue-level: any connection of any instance will do (the runtime broadcasts it).
+      this.pickLink(job.agentId)?.send({ type: 'job.cancel', requestId: jobId, reason: 'cancelled' });
       return job;
     });
   }
 
-  /** A (re)connected agent gets every job it may have missed: requests not yet accepted, cancels not yet done. */
+  /**
+   * A connection came up: it gets the cancels not yet answered; requests never sent, or sent on a
+   * connection that is gone, go out (to the least loaded connection, which may be this one).
+   */
   onConnected(agentId: string, link: Link): void {
     for (const job of this.options.store.jobs.values()) {
       if (job.agentId !== agentId || FINAL_STATES.has(job.state)) continue;
@@ -181,11 +205,122 @@ export class JobService {
         if (FINAL_STATES.has(job.state)) return;
         if (job.cancelRequested) {
           link.send({ type: 'job.cancel', requestId: job.jobId, reason: 'cancelled' });
-        } else if (job.state === 'pending' || job.state === 'sent') {
-          await this.sendRequest(job, link);
+          return;
+        }
+        const sentOn = this.dispatched.get(job.jobId);
+        if (job.state === 'pending' || (job.state === 'sent' && (!sentOn || !this.isOpen(sentOn)))) {
+          const target = this.pickLink(agentId) ?? link;
+          await this.sendRequest(job, target);
         }
       }).catch((error: unknown) => this.options.log.error({ err: error, jobId: job.jobId }, 'resend failed'));
     }
+  }
+
+  /** A connection dropped: requests it carried that were not answered go to another connection now. */
+  onLinkDown(agentId: string, link: Link): void {
+    for (const [jobId, sentOn] of [...this.dispatched]) {
+      if (sentOn !== link) continue;
+      this.dispatched.delete(jobId);
+      const job = this.options.store.jobs.get(jobId);
+      if (!job || job.state !== 'sent') continue;
+      void this.enqueue(jobId, async () => {
+        if (job.state !== 'sent') return;
+        const target = this.pickLink(agentId, link);
+        if (target) await this.sendRequest(job, target);
+      }).catch((error: unknown) => this.options.log.error({ err: error, jobId }, 'resend failed'));
+    }
+  }
+
+  /**
+   * Reconciliation (docs/protocol.md): asks the agent where each job the cloud holds as live stands;
+   * `onSyncReport` acts on the answer. Paged at SYNC_PAGE_SIZE ids.
+   */
+  reconcile(agentId: string, link: Link): void {
+    const expected = [...this.options.store.jobs.values()]
+      .filter((job) => job.agentId === agentId && LIVE_STATES.has(job.state))
+      .map((job) => job.jobId);
+    const syncId = `s-${randomUUID()}`;
+    for (let start = 0; start === 0 || start < expected.length; start += SYNC_PAGE_SIZE) {
+      const page = expected.slice(start, start + SYNC_PAGE_SIZE);
+      const more = start + SYNC_PAGE_SIZE < expected.length;
+      link.send({ type: 'sync.request', syncId, expected: page, more });
+    }
+  }
+
+  /** Acts on a `sync.report` per the table in docs/protocol.md (Reconciliation). */
+  onSyncReport(agentId: string, frame: FrameOf<'sync.report'>, link: Link): void {
+    const { store, log } = this.options;
+    for (const entry of frame.jobs) {
+      const job = store.jobs.get(entry.requestId);
+      if (!job || job.agentId !== agentId) continue;
+      void this.enqueue(job.jobId, async () => {
+        if (!LIVE_STATES.has(job.state)) return;
+        switch (entry.state) {
+          case 'unknown':
+            if (job.cancelRequested) {
+              // Nothing left to cancel: the queue does not hold it.
+              job.state = 'cancelled';
+              job.cancelRequested = false;
+              await this.dropAttempt(job.jobId);
+              await store.saveJob(job);
+              return;
+            }
+            // Redis forgot the job (restart without persistence, eviction): send it again. Its attempt
+            // numbers start over in the new queue entry, so the old attempt's state goes.
+            log.warn({ jobId: job.jobId, was: job.state }, 'the agent does not know this job; re-sending it');
+            await this.dropAttempt(job.jobId);
+            this.liveJob(job.jobId).refused = null;
+            job.attempt = 0;
+            job.state = 'sent';
+            await this.sendRequest(job, this.pickLink(agentId) ?? link);
+            return;
+          case 'failed':
+            if (entry.code === Codes.SDR_ERR_JOB_CANCELLED.code) {
+              job.state = 'cancelled';
+              job.cancelRequested = false;
+            } else {
+              job.state = 'failed';
+              job.error = {
+                code: entry.code ?? 'SDR_ERR_SOURCE_FAILED',
+                message: entry.message ?? 'failed (reported by reconciliation)',
+              };
+            }
+            if (entry.attempt !== undefined) job.attempt = Math.max(job.attempt, entry.attempt);
+            await this.dropAttempt(job.jobId);
+            await store.saveJob(job);
+            log.info(
+              { jobId: job.jobId, code: entry.code },
+              'reconciliation: the agent reports the job failed',
+            );
+            return;
+          case 'completed': {
+            const error = new Codes.SDR_ERR_RESULT_LOST(job.jobId);
+            job.state = 'failed';
+            job.error = { code: error.code, message: error.message };
+            await this.dropAttempt(job.jobId);
+            await store.saveJob(job);
+            log.warn({ jobId: job.jobId }, error.message);
+            return;
+          }
+          default:
+            return;
+        }
+      }).catch((error: unknown) => log.error({ err: error, jobId: job.jobId }, 'reconciliation failed'));
+    }
+    for (const entry of frame.unexpected) {
+      const job = store.jobs.get(entry.requestId);
+      if (job && job.agentId === agentId && !FINAL_STATES.has(job.state)) continue;
+      // The queue runs a job the cloud has finished with or never had: stop it.
+      link.send({
+        type: 'job.cancel',
+        requestId: entry.requestId,
+        reason: 'not live in the cloud (reconciliation)',
+      });
+    }
+  }
+
+  private isOpen(link: Link): boolean {
+    return (link as { isOpen?: boolean }).isOpen ?? true;
   }
 
   /**
@@ -344,6 +479,7 @@ export class JobService {
     const uploads =
       job.delivery === 'presigned' ? { uploads: { urls: this.options.uploads.initial(job.jobId) } } : {};
     if (!link.send({ type: 'job.request', request: this.sign(job), ...uploads })) return;
+    this.dispatched.set(job.jobId, link);
     if (job.state === 'pending') {
       job.state = 'sent';
       await this.options.store.saveJob(job);
@@ -352,6 +488,7 @@ export class JobService {
 
   private async apply(job: JobRecord, frame: JobFrame, link: Link): Promise<void> {
     const { store, log } = this.options;
+    if (frame.type === 'job.accepted' || frame.type === 'job.rejected') this.dispatched.delete(job.jobId);
     switch (frame.type) {
       case 'job.accepted':
         if (job.state === 'pending' || job.state === 'sent') {

@@ -30,6 +30,7 @@ async function main(): Promise<void> {
       adminToken: config.adminToken,
       tls: config.tls,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
+      reconcileIntervalMs: config.reconcileIntervalMs,
       creditWindow: config.creditWindow,
       maxFrameBytes: config.maxFrameBytes,
       ackDelayMs: config.ackDelayMs,

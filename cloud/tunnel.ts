@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import {
@@ -9,7 +11,7 @@ import {
   MISSED_HEARTBEATS_BEFORE_DEAD,
   PROTOCOL_VERSION,
   RUNTIME_TO_CLOUD,
-  type SdrError,
+  SdrError,
   decodeFrame,
   encodeFrame,
 } from '../protocol/index.js';
@@ -23,16 +25,31 @@ export const CloseCodes = {
   PROTOCOL_ERROR: 1002,
   GOING_AWAY: 1001,
   REPLACED: 4001,
+  WRONG_AGENT: 4003,
 } as const;
 
-/** What the cloud knows about an agent's runtime, as shown by GET /v1/agents. */
+/** One runtime process of an agent, as shown by GET /v1/agents/:id. */
+export interface InstanceStatus {
+  instanceId: string;
+  connectedSince: string;
+  lastHeartbeatAt: string | null;
+  runtimeVersion: string;
+  /** Jobs this instance runs, from its last heartbeat. */
+  runningJobs: number;
+  /** Connections up out of the `connections` the instance opens. */
+  connections: { up: number; of: number; indexes: number[] };
+}
+
+/** What the cloud knows about an agent's runtimes, as shown by GET /v1/agents. */
 export interface AgentStatus {
   connected: boolean;
   connectedAt: string | null;
   lastHeartbeatAt: string | null;
   runtimeVersion: string | null;
   capabilities: FrameOf<'hello'>['capabilities'] | null;
+  /** Active: summed over instances; queued: the shared queue's depth. */
   jobs: { active: number; queued: number } | null;
+  instances: InstanceStatus[];
 }
 
 /** Tunnel settings sent to the runtime in `welcome`. */
@@ -40,15 +57,34 @@ export interface TunnelSettings {
   heartbeatIntervalMs: number;
   creditWindow: number;
   maxFrameBytes: number;
+  reconcileIntervalMs: number;
   /** Keep every received frame's text for `framesFrom` (tests); off for long-running clouds. */
   recordFrames: boolean;
 }
 
-/** One agent's WebSocket. */
+/** One WebSocket of one instance of an agent. */
 class Session implements Link {
   greeted = false;
   lastReceivedAt = Date.now();
+  readonly connectionId = `c-${randomUUID()}`;
+  /** Set by `hello`. */
+  instanceId = '';
+  connectionIndex = 0;
+  connections = 1;
+  runtimeVersion = '';
+  capabilities: FrameOf<'hello'>['capabilities'] | null = null;
+  connectedAt = new Date().toISOString();
+  lastHeartbeatAt: string | null = null;
+  jobs: { active: number; queued: number } | null = null;
   private heartbeat: NodeJS.Timeout | undefined;
+
+  get key(): string {
+    return `${this.instanceId}#${this.connectionIndex}`;
+  }
+
+  get isOpen(): boolean {
+    return this.greeted && this.socket.readyState === WebSocket.OPEN;
+  }
 
   constructor(
     readonly agentId: string,
@@ -87,14 +123,17 @@ class Session implements Link {
 }
 
 /**
- * The tunnel endpoint's sessions: at most one live socket per agent, a `hello`/`welcome` handshake,
- * heartbeats and dead-link detection; job frames go to the JobService.
+ * The tunnel endpoint's sessions: any number of instances per agent, each with 1–4 connections, keyed
+ * by (instanceId, connectionIndex) so a reconnect replaces only its own predecessor. `hello`/`welcome`,
+ * heartbeats, byte-level liveness, reconciliation timers; job frames go to the JobService.
  */
 export class Tunnel {
-  private readonly sessions = new Map<string, Session>();
-  private readonly status = new Map<string, AgentStatus>();
+  private readonly sessions = new Map<string, Map<string, Session>>();
+  private readonly lastStatus = new Map<string, AgentStatus>();
   private readonly runtimeLogs = new Map<string, LogEntry[]>();
   private readonly frames = new Map<string, string[]>();
+  private readonly syncTimers = new Map<string, NodeJS.Timeout>();
+  private rotation = 0;
 
   constructor(
     private readonly jobs: JobService,
@@ -102,29 +141,99 @@ export class Tunnel {
     private readonly log: Logger,
   ) {}
 
-  /** The greeted tunnel of an agent, if it is connected. */
-  linkFor(agentId: string): Link | undefined {
-    const session = this.sessions.get(agentId);
-    return session?.greeted ? session : undefined;
+  /** The agent's greeted connections. */
+  linksOf(agentId: string): Link[] {
+    return [...(this.sessions.get(agentId)?.values() ?? [])].filter((session) => session.isOpen);
   }
 
-  /** Status of an agent; an agent that never connected reports nulls. */
+  /**
+   * The connection a new request goes to: the one whose instance has the fewest active jobs plus
+   * requests sent to it and not yet answered; ties rotate. `load` counts a link's unanswered requests.
+   */
+  linkFor(agentId: string, load: (link: Link) => number = () => 0, exclude?: Link): Link | undefined {
+    const open = this.linksOf(agentId).filter((link) => link !== exclude) as Session[];
+    if (open.length === 0) return undefined;
+    const score = (session: Session) => (session.jobs?.active ?? 0) + load(session);
+    const offset = this.rotation++;
+    let best: Session | undefined;
+    let bestScore = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < open.length; i++) {
+      const session = open[(offset + i) % open.length] as Session;
+      const value = score(session);
+      if (value < bestScore) {
+        best = session;
+        bestScore = value;
+      }
+    }
+    return best;
+  }
+
   /** The agent's latest forwarded log lines, oldest first (kept in memory only). */
   logsOf(agentId: string): readonly LogEntry[] {
     return this.runtimeLogs.get(agentId) ?? [];
   }
 
+  /** Status of an agent and each of its connected instances; an agent that never connected reports nulls. */
   statusOf(agentId: string): AgentStatus {
-    return (
-      this.status.get(agentId) ?? {
-        connected: false,
-        connectedAt: null,
-        lastHeartbeatAt: null,
-        runtimeVersion: null,
-        capabilities: null,
-        jobs: null,
-      }
-    );
+    const open = this.linksOf(agentId) as Session[];
+    if (open.length === 0) {
+      const last = this.lastStatus.get(agentId);
+      return last
+        ? { ...last, connected: false, instances: [] }
+        : {
+            connected: false,
+            connectedAt: null,
+            lastHeartbeatAt: null,
+            runtimeVersion: null,
+            capabilities: null,
+            jobs: null,
+            instances: [],
+          };
+    }
+    const byInstance = new Map<string, Session[]>();
+    for (const session of open) {
+      const list = byInstance.get(session.instanceId) ?? [];
+      list.push(session);
+      byInstance.set(session.instanceId, list);
+    }
+    const latest = (values: (string | null)[]) =>
+      values
+        .filter((value): value is string => value !== null)
+        .sort()
+        .at(-1) ?? null;
+    const instances: InstanceStatus[] = [...byInstance.entries()].map(([instanceId, list]) => {
+      const heartbeats = list.filter((session) => session.jobs !== null);
+      const freshest = heartbeats
+        .sort((a, b) => (a.lastHeartbeatAt ?? '').localeCompare(b.lastHeartbeatAt ?? ''))
+        .at(-1);
+      return {
+        instanceId,
+        connectedSince: list.map((session) => session.connectedAt).sort()[0] as string,
+        lastHeartbeatAt: latest(list.map((session) => session.lastHeartbeatAt)),
+        runtimeVersion: (list[0] as Session).runtimeVersion,
+        runningJobs: freshest?.jobs?.active ?? 0,
+        connections: {
+          up: list.length,
+          of: (list[0] as Session).connections,
+          indexes: list.map((session) => session.connectionIndex).sort(),
+        },
+      };
+    });
+    const queued = Math.max(0, ...open.map((session) => session.jobs?.queued ?? 0));
+    const anyHeartbeat = open.some((session) => session.jobs !== null);
+    const status: AgentStatus = {
+      connected: true,
+      connectedAt: open.map((session) => session.connectedAt).sort()[0] as string,
+      lastHeartbeatAt: latest(open.map((session) => session.lastHeartbeatAt)),
+      runtimeVersion: (open.at(-1) as Session).runtimeVersion,
+      capabilities: (open.at(-1) as Session).capabilities,
+      jobs: anyHeartbeat
+        ? { active: instances.reduce((sum, instance) => sum + instance.runningJobs, 0), queued }
+        : null,
+      instances,
+    };
+    this.lastStatus.set(agentId, status);
+    return status;
   }
 
   /** Every raw frame text received from an agent, oldest first (empty unless `recordFrames`). */
@@ -132,15 +241,36 @@ export class Tunnel {
     return [...(this.frames.get(agentId) ?? [])];
   }
 
-  /** Kills an agent's socket without a close handshake, as a network failure would. */
+  /** Kills every socket of an agent without a close handshake, as a network failure would. */
   drop(agentId: string): void {
-    this.sessions.get(agentId)?.socket.terminate();
+    for (const session of this.sessions.get(agentId)?.values() ?? []) session.socket.terminate();
   }
 
-  /** Sends arbitrary text on an agent's socket; false when it is not connected. */
+  /**
+   * Kills one greeted socket of an agent (a random one, or the one matching `which`) without a close
+   * handshake; returns its instance and index, or undefined when none matched.
+   */
+  dropConnection(
+    agentId: string,
+    which: { instanceId?: string; connectionIndex?: number } = {},
+  ): { instanceId: string; connectionIndex: number } | undefined {
+    const candidates = (this.linksOf(agentId) as Session[]).filter(
+      (session) =>
+        (which.instanceId === undefined || session.instanceId === which.instanceId) &&
+        (which.connectionIndex === undefined || session.connectionIndex === which.connectionIndex),
+    );
+    const session = candidates[Math.floor(Math.random() * candidates.length)];
+    if (!session) return undefined;
+    session.socket.terminate();
+    return { instanceId: session.instanceId, connectionIndex: session.connectionIndex };
+  }
+
+  /** Sends arbitrary text on one of an agent's sockets; false when it is not connected. */
   sendRaw(agentId: string, text: string): boolean {
-    const session = this.sessions.get(agentId);
-    if (!session || session.socket.readyState !== WebSocket.OPEN) return false;
+    const session = [...(this.sessions.get(agentId)?.values() ?? [])].find(
+      (candidate) => candidate.socket.readyState === WebSocket.OPEN,
+    );
+    if (!session) return false;
     session.socket.send(text);
     return true;
   }
@@ -150,10 +280,14 @@ export class Tunnel {
    * complete the close handshake within `graceMs` — ws would otherwise wait 30 s for each.
    */
   async closeAll(graceMs = 1000): Promise<void> {
-    const sockets = [...this.sessions.values()].map((session) => {
-      session.stopHeartbeat();
-      return session.socket;
-    });
+    for (const timer of this.syncTimers.values()) clearInterval(timer);
+    this.syncTimers.clear();
+    const sockets = [...this.sessions.values()].flatMap((map) =>
+      [...map.values()].map((session) => {
+        session.stopHeartbeat();
+        return session.socket;
+      }),
+    );
     await Promise.all(
       sockets.map(
         (socket) =>
@@ -170,21 +304,29 @@ export class Tunnel {
     );
   }
 
-  /** Takes over an authenticated, upgraded socket for `agentId`, replacing any older one. */
-  accept(agentId: string, socket: WebSocket): void {
+  /**
+   * Takes over an authenticated, upgraded socket for `agentId`. `raw` is the TCP socket under it: any
+   * byte arriving on it counts as a sign of life, so a large frame still arriving keeps the link up.
+   */
+  accept(agentId: string, socket: WebSocket, raw?: Socket): void {
     const session = new Session(agentId, socket, this.settings.maxFrameBytes, this.log);
-    const previous = this.sessions.get(agentId);
-    this.sessions.set(agentId, session);
-    if (previous) {
-      this.log.info({ agentId }, 'agent reconnected; closing its previous tunnel');
-      this.disconnected(previous);
-      previous.socket.close(CloseCodes.REPLACED, 'replaced by a newer connection');
-    }
+    raw?.on('data', () => {
+      session.lastReceivedAt = Date.now();
+    });
     socket.on('message', (data: WebSocket.RawData, isBinary: boolean) =>
       this.receive(session, data, isBinary),
     );
     socket.on('close', (code: number, reason: Buffer) => {
-      this.log.info({ agentId, code, reason: reason.toString('utf8') }, 'tunnel closed');
+      this.log.info(
+        {
+          agentId,
+          instanceId: session.instanceId,
+          connectionIndex: session.connectionIndex,
+          code,
+          reason: reason.toString('utf8'),
+        },
+        'tunnel closed',
+      );
       this.disconnected(session);
     });
     socket.on('error', (error: Error) => {
@@ -193,8 +335,8 @@ export class Tunnel {
     });
     session.startHeartbeat(this.settings.heartbeatIntervalMs, () => {
       this.log.warn(
-        { agentId, silentForMs: Date.now() - session.lastReceivedAt },
-        'no frame from the agent for 3 heartbeat intervals; dropping the tunnel',
+        { agentId, instanceId: session.instanceId, silentForMs: Date.now() - session.lastReceivedAt },
+        'nothing received from the agent for 3 heartbeat intervals; dropping the connection',
       );
       this.disconnected(session);
       socket.terminate();
@@ -203,9 +345,15 @@ export class Tunnel {
 
   private disconnected(session: Session): void {
     session.stopHeartbeat();
-    if (this.sessions.get(session.agentId) === session) this.sessions.delete(session.agentId);
-    const status = this.status.get(session.agentId);
-    if (status && !this.sessions.get(session.agentId)?.greeted) status.connected = false;
+    const map = this.sessions.get(session.agentId);
+    if (map?.get(session.key) !== session) return;
+    map.delete(session.key);
+    if (map.size === 0) {
+      this.sessions.delete(session.agentId);
+      clearInterval(this.syncTimers.get(session.agentId));
+      this.syncTimers.delete(session.agentId);
+    }
+    this.jobs.onLinkDown(session.agentId, session);
   }
 
   private receive(session: Session, data: WebSocket.RawData, isBinary: boolean): void {
@@ -216,6 +364,7 @@ export class Tunnel {
       if (!list) this.frames.set(session.agentId, (list = []));
       list.push(raw.toString('utf8'));
     }
+    if (!session.greeted && !isBinary && this.refuseOtherVersion(session, raw)) return;
     const decoded: DecodeResult = isBinary
       ? { ok: false, error: new Codes.SDR_ERR_FRAME_MALFORMED('binary frames are not part of the protocol') }
       : decodeFrame(raw, RUNTIME_TO_CLOUD, this.settings.maxFrameBytes);
@@ -239,14 +388,10 @@ export class Tunnel {
         session.sendError(error, 'hello');
         return;
       }
-      case 'heartbeat': {
-        const status = this.status.get(session.agentId);
-        if (status) {
-          status.lastHeartbeatAt = new Date().toISOString();
-          if (frame.jobs) status.jobs = frame.jobs;
-        }
+      case 'heartbeat':
+        session.lastHeartbeatAt = new Date().toISOString();
+        if (frame.jobs) session.jobs = frame.jobs;
         return;
-      }
       case 'error':
         this.log.warn(
           { agentId: session.agentId, code: frame.code, inReplyTo: frame.inReplyTo },
@@ -270,6 +415,9 @@ export class Tunnel {
         this.runtimeLogs.set(session.agentId, kept.slice(-RUNTIME_LOG_LINES_KEPT));
         return;
       }
+      case 'sync.report':
+        this.jobs.onSyncReport(session.agentId, frame, session);
+        return;
       case 'job.accepted':
       case 'job.rejected':
       case 'job.progress':
@@ -281,12 +429,35 @@ export class Tunnel {
         this.jobs.handle(session.agentId, frame, session);
         return;
       default: {
-        // RUNTIME_TO_CLOUD lets only the frames above through; this guards a future protocol addition.
+        // RUNTIME_TO_CLOUD lets only the frames above through (and upload.request, which this
+        // reference cloud does not grant: it offers no presigned delivery).
         const error = new Codes.SDR_ERR_FRAME_UNKNOWN(frame.type);
         this.log.warn({ agentId: session.agentId }, error.message);
         session.sendError(error, frame.type);
       }
     }
+  }
+
+  /**
+   * A `hello` of another protocol version is refused with SDR_ERR_PROTOCOL_VERSION before its schema is
+   * checked: a version-1 hello lacks version-2 fields, and must still learn why it is refused.
+   */
+  private refuseOtherVersion(session: Session, raw: Buffer): boolean {
+    if (raw.length > this.settings.maxFrameBytes) return false;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw.toString('utf8'));
+    } catch {
+      return false;
+    }
+    const hello = parsed as { type?: unknown; protocolVersion?: unknown };
+    if (hello?.type !== 'hello' || hello.protocolVersion === PROTOCOL_VERSION) return false;
+    const theirs = typeof hello.protocolVersion === 'number' ? hello.protocolVersion : -1;
+    const error = new Codes.SDR_ERR_PROTOCOL_VERSION(theirs, PROTOCOL_VERSION);
+    this.log.warn({ agentId: session.agentId }, error.message);
+    session.sendError(error, 'hello');
+    session.socket.close(CloseCodes.PROTOCOL_ERROR, 'protocol version mismatch');
+    return true;
   }
 
   private greet(session: Session, frame: Frame): void {
@@ -298,32 +469,66 @@ export class Tunnel {
       session.socket.close(CloseCodes.PROTOCOL_ERROR, 'hello required');
       return;
     }
-    if (frame.protocolVersion !== PROTOCOL_VERSION) {
-      const error = new Codes.SDR_ERR_PROTOCOL_VERSION(frame.protocolVersion, PROTOCOL_VERSION);
-      this.log.warn({ agentId }, error.message);
+    if (frame.agentId !== undefined && frame.agentId !== agentId) {
+      const error = new SdrError(
+        Codes.SDR_ERR_REQUEST_WRONG_AGENT.code,
+        `this agent token belongs to agent ${agentId}, but the runtime is configured as agent ${frame.agentId} (SDR_AGENT_ID); use that agent's token`,
+        false,
+      );
+      this.log.warn({ agentId, claimed: frame.agentId }, error.message);
       session.sendError(error, 'hello');
-      session.socket.close(CloseCodes.PROTOCOL_ERROR, 'protocol version mismatch');
+      session.socket.close(CloseCodes.WRONG_AGENT, 'token belongs to another agent');
       return;
     }
     session.greeted = true;
-    const now = new Date().toISOString();
-    this.status.set(agentId, {
-      connected: true,
-      connectedAt: now,
-      lastHeartbeatAt: now,
-      runtimeVersion: frame.runtimeVersion,
-      capabilities: frame.capabilities,
-      jobs: null,
-    });
+    session.instanceId = frame.instanceId;
+    session.connectionIndex = frame.connectionIndex;
+    session.connections = frame.connections;
+    session.runtimeVersion = frame.runtimeVersion;
+    session.capabilities = frame.capabilities;
+    session.lastHeartbeatAt = new Date().toISOString();
+    let map = this.sessions.get(agentId);
+    if (!map) this.sessions.set(agentId, (map = new Map<string, Session>()));
+    const previous = map.get(session.key);
+    map.set(session.key, session);
+    if (previous) {
+      // The same connection of the same instance came back (its old socket is half-open): only it goes.
+      this.log.info(
+        { agentId, instanceId: session.instanceId, connectionIndex: session.connectionIndex },
+        'instance connection reconnected; closing its previous socket',
+      );
+      previous.stopHeartbeat();
+      previous.socket.close(CloseCodes.REPLACED, 'replaced by a newer connection');
+      this.jobs.onLinkDown(agentId, previous);
+    }
     session.send({
       type: 'welcome',
       protocolVersion: PROTOCOL_VERSION,
       agentId,
+      connectionId: session.connectionId,
       heartbeatIntervalMs: this.settings.heartbeatIntervalMs,
       creditWindow: this.settings.creditWindow,
       maxFrameBytes: this.settings.maxFrameBytes,
+      reconcileIntervalMs: this.settings.reconcileIntervalMs,
     });
-    this.log.info({ agentId, runtimeVersion: frame.runtimeVersion }, 'agent connected');
+    this.log.info(
+      {
+        agentId,
+        instanceId: session.instanceId,
+        connectionIndex: session.connectionIndex,
+        runtimeVersion: frame.runtimeVersion,
+      },
+      'agent connected',
+    );
     this.jobs.onConnected(agentId, session);
+    this.jobs.reconcile(agentId, session);
+    if (!this.syncTimers.has(agentId)) {
+      const timer = setInterval(() => {
+        const link = this.linkFor(agentId);
+        if (link) this.jobs.reconcile(agentId, link);
+      }, this.settings.reconcileIntervalMs);
+      timer.unref();
+      this.syncTimers.set(agentId, timer);
+    }
   }
 }

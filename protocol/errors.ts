@@ -181,6 +181,32 @@ export const Codes = {
     (offered: string, own: string, source: string) =>
       `the cloud's welcome names agent "${offered}" but this runtime is agent "${own}" (${source}); the link is closed. Check SDR_AGENT_TOKEN and SDR_AGENT_ID`,
   ),
+  SDR_ERR_REDIS_EVICTION: define(
+    'SDR_ERR_REDIS_EVICTION',
+    false,
+    (where: string, policy: string) =>
+      `Redis at ${where} has maxmemory-policy ${policy}: it may evict queued jobs and lose them silently; BullMQ needs noeviction. Run CONFIG SET maxmemory-policy noeviction and keep it in redis.conf (managed Redis: set it in the parameter group)`,
+  ),
+
+  // Job execution
+  SDR_ERR_JOB_STALLED_LIMIT: define(
+    'SDR_ERR_JOB_STALLED_LIMIT',
+    false,
+    (requestId: string, reason: string) =>
+      `job ${requestId} was failed by the queue's stalled-job limit (${reason}): the runtimes running it kept dying mid-job (out of memory, kill -9, node loss); check their memory limits and logs`,
+  ),
+  SDR_ERR_JOB_RERUN_LIMIT: define(
+    'SDR_ERR_JOB_RERUN_LIMIT',
+    false,
+    (requestId: string, reruns: number, last: string) =>
+      `job ${requestId} was re-run ${reruns} times because the other side ended its attempts (last: ${last}); check the link to the cloud, or raise SDR_JOB_MAX_RERUNS`,
+  ),
+  SDR_ERR_RESULT_LOST: define(
+    'SDR_ERR_RESULT_LOST',
+    false,
+    (requestId: string) =>
+      `the runtime reports job ${requestId} completed but the cloud holds no result for it; submit the job again`,
+  ),
   SDR_ERR_JOB_NOT_FOUND: define(
     'SDR_ERR_JOB_NOT_FOUND',
     false,

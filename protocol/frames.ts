@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** Bumped on any change a peer of the previous version could misread. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Default largest frame either side accepts, in bytes of UTF-8 JSON. */
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
@@ -53,6 +53,14 @@ export const MAX_WARNING_CHARS = 1_000;
 
 /** Longest `message` of an `error`, `job.rejected` or `job.failed` frame; longer text is cut. */
 export const MAX_MESSAGE_CHARS = 4_000;
+/** Default time between two reconciliations (`sync.request`) of one agent. */
+export const DEFAULT_RECONCILE_INTERVAL_MS = 60_000;
+
+/** Most parallel connections one instance may open (`SDR_TUNNEL_CONNECTIONS`). */
+export const MAX_CONNECTIONS_PER_INSTANCE = 4;
+
+/** Most job ids in one `sync.request` or `sync.report` list; longer lists are paged (`more`). */
+export const SYNC_PAGE_SIZE = 1_000;
 
 /** One metadata object as it crosses the wire: a kind, a unique key, an optional parent key, and fields. */
 export const metadataRecordSchema = z
@@ -141,6 +149,10 @@ export const logEntrySchema = z.object({
 });
 export type LogEntry = z.infer<typeof logEntrySchema>;
 
+/** Where a job's state stands in the shared queue, as reported in `sync.report`. */
+export const syncJobStateSchema = z.enum(['queued', 'active', 'completed', 'failed', 'unknown']);
+export type SyncJobState = z.infer<typeof syncJobStateSchema>;
+
 const jobStatus = z.object({
   active: z.number().int().nonnegative(),
   queued: z.number().int().nonnegative(),
@@ -152,15 +164,28 @@ export const frameSchemas = {
     type: z.literal('hello'),
     protocolVersion: z.number().int(),
     runtimeVersion: z.string(),
+    /** Random per runtime process, kept for its life. */
+    instanceId: z.string().min(1).max(200),
+    /** 0 … connections − 1: which of the instance's parallel connections this is. */
+    connectionIndex: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_CONNECTIONS_PER_INSTANCE - 1),
+    connections: z.number().int().min(1).max(MAX_CONNECTIONS_PER_INSTANCE),
+    /** The customer's agent id (`SDR_AGENT_ID`) when configured. */
+    agentId: z.string().min(1).max(200).optional(),
     capabilities,
   }),
   welcome: z.object({
     type: z.literal('welcome'),
     protocolVersion: z.number().int(),
     agentId: z.string().min(1),
+    connectionId: z.string().min(1).max(200),
     heartbeatIntervalMs: z.number().int().min(100).default(DEFAULT_HEARTBEAT_INTERVAL_MS),
     creditWindow: z.number().int().min(1).default(DEFAULT_CREDIT_WINDOW),
     maxFrameBytes: z.number().int().positive().default(DEFAULT_MAX_FRAME_BYTES),
+    reconcileIntervalMs: z.number().int().positive().default(DEFAULT_RECONCILE_INTERVAL_MS),
   }),
   heartbeat: z.object({ type: z.literal('heartbeat'), sentAt: z.number(), jobs: jobStatus.optional() }),
   error: z.object({
@@ -257,6 +282,34 @@ export const frameSchemas = {
   }),
   'job.cancel': z.object({ type: z.literal('job.cancel'), requestId, reason: z.string().optional() }),
   'job.cancelled': z.object({ type: z.literal('job.cancelled'), requestId, wasRunning: z.boolean() }),
+  'sync.request': z.object({
+    type: z.literal('sync.request'),
+    syncId: z.string().min(1).max(200),
+    /** Jobs the cloud holds as sent, accepted or running for this agent. */
+    expected: z.array(requestId).max(SYNC_PAGE_SIZE),
+    more: z.boolean().default(false),
+  }),
+  'sync.report': z.object({
+    type: z.literal('sync.report'),
+    syncId: z.string().min(1).max(200),
+    jobs: z
+      .array(
+        z.object({
+          requestId,
+          state: syncJobStateSchema,
+          attempt: z.number().int().nonnegative().optional(),
+          code: z.string().optional(),
+          message: z.string().max(4_000).optional(),
+        }),
+      )
+      .max(SYNC_PAGE_SIZE),
+    /** Queued and active jobs the queue holds that the cloud did not name. */
+    unexpected: z
+      .array(z.object({ requestId, state: z.enum(['queued', 'active']) }))
+      .max(SYNC_PAGE_SIZE)
+      .default([]),
+    more: z.boolean().default(false),
+  }),
   log: z.object({
     type: z.literal('log'),
     entries: z.array(logEntrySchema).max(500),
@@ -284,6 +337,7 @@ export const CLOUD_TO_RUNTIME: ReadonlySet<FrameType> = new Set<FrameType>([
   'job.nack',
   'job.cancel',
   'upload.grant',
+  'sync.request',
 ]);
 
 /** Frames the runtime sends and the cloud must accept. */
@@ -299,5 +353,6 @@ export const RUNTIME_TO_CLOUD: ReadonlySet<FrameType> = new Set<FrameType>([
   'job.failed',
   'job.cancelled',
   'upload.request',
+  'sync.report',
   'log',
 ]);

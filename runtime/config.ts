@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import { getProxyForUrl } from 'proxy-from-env';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { Codes, DEFAULT_MAX_FRAME_BYTES, type SdrError } from '../protocol/index.js';
+import {
+  Codes,
+  DEFAULT_MAX_FRAME_BYTES,
+  MAX_CONNECTIONS_PER_INSTANCE,
+  type SdrError,
+} from '../protocol/index.js';
+import { parseHostList, type RedisSettings } from './redis-connection.js';
 import { SECRET_SETTING_NAMES, type SecretProvidersOptions, secretSettingsFrom } from '../secrets/index.js';
 import { describeUnreadableFile, expandFileSettings } from './env-files.js';
 
@@ -35,13 +41,20 @@ export const settingsSchema = z.object({
     .url({ error: 'expected a redis:// or rediss:// URL' })
     .refine((url) => /^rediss?:\/\//.test(url), { error: 'expected a redis:// or rediss:// URL' })
     .default('redis://127.0.0.1:6379'),
+  SDR_REDIS_SENTINELS: z.string().min(1).optional(),
+  SDR_REDIS_SENTINEL_MASTER: z.string().min(1).default('mymaster'),
+  SDR_REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
+  SDR_REDIS_CLUSTER_NODES: z.string().min(1).optional(),
   SDR_QUEUE_NAME: z
     .string()
     .regex(/^[A-Za-z0-9_-]+$/, { error: 'expected letters, digits, _ or -' })
     .default('sdr-jobs'),
   SDR_CONCURRENCY: integer(1, 100).default(5),
-  SDR_JOB_ATTEMPTS: integer(1, 100).default(3),
-  SDR_JOB_BACKOFF_MS: integer(0).default(5_000),
+  SDR_JOB_ATTEMPTS: integer(1, 100).default(5),
+  SDR_JOB_BACKOFF_MS: integer(0).default(30_000),
+  SDR_JOB_BACKOFF_MAX_MS: integer(0).default(600_000),
+  SDR_JOB_MAX_RERUNS: integer(0, 10_000).default(20),
+  SDR_JOB_MAX_STALLED_COUNT: integer(0, 100).default(2),
   SDR_JOB_LOCK_MS: integer(1_000).default(30_000),
   SDR_JOB_STALLED_INTERVAL_MS: integer(500).default(30_000),
   SDR_JOB_RETENTION_HOURS: integer(1).default(168),
@@ -51,6 +64,7 @@ export const settingsSchema = z.object({
   SDR_BATCH_MAX_BYTES: integer(1_024).default(1_048_576),
   SDR_MAX_FRAME_BYTES: integer(65_536).default(DEFAULT_MAX_FRAME_BYTES),
   SDR_CLOCK_SKEW_MS: integer(0).default(30_000),
+  SDR_TUNNEL_CONNECTIONS: integer(1, MAX_CONNECTIONS_PER_INSTANCE).default(1),
   SDR_RECONNECT_BASE_MS: integer(10).default(500),
   SDR_RECONNECT_MAX_MS: integer(100).default(60_000),
   SDR_DRAIN_TIMEOUT_MS: integer(0).default(30_000),
@@ -87,6 +101,8 @@ export interface RuntimeConfig {
   readonly proxyUrl: string | undefined;
   readonly connectionsFile: string;
   readonly redisUrl: string;
+  /** Where the queue's Redis is: single server (redisUrl), Sentinel or Cluster. */
+  readonly redis: RedisSettings;
   readonly queueName: string;
   readonly concurrency: number;
   /** `worker`: each job's extraction runs in a worker thread with its own heap cap. */
@@ -94,6 +110,12 @@ export interface RuntimeConfig {
   readonly jobMaxOldSpaceMb: number;
   readonly jobAttempts: number;
   readonly jobBackoffMs: number;
+  readonly jobBackoffMaxMs: number;
+  /** Re-runs of attempts ended by the other side (cloud restart, lost link, drain) that spend no attempt. */
+  readonly jobMaxReruns: number;
+  readonly jobMaxStalledCount: number;
+  /** Parallel tunnel connections of this instance (1 to 4). */
+  readonly tunnelConnections: number;
   readonly jobLockMs: number;
   readonly jobStalledIntervalMs: number;
   readonly jobRetentionHours: number;
@@ -226,6 +248,22 @@ export function compileConfig(processEnv: NodeJS.ProcessEnv = process.env): Runt
   if (s.SDR_RECONNECT_BASE_MS > s.SDR_RECONNECT_MAX_MS) {
     problems.push('SDR_RECONNECT_BASE_MS: must not exceed SDR_RECONNECT_MAX_MS');
   }
+  if (s.SDR_JOB_BACKOFF_MS > s.SDR_JOB_BACKOFF_MAX_MS) {
+    problems.push('SDR_JOB_BACKOFF_MS: must not exceed SDR_JOB_BACKOFF_MAX_MS');
+  }
+  const hostList = (name: string, text: string | undefined, defaultPort: number) => {
+    try {
+      return parseHostList(text, defaultPort);
+    } catch (error) {
+      problems.push(`${name}: ${(error as Error).message}; expected host:port,host:port`);
+      return [];
+    }
+  };
+  const sentinels = hostList('SDR_REDIS_SENTINELS', s.SDR_REDIS_SENTINELS, 26_379);
+  const clusterNodes = hostList('SDR_REDIS_CLUSTER_NODES', s.SDR_REDIS_CLUSTER_NODES, 6_379);
+  if (sentinels.length > 0 && clusterNodes.length > 0) {
+    problems.push('SDR_REDIS_SENTINELS: cannot be combined with SDR_REDIS_CLUSTER_NODES; choose one');
+  }
   if (problems.length > 0 || !agentToken || !publicKey)
     throw new Codes.SDR_ERR_CONFIG_INVALID(problems.join('\n'));
 
@@ -248,12 +286,23 @@ export function compileConfig(processEnv: NodeJS.ProcessEnv = process.env): Runt
     proxyUrl: proxy === '' ? undefined : proxy,
     connectionsFile: s.SDR_CONNECTIONS_FILE,
     redisUrl: s.SDR_REDIS_URL,
+    redis: Object.freeze({
+      url: s.SDR_REDIS_URL,
+      sentinels,
+      sentinelMaster: s.SDR_REDIS_SENTINEL_MASTER,
+      sentinelPassword: s.SDR_REDIS_SENTINEL_PASSWORD,
+      clusterNodes,
+    }),
     queueName: s.SDR_QUEUE_NAME,
     concurrency: s.SDR_CONCURRENCY,
     jobIsolation: s.SDR_JOB_ISOLATION,
     jobMaxOldSpaceMb: s.SDR_JOB_MAX_OLD_SPACE_MB,
     jobAttempts: s.SDR_JOB_ATTEMPTS,
     jobBackoffMs: s.SDR_JOB_BACKOFF_MS,
+    jobBackoffMaxMs: s.SDR_JOB_BACKOFF_MAX_MS,
+    jobMaxReruns: s.SDR_JOB_MAX_RERUNS,
+    jobMaxStalledCount: s.SDR_JOB_MAX_STALLED_COUNT,
+    tunnelConnections: s.SDR_TUNNEL_CONNECTIONS,
     jobLockMs: s.SDR_JOB_LOCK_MS,
     jobStalledIntervalMs: s.SDR_JOB_STALLED_INTERVAL_MS,
     jobRetentionHours: s.SDR_JOB_RETENTION_HOURS,
@@ -293,6 +342,8 @@ export function isConfigError(error: unknown): error is SdrError {
   return (
     error instanceof Error &&
     'code' in error &&
-    (error.code === 'SDR_ERR_CONFIG_INVALID' || error.code === 'SDR_ERR_CONNECTIONS_INVALID')
+    (error.code === 'SDR_ERR_CONFIG_INVALID' ||
+      error.code === 'SDR_ERR_CONNECTIONS_INVALID' ||
+      error.code === 'SDR_ERR_REDIS_EVICTION')
   );
 }

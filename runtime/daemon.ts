@@ -13,6 +13,7 @@ import {
   parsePublicKey,
   SdrError,
   type SignedJobRequest,
+  SYNC_PAGE_SIZE,
 } from '../protocol/index.js';
 import { AgentIdentity } from './agent-identity.js';
 import { builtInSecretProviders, SecretResolver } from '../secrets/index.js';
@@ -22,14 +23,15 @@ import { type ConnectionDefinition, loadConnections } from './connections.js';
 import { sweepRetention } from './delivery/index.js';
 import { bucketSecretReferences, resolveMode } from './delivery/settings.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
-import { JobQueue } from './job-queue.js';
+import { JobQueue, parseFailedReason } from './job-queue.js';
 import { sandboxed } from './job-sandbox.js';
+import { checkRedis } from './redis-preflight.js';
 import type { LogForwarder } from './log-forwarder.js';
 import { JobAttempt, type QueuedJob, StopSignal } from './job-runner.js';
 import { scrubSecrets } from './logger.js';
 import { RuntimeMetrics } from './metrics.js';
 import { admitRequest, type GateContext, scopeOf, verifyQueuedRequest } from './request-gate.js';
-import { TunnelClient } from './tunnel-client.js';
+import { type TunnelConnection, TunnelPool } from './tunnel-pool.js';
 import { RUNTIME_VERSION } from './version.js';
 
 /** Lifecycle states; SIGTERM and SIGINT both move running → draining → stopped. */
@@ -59,7 +61,19 @@ export interface DaemonOverrides {
   adapters?: readonly SourceAdapter<unknown>[];
   /** Ships the runtime's own log lines to the cloud over the tunnel. */
   logForwarder?: LogForwarder;
+  /**
+   * Called once when the runtime cannot go on and a restart would not help (the cloud speaks another
+   * protocol version, Redis may evict jobs); main exits 78 after logging it.
+   */
+  onFatal?: (error: SdrError) => void;
+  /** Fixed instance id (tests); by default a random one per process. */
+  instanceId?: string;
 }
+
+/** Nack codes that mean the other side ended the attempt; a re-run spends none of the job's attempts. */
+const OTHER_SIDE_NACKS = ['UNKNOWN_ATTEMPT', 'SUPERSEDED'];
+/** Codes of attempts ended by the link, not the source; re-run without spending an attempt. */
+const LINK_FAILURE_CODES = ['SDR_ERR_ACK_TIMEOUT', 'SDR_ERR_TUNNEL_DOWN'];
 
 /**
  * The runtime daemon: one tunnel in, one queue through, adapters out. Owns every resource it starts and
@@ -73,7 +87,7 @@ export class Daemon {
   private readonly secrets: SecretResolver;
   private readonly cloudPublicKey: KeyObject;
   private readonly queue: JobQueue;
-  private readonly tunnel: TunnelClient;
+  private readonly tunnel: TunnelPool;
   private readonly identity: AgentIdentity;
   private readonly running = new Map<string, JobAttempt>();
   private readonly enqueueing = new Map<string, Promise<unknown>>();
@@ -84,6 +98,11 @@ export class Daemon {
   /** Upload URLs that came with a request, for its first attempt on this instance. */
   private readonly initialUploads = new Map<string, NonNullable<FrameOf<'job.request'>['uploads']>['urls']>();
   private retentionTimer: NodeJS.Timeout | undefined;
+  private readonly onFatal: (error: SdrError) => void;
+  private fatalError: SdrError | undefined;
+  private warnings: string[] = [];
+  /** Ids named by earlier pages of a paged `sync.request`, by sync id. */
+  private readonly syncPages = new Map<string, Set<string>>();
 
   constructor(
     private readonly config: RuntimeConfig,
@@ -91,6 +110,7 @@ export class Daemon {
     overrides: DaemonOverrides = {},
   ) {
     this.logForwarder = overrides.logForwarder;
+    this.onFatal = overrides.onFatal ?? (() => undefined);
     this.adapters = new Map(
       (overrides.adapters ?? isolated(builtInAdapters(), config)).map((adapter) => [adapter.type, adapter]),
     );
@@ -120,23 +140,33 @@ export class Daemon {
       );
     }
     this.queue = new JobQueue({
-      redisUrl: config.redisUrl,
+      redis: config.redis,
       queueName: config.queueName,
       concurrency: config.concurrency,
       attempts: config.jobAttempts,
       backoffMs: config.jobBackoffMs,
+      backoffMaxMs: config.jobBackoffMaxMs,
       lockMs: config.jobLockMs,
       stalledIntervalMs: config.jobStalledIntervalMs,
+      maxStalledCount: config.jobMaxStalledCount,
       retentionHours: config.jobRetentionHours,
       log,
+      onReady: () => {
+        // Redis came back (maybe another server after a failover): check it again.
+        if (this.state === 'running') void this.preflight().catch((error: unknown) => this.fail(error));
+      },
+      onCancel: (requestId) => this.running.get(requestId)?.stop('cancelled'),
+      onStalledLimit: (requestId, attempt, reason) => this.reportStalledLimit(requestId, attempt, reason),
     });
-    this.tunnel = new TunnelClient({
+    this.tunnel = new TunnelPool({
       url: config.cloudUrl,
       token: config.agentToken,
       proxyUrl: config.proxyUrl,
       maxFrameBytes: config.maxFrameBytes,
       reconnectBaseMs: config.reconnectBaseMs,
       reconnectMaxMs: config.reconnectMaxMs,
+      connections: config.tunnelConnections,
+      ...(overrides.instanceId ? { instanceId: overrides.instanceId } : {}),
       hello: {
         runtimeVersion: RUNTIME_VERSION,
         capabilities: {
@@ -149,12 +179,10 @@ export class Daemon {
       log,
       metrics: this.metrics,
       handlers: {
-        onFrame: (frame) => this.onFrame(frame),
+        onFrame: (frame, via) => this.onFrame(frame, via),
         checkAgent: (agentId) => this.identity.check(agentId),
-        onUp: () => {
-          for (const attempt of this.running.values()) attempt.stream.resend();
-        },
-        onDown: () => undefined,
+        onConnectionUp: () => undefined,
+        onFatal: (error) => this.fail(error),
       },
     });
     this.identity = new AgentIdentity(config.trust.agentId, this.queue.agentIdStore(), log, () =>
@@ -173,6 +201,34 @@ export class Daemon {
       adapters: this.adapters,
       deliveryModes: DELIVERY_MODES,
     };
+  }
+
+  /** This process's instance id, as sent in every `hello`. */
+  get instanceId(): string {
+    return this.tunnel.instanceId;
+  }
+
+  /** Checks Redis's eviction policy and persistence; throws SDR_ERR_REDIS_EVICTION. */
+  private async preflight(): Promise<void> {
+    const found = await checkRedis(this.queue.connection, this.queue.where);
+    this.metrics.redisPersistent.set(found.persistent === undefined ? -1 : found.persistent ? 1 : 0);
+    const fresh = found.warnings.filter((warning) => !this.warnings.includes(warning));
+    for (const warning of fresh) this.log.warn({}, warning);
+    this.warnings = found.warnings;
+  }
+
+  /** Ends the runtime for a reason a restart would not fix; reported once. */
+  private fail(error: unknown): void {
+    if (this.fatalError) return;
+    const sdrError =
+      error instanceof SdrError ? error : new SdrError('SDR_ERR_CONFIG_INVALID', String(error), false);
+    if (!(error instanceof SdrError) || error.retryable) {
+      this.log.warn({ err: { message: sdrError.message } }, 'Redis check failed; will check again');
+      return;
+    }
+    this.fatalError = sdrError;
+    this.log.fatal({ code: sdrError.code }, sdrError.message);
+    this.onFatal(sdrError);
   }
 
   /** Starts the health server, the tunnel and the worker. */
@@ -194,10 +250,13 @@ export class Daemon {
         registry: this.metrics.registry,
         live: () => this.state !== 'failed' && this.state !== 'stopped',
         ready: async () => this.state === 'running' && this.tunnel.isUp && (await this.queue.ping()),
+        warnings: () => this.warnings,
       });
       this.log.info({ url: this.health.url }, 'health server listening');
     }
     await this.identity.load();
+    // Refuse a Redis that may evict jobs before taking any; an unreachable one is checked when it answers.
+    if (await this.queue.waitReady(5_000)) await this.preflight();
     this.tunnel.start();
     const tunnel = this.tunnel;
     this.logForwarder?.attach({
@@ -241,11 +300,12 @@ export class Daemon {
         first ??= error;
       }
     };
-    await release('worker', () => this.queue.closeWorker());
+    // Bounded whatever Redis does: a worker that cannot reach Redis to hand jobs back is closed by force.
+    await release('worker', () => this.queue.closeWorker(this.config.drainTimeoutMs + 2_000));
     clearTimeout(graceTimer);
     await release('log forwarder', async () => this.logForwarder?.detach());
     await release('tunnel', () => this.tunnel.close());
-    await release('queue', () => this.queue.close());
+    await release('queue', () => this.queue.close(1_000));
     await release('health server', async () => this.health?.close());
     await release('secret providers', () => this.secrets.close());
     this.state = first === undefined ? 'stopped' : 'failed';
@@ -253,6 +313,7 @@ export class Daemon {
   }
 
   private async refreshDepth(): Promise<void> {
+    if (!this.queue.available) return;
     try {
       const depth = await this.queue.depth();
       this.queuedCount = depth.waiting + depth.delayed;
@@ -279,7 +340,7 @@ export class Daemon {
     }
   }
 
-  private onFrame(frame: Frame): void {
+  private onFrame(frame: Frame, via: TunnelConnection): void {
     switch (frame.type) {
       case 'job.request':
         if (frame.uploads && frame.uploads.urls.length > 0) {
@@ -288,6 +349,9 @@ export class Daemon {
           setTimeout(() => this.initialUploads.delete(frame.request.requestId), 3_600_000).unref();
         }
         void this.onRequest(frame.request);
+        return;
+      case 'sync.request':
+        void this.onSync(frame, via);
         return;
       case 'upload.grant':
         this.attemptFor(frame)?.presigned?.grant(frame.urls);
@@ -302,7 +366,7 @@ export class Daemon {
         this.attemptFor(frame)?.stream.refused(frame);
         return;
       case 'job.cancel':
-        void this.onCancel(frame.requestId);
+        void this.onCancel(frame.requestId, via);
         return;
       case 'error':
         this.log.warn({ code: frame.code, inReplyTo: frame.inReplyTo }, `cloud reported: ${frame.message}`);
@@ -380,16 +444,61 @@ export class Daemon {
       this.tunnel.send({ type: 'job.accepted', requestId, duplicate });
       if (duplicate) {
         this.log.info({ requestId, state }, 'duplicate job request; the queued job stands');
-        if (state === 'failed') this.resendFailure(requestId, attempts, failedReason);
+        if (state === 'failed') this.resendFailure(this.tunnel, requestId, attempts, failedReason);
         return;
       }
       this.metrics.jobs.inc({ event: 'accepted' });
       this.log.info({ requestId, connection: request.connection }, 'job queued');
     } catch (error) {
-      const message = `Redis at the configured SDR_REDIS_URL did not take the job: ${(error as Error).message}`;
-      this.log.error({ requestId, code: 'SDR_ERR_QUEUE_UNAVAILABLE' }, message);
+      const message =
+        error instanceof SdrError && error.code === Codes.SDR_ERR_QUEUE_UNAVAILABLE.code
+          ? error.message
+          : `Redis at ${this.queue.where} did not take the job: ${(error as Error).message}`;
+      // While Redis is down the outage itself is logged once; each refused request only at debug.
+      if (this.queue.available) this.log.error({ requestId, code: 'SDR_ERR_QUEUE_UNAVAILABLE' }, message);
+      else this.log.debug({ requestId, code: 'SDR_ERR_QUEUE_UNAVAILABLE' }, message);
       this.reject(requestId, 'SDR_ERR_QUEUE_UNAVAILABLE', message);
     }
+  }
+
+  /**
+   * Reconciliation: where each job the cloud expects stands in the shared queue, and which live jobs the
+   * cloud did not name. Read from Redis, so any instance answers for the whole agent.
+   */
+  private async onSync(frame: FrameOf<'sync.request'>, via: TunnelConnection): Promise<void> {
+    const seen = this.syncPages.get(frame.syncId) ?? new Set<string>();
+    for (const id of frame.expected) seen.add(id);
+    if (frame.more) this.syncPages.set(frame.syncId, seen);
+    else this.syncPages.delete(frame.syncId);
+    // Bounded: a cloud that never ends its pages must not grow this map.
+    if (this.syncPages.size > 16) this.syncPages.delete(this.syncPages.keys().next().value as string);
+    try {
+      const jobs = await this.queue.syncStates(frame.expected);
+      const unexpected = frame.more
+        ? []
+        : (await this.queue.liveJobs(SYNC_PAGE_SIZE + seen.size))
+            .filter((job) => !seen.has(job.requestId))
+            .slice(0, SYNC_PAGE_SIZE);
+      via.send({ type: 'sync.report', syncId: frame.syncId, jobs, unexpected, more: frame.more });
+    } catch (error) {
+      // Redis is down: the cloud asks again at its next interval.
+      this.log.debug({ err: { message: (error as Error).message } }, 'could not answer a sync request');
+    }
+  }
+
+  /** The queue failed a job outside any processor (its runtimes kept dying): the cloud must learn. */
+  private reportStalledLimit(requestId: string, attempt: number, reason: string): void {
+    const error = new Codes.SDR_ERR_JOB_STALLED_LIMIT(requestId, reason);
+    this.metrics.jobs.inc({ event: 'failed' });
+    this.log.error({ requestId, attempt, code: error.code }, error.message);
+    this.tunnel.sendReliably({
+      type: 'job.failed',
+      requestId,
+      attempt,
+      code: error.code,
+      message: error.message,
+      willRetry: false,
+    });
   }
 
   /** Enqueues one request id at a time, so a copy arriving mid-enqueue is seen as the duplicate it is. */
@@ -405,19 +514,34 @@ export class Daemon {
   }
 
   /** A re-sent request for a job that already failed: tell the cloud again, it may have missed it. */
-  private resendFailure(requestId: string, attempts: number, failedReason: string | undefined): void {
-    const match = /^(SDR_ERR_\w+): ([\s\S]*)$/.exec(failedReason ?? '');
-    this.tunnel.send({
+  private resendFailure(
+    via: { send(frame: Frame): boolean },
+    requestId: string,
+    attempts: number,
+    failedReason: string | undefined,
+  ): void {
+    via.send({
       type: 'job.failed',
       requestId,
       attempt: Math.max(1, attempts),
-      code: match?.[1] ?? 'SDR_ERR_SOURCE_FAILED',
-      message: match?.[2] ?? failedReason ?? 'failed',
+      ...parseFailedReason(failedReason),
       willRetry: false,
     });
   }
 
-  private async onCancel(requestId: string): Promise<void> {
+  /**
+   * Cancel is queue-level: recorded in Redis and broadcast, so the instance running the job aborts it
+   * (and answers), whichever instance the cloud told.
+   */
+  private async onCancel(requestId: string, via: TunnelConnection): Promise<void> {
+    try {
+      await this.queue.markCancelled(requestId);
+    } catch (error) {
+      this.log.warn(
+        { requestId, err: { message: (error as Error).message } },
+        'could not record a cancel in Redis; the cloud sends it again on the next connect',
+      );
+    }
     const attempt = this.running.get(requestId);
     if (attempt) {
       attempt.stop('cancelled');
@@ -430,16 +554,19 @@ export class Daemon {
         this.tunnel.sendReliably({ type: 'job.cancelled', requestId, wasRunning: false });
         return;
       }
+      // Running on another instance: the broadcast reaches it and it answers.
+      if ((await this.queue.find(requestId))?.state === 'active') return;
     } catch (error) {
       this.log.error(
         { requestId, err: { message: (error as Error).message } },
         'could not cancel a queued job',
       );
+      return;
     }
-    this.tunnel.send({
+    via.send({
       type: 'error',
       code: 'SDR_ERR_JOB_NOT_FOUND',
-      message: `job ${requestId} is neither queued nor running on this runtime`,
+      message: `job ${requestId} is neither queued nor running on this agent`,
       inReplyTo: 'job.cancel',
       requestId,
     });
@@ -466,22 +593,34 @@ export class Daemon {
       });
       throw new UnrecoverableError(`${error.code}: ${error.message.slice(0, MAX_ERROR_MESSAGE_CHARS)}`);
     }
+    // The delivery mode too comes from the signed request and the connection, not from Redis.
+    const definition = this.connections.get(request.connection);
+    const delivery = definition && resolveMode(request.delivery.mode, definition.delivery);
     const verified: QueuedJob = {
       requestId: request.requestId,
       connection: request.connection,
       options: request.options,
       request,
+      ...(delivery && delivery !== 'tunnel' && { delivery }),
     };
+    if (await this.queue.isCancelled(requestId).catch(() => false)) {
+      this.metrics.jobs.inc({ event: 'cancelled' });
+      this.log.info({ requestId }, 'job was cancelled before it started');
+      this.tunnel.sendReliably({ type: 'job.cancelled', requestId, wasRunning: false });
+      throw new UnrecoverableError('SDR_ERR_JOB_CANCELLED: cancelled by the cloud');
+    }
+    // The attempt's batches stay on one connection; if it drops they are resent on another.
+    const channel = this.tunnel.channel();
     const tunnel = this.tunnel;
     const attempt = new JobAttempt(
       {
         link: {
           get isUp() {
-            return tunnel.isUp;
+            return channel.isUp;
           },
-          sendText: (text) => tunnel.sendText(text),
+          sendText: (text) => channel.sendText(text),
           send: (frame) => tunnel.send(frame),
-          creditWindow: () => tunnel.welcome?.creditWindow ?? 1,
+          creditWindow: () => channel.creditWindow(),
         },
         connections: this.connections,
         adapters: this.adapters,
@@ -501,6 +640,7 @@ export class Daemon {
       verified,
       attemptNumber,
     );
+    channel.onMoved = () => attempt.stream.resend();
     this.running.get(requestId)?.stop('superseded');
     this.running.set(requestId, attempt);
     this.metrics.activeJobs.set(this.running.size);
@@ -511,6 +651,7 @@ export class Daemon {
     } catch (error) {
       return await this.settleFailure(job, token, attempt, error);
     } finally {
+      channel.release();
       if (this.running.get(requestId) === attempt) this.running.delete(requestId);
       this.metrics.activeJobs.set(this.running.size);
     }
@@ -543,6 +684,11 @@ export class Daemon {
       throw new UnrecoverableError('SDR_ERR_JOB_CANCELLED: cancelled by the cloud');
     }
     const described = describeError(error);
+    const endedByOtherSide =
+      LINK_FAILURE_CODES.includes(described.code) ||
+      (described.code === Codes.SDR_ERR_ATTEMPT_REFUSED.code &&
+        OTHER_SIDE_NACKS.some((nack) => described.message.includes(`: ${nack}: `)));
+    if (endedByOtherSide) return await this.rerun(job, token, attempt, described);
     // Bounded so a runaway driver message can never make the failure frame itself too large to send.
     const message = scrubSecrets(described.message, attempt.resolvedSecrets).slice(
       0,
@@ -562,5 +708,42 @@ export class Daemon {
     const reason = `${described.code}: ${message}`;
     if (!willRetry) throw new UnrecoverableError(reason);
     throw new Error(reason);
+  }
+
+  /**
+   * The other side ended the attempt (cloud restart, lost link): run the job again as a new attempt
+   * without spending its retry budget, up to SDR_JOB_MAX_RERUNS so a permanently broken link still ends.
+   */
+  private async rerun(
+    job: Job<QueuedJob>,
+    token: string,
+    attempt: JobAttempt,
+    described: { code: string; message: string },
+  ): Promise<never> {
+    const { requestId } = job.data;
+    const log = this.log.child({ requestId, attempt: attempt.attempt });
+    const reruns = (job.data.reruns ?? 0) + 1;
+    if (reruns > this.config.jobMaxReruns) {
+      const error = new Codes.SDR_ERR_JOB_RERUN_LIMIT(requestId, reruns - 1, described.message);
+      this.metrics.jobs.inc({ event: 'failed' });
+      log.warn({ code: error.code }, error.message);
+      this.tunnel.sendReliably({
+        type: 'job.failed',
+        requestId,
+        attempt: attempt.attempt,
+        code: error.code,
+        message: error.message.slice(0, MAX_ERROR_MESSAGE_CHARS),
+        willRetry: false,
+      });
+      throw new UnrecoverableError(`${error.code}: ${error.message}`);
+    }
+    this.metrics.jobs.inc({ event: 'rerun' });
+    log.info(
+      { code: described.code, reruns },
+      `attempt ended by the other side (${described.message}); running the job again, no retry spent`,
+    );
+    await job.updateData({ ...job.data, reruns });
+    await job.moveToWait(token);
+    throw new WaitingError();
   }
 }

@@ -14,6 +14,8 @@ export async function startHealthServer(options: {
   registry: Registry;
   live: () => boolean;
   ready: () => Promise<boolean>;
+  /** Problems that do not stop the runtime but need an operator (Redis without persistence). */
+  warnings?: () => readonly string[];
 }): Promise<HealthServer> {
   const app = Fastify({ logger: false });
   app.get('/livez', async (_request, reply) => {
@@ -22,7 +24,8 @@ export async function startHealthServer(options: {
   });
   app.get('/readyz', async (_request, reply) => {
     const ready = await options.ready();
-    return reply.code(ready ? 200 : 503).send({ ready });
+    const warnings = options.warnings?.() ?? [];
+    return reply.code(ready ? 200 : 503).send(warnings.length > 0 ? { ready, warnings } : { ready });
   });
   app.get('/metrics', async (_request, reply) => {
     const body = await options.registry.metrics();

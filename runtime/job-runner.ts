@@ -37,6 +37,8 @@ export interface QueuedJob {
   request?: SignedJobRequest;
   /** The delivery mode the request resolved to on its connection; absent means tunnel. */
   delivery?: DeliveryMode;
+  /** Attempts the other side ended (cloud restart, lost link) and that were re-run without spending one. */
+  reruns?: number;
 }
 
 /** Why a running job was stopped from outside. */

@@ -8,11 +8,22 @@ import { createLogger } from './logger.js';
 async function main(): Promise<void> {
   let daemon: Daemon;
   let log;
+  let drainTimeoutMs = 30_000;
   try {
     const config = compileConfig();
+    drainTimeoutMs = config.drainTimeoutMs;
     const forwarder = new LogForwarder(config.logForwardLevel);
     log = createLogger(config.logLevel, undefined, [forwarder]);
-    daemon = new Daemon(config, log, { logForwarder: forwarder });
+    const fatalLog = log;
+    daemon = new Daemon(config, log, {
+      logForwarder: forwarder,
+      // A refusal no restart fixes (protocol version, evicting Redis): one line, exit 78, no reconnect loop.
+      onFatal: (error) => {
+        process.stderr.write(`sdr: ${error.message}\n`);
+        fatalLog.flush?.();
+        process.exit(78);
+      },
+    });
   } catch (error) {
     if (isConfigError(error)) {
       // A user error: one line per problem, no stack trace.
@@ -29,6 +40,11 @@ async function main(): Promise<void> {
     }
     stopping = true;
     log.info({ signal }, 'shutdown requested');
+    // The drain is bounded by SDR_DRAIN_TIMEOUT_MS; this backstop holds even if a close hangs.
+    setTimeout(() => {
+      log.error({ signal }, 'drain did not finish in time; exiting');
+      process.exit(1);
+    }, drainTimeoutMs + 5_000).unref();
     daemon.stop().then(
       () => process.exit(daemon.state === 'stopped' ? 0 : 1),
       (error: unknown) => {
@@ -41,7 +57,15 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled rejection'));
   installCrashGuard(log, daemon.metrics);
-  await daemon.start();
+  try {
+    await daemon.start();
+  } catch (error) {
+    if (isConfigError(error)) {
+      process.stderr.write(`sdr: ${error.message}\n`);
+      process.exit(78);
+    }
+    throw error;
+  }
 }
 
 main().catch((error: unknown) => {

@@ -48,7 +48,12 @@ export class RuntimeMetrics {
   });
   readonly tunnelUp = new Gauge({
     name: 'sdr_tunnel_up',
-    help: '1 while the tunnel is connected and welcomed',
+    help: 'Connections of this instance that are up and welcomed (SDR_TUNNEL_CONNECTIONS at most)',
+    registers: [this.registry],
+  });
+  readonly redisPersistent = new Gauge({
+    name: 'sdr_redis_persistence',
+    help: "1 when the queue's Redis persists its data (AOF or RDB), 0 when it does not (a restart loses queued jobs), -1 unknown",
     registers: [this.registry],
   });
   readonly framesRefused = new Counter({

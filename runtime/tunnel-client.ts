@@ -13,7 +13,7 @@ import {
   MAX_MESSAGE_CHARS,
   MISSED_HEARTBEATS_BEFORE_DEAD,
   PROTOCOL_VERSION,
-  type SdrError,
+  SdrError,
 } from '../protocol/index.js';
 import { fullJitterDelay } from './backoff.js';
 import type { RuntimeMetrics } from './metrics.js';
@@ -39,6 +39,8 @@ export interface TunnelHandlers {
   /** The link is up and welcomed; resend whatever the cloud may have missed. Called once per connection. */
   onUp(welcome: AcceptedWelcome): void;
   onDown(reason: string): void;
+  /** A refusal no reconnect can fix (a protocol version the cloud does not speak); the tunnel has stopped. */
+  onFatal?(error: SdrError): void;
 }
 
 /** Settings of the outbound tunnel. */
@@ -100,6 +102,12 @@ export class TunnelConnection {
         options.log.warn({ status }, `cloud answered the tunnel upgrade with HTTP ${status}`);
       }
       socket.terminate();
+    });
+    // Liveness counts bytes, not messages: a large frame still arriving keeps a slow link alive.
+    socket.on('upgrade', (response) => {
+      response.socket.on('data', () => {
+        this.lastReceivedAt = Date.now();
+      });
     });
     socket.on('open', () => this.opened());
     socket.on('message', (data: Buffer, isBinary: boolean) => this.receive(data, isBinary));
@@ -168,6 +176,10 @@ export class TunnelConnection {
       return;
     }
     if (frame.type === 'heartbeat') return;
+    if (frame.type === 'error' && frame.code === Codes.SDR_ERR_PROTOCOL_VERSION.code) {
+      this.owner.fatal(new SdrError(frame.code, frame.message, false));
+      return;
+    }
     if (this.state !== 'up') {
       this.refuse(
         new Codes.SDR_ERR_FRAME_UNEXPECTED(frame.type, 'it arrived before the welcome'),
@@ -219,9 +231,7 @@ export class TunnelConnection {
     }
     clearTimeout(this.welcomeTimer);
     if (frame.protocolVersion !== PROTOCOL_VERSION) {
-      const error = new Codes.SDR_ERR_PROTOCOL_VERSION(PROTOCOL_VERSION, frame.protocolVersion);
-      log.error({ code: error.code }, error.message);
-      this.close(1002, 'protocol version mismatch');
+      this.owner.fatal(new Codes.SDR_ERR_PROTOCOL_VERSION(PROTOCOL_VERSION, frame.protocolVersion));
       return;
     }
     const mismatch = handlers.checkAgent(frame.agentId);
@@ -361,6 +371,16 @@ export class TunnelClient {
       });
       socket.close(1001, 'runtime shutting down');
     });
+  }
+
+  /** A refusal no reconnect can fix: stop reconnecting and tell the owner, once. */
+  fatal(error: SdrError): void {
+    if (this.closing) return;
+    this.closing = true;
+    clearTimeout(this.reconnectTimer);
+    this.options.log.error({ code: error.code }, error.message);
+    this.current?.close(1002, 'protocol version mismatch');
+    this.options.handlers.onFatal?.(error);
   }
 
   /** Called by a connection on its one transition to `up`. */

@@ -183,7 +183,7 @@ export async function waitForJob(
 }
 
 /** Waits until the cloud sees the agent connected. */
-export async function waitForAgent(cloud: Cloud, agentId: string, timeoutMs = 30_000): Promise<void> {
+export async function waitForAgent(cloud: Cloud, agentId: string, timeoutMs = 60_000): Promise<void> {
   const waitMs = scaled(timeoutMs);
   const deadline = Date.now() + waitMs;
   for (;;) {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Cloud } from '../../cloud/index.js';
-import { recordLine } from '../../protocol/index.js';
+import { PROTOCOL_VERSION, recordLine } from '../../protocol/index.js';
 import {
   FakeRuntime,
   api,
@@ -310,8 +310,11 @@ describe('cloud over TLS', () => {
     socket.send(
       JSON.stringify({
         type: 'hello',
-        protocolVersion: 1,
+        protocolVersion: PROTOCOL_VERSION,
         runtimeVersion: 't',
+        instanceId: 'i-t',
+        connectionIndex: 0,
+        connections: 1,
         capabilities: { adapters: [], delivery: ['tunnel'], maxFrameBytes: 1024 },
       }),
     );

@@ -171,11 +171,17 @@ export class FakeRuntime {
   }
 
   /** Sends `hello` and waits for `welcome`. */
-  async hello(protocolVersion = PROTOCOL_VERSION): Promise<any> {
+  async hello(
+    protocolVersion = PROTOCOL_VERSION,
+    instance: { instanceId?: string; connectionIndex?: number; connections?: number } = {},
+  ): Promise<any> {
     this.send({
       type: 'hello',
       protocolVersion,
       runtimeVersion: '0.0.0-test',
+      instanceId: instance.instanceId ?? 'i-test',
+      connectionIndex: instance.connectionIndex ?? 0,
+      connections: instance.connections ?? 1,
       capabilities: { adapters: ['postgres'], delivery: ['tunnel'], maxFrameBytes: 4 * 1024 * 1024 },
     });
     return this.next('welcome');

@@ -67,9 +67,11 @@ describe('cloud tunnel', () => {
       type: 'welcome',
       protocolVersion: PROTOCOL_VERSION,
       agentId: agent.agentId,
+      connectionId: expect.stringMatching(/^c-/),
       heartbeatIntervalMs: 15_000,
       creditWindow: 8,
       maxFrameBytes: 64 * 1024,
+      reconcileIntervalMs: 60_000,
     });
     expect(await agentStatus()).toMatchObject({
       name: 'test-agent',
@@ -79,6 +81,20 @@ describe('cloud tunnel', () => {
     });
     await runtime.close();
     await eventually(async () => (await agentStatus()).connected === false);
+  });
+
+  it('refuses a version-1 hello (without v2 fields) with SDR_ERR_PROTOCOL_VERSION naming both versions', async () => {
+    const runtime = await open();
+    runtime.send({
+      type: 'hello',
+      protocolVersion: 1,
+      runtimeVersion: 'x',
+      capabilities: { adapters: [], delivery: ['tunnel'], maxFrameBytes: 1024 },
+    });
+    const error = await runtime.next('error');
+    expect(error).toMatchObject({ code: 'SDR_ERR_PROTOCOL_VERSION', inReplyTo: 'hello' });
+    expect(error.message).toContain('runtime speaks 1, cloud speaks 2');
+    expect((await runtime.closed).code).toBe(1002);
   });
 
   it('refuses another protocol version with SDR_ERR_PROTOCOL_VERSION and close 1002', async () => {
@@ -130,8 +146,11 @@ describe('cloud tunnel', () => {
     expect(await runtime.next('error')).toMatchObject({ code: 'SDR_ERR_FRAME_MALFORMED' });
     runtime.send({
       type: 'hello',
-      protocolVersion: 1,
+      protocolVersion: PROTOCOL_VERSION,
       runtimeVersion: 'x',
+      instanceId: 'i-test',
+      connectionIndex: 0,
+      connections: 1,
       capabilities: { adapters: [], delivery: [], maxFrameBytes: 1 },
     });
     expect(await runtime.next('error')).toMatchObject({
@@ -192,14 +211,28 @@ describe('cloud tunnel', () => {
     expect(cloud.sendRaw('nobody', 'x')).toBe(false);
   });
 
-  it('replaces an older connection of the same agent with the newer one', async () => {
+  it('replaces only the same connection of the same instance; other instances and connections stay', async () => {
     const first = await open();
-    await first.hello();
-    const second = await open();
+    await first.hello(PROTOCOL_VERSION, { instanceId: 'i-a', connectionIndex: 0, connections: 2 });
+    const sibling = await open();
+    await sibling.hello(PROTOCOL_VERSION, { instanceId: 'i-a', connectionIndex: 1, connections: 2 });
+    const other = await open();
+    await other.hello(PROTOCOL_VERSION, { instanceId: 'i-b' });
+    const again = await open();
+    await again.hello(PROTOCOL_VERSION, { instanceId: 'i-a', connectionIndex: 0, connections: 2 });
     expect((await first.closed).code).toBe(4001);
-    await second.hello();
-    await stillAnswers(second);
-    expect((await agentStatus()).connected).toBe(true);
+    await stillAnswers(sibling);
+    await stillAnswers(other);
+    await stillAnswers(again);
+    const status = await agentStatus();
+    expect(status.connected).toBe(true);
+    const instances = [...status.instances].sort((a: any, b: any) =>
+      a.instanceId.localeCompare(b.instanceId),
+    );
+    expect(instances).toMatchObject([
+      { instanceId: 'i-a', connections: { up: 2, of: 2, indexes: [0, 1] }, runtimeVersion: '0.0.0-test' },
+      { instanceId: 'i-b', connections: { up: 1, of: 1, indexes: [0] } },
+    ]);
   });
 
   it('sends heartbeats and drops an agent silent for 3 intervals', async () => {

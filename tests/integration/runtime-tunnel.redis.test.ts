@@ -50,7 +50,10 @@ describe('tunnel', () => {
   it('introduces itself with its protocol version and capabilities', async () => {
     const { cloud } = await connectedPair();
     expect(cloud.framesOf('hello')[0]).toMatchObject({
-      protocolVersion: 1,
+      protocolVersion: 2,
+      instanceId: expect.stringMatching(/^i-/),
+      connectionIndex: 0,
+      connections: 1,
       capabilities: { delivery: ['tunnel'], maxFrameBytes: 4 * 1024 * 1024 },
     });
   });
@@ -60,7 +63,7 @@ describe('tunnel', () => {
     cloud.send('this is not json');
     cloud.send({ type: 'job.explode' });
     cloud.send({ type: 'job.ack', requestId: 'r', attempt: 1, seq: 'zero' });
-    cloud.send({ type: 'hello', protocolVersion: 1 });
+    cloud.send({ type: 'hello', protocolVersion: 2 });
     await cloud.until(() => cloud.framesOf('error').length === 4, 'four error frames');
     expect(cloud.framesOf('error').map((frame) => frame.code)).toEqual([
       'SDR_ERR_FRAME_MALFORMED',
@@ -142,4 +145,26 @@ describe('tunnel', () => {
     expect(line.msg).toMatch(/refused the agent token \(HTTP 401\); check SDR_AGENT_TOKEN/);
     expect(JSON.stringify(runtime.lines)).not.toContain('wrong-token');
   });
+});
+
+describe('protocol version', () => {
+  it('exits 78 with one line naming both versions when the cloud speaks another version', async () => {
+    cloud = await ScriptedCloud.start({ protocolVersion: 1 } as Parameters<typeof ScriptedCloud.start>[0]);
+    runtime = new RuntimeProcess({
+      SDR_CLOUD_URL: cloud.url,
+      SDR_ALLOW_INSECURE_TUNNEL: 'true',
+      SDR_AGENT_TOKEN: cloud.token,
+      SDR_CLOUD_PUBLIC_KEY: cloud.publicKeyPem,
+      SDR_CONNECTIONS_FILE: emptyConnectionsFile(),
+      SDR_REDIS_URL: peers.redisUrl,
+      SDR_QUEUE_NAME: `tunnel-version-${process.pid}-${Date.now()}`,
+      SDR_HEALTH_PORT: '0',
+      SDR_RECONNECT_BASE_MS: '50',
+      SDR_RECONNECT_MAX_MS: '200',
+    }).start();
+    expect(await runtime.exited()).toBe(78);
+    const line = runtime.lines.find((entry) => entry.msg?.startsWith('protocol version mismatch'));
+    expect(line?.msg).toContain('runtime speaks 2, cloud speaks 1');
+    expect(cloud.framesOf('hello')).toHaveLength(1);
+  }, 300_000);
 });

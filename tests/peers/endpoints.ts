@@ -5,6 +5,14 @@ const peerCache = process.env.SDR_PEER_CACHE ?? '/opt/sdr-peers';
 export const peers = {
   redisUrl:
     process.env.SDR_TEST_REDIS_URL ?? `redis://127.0.0.1:${process.env.SDR_TEST_REDIS_PORT ?? '6379'}`,
+  /** tests/peers/redis-sentinel.sh: master "sdrmaster" watched by three sentinels. */
+  redisSentinel: {
+    sentinels: ['0', '1', '2']
+      .map((i) => `127.0.0.1:${Number(process.env.SDR_TEST_SENTINEL_PORT ?? '26379') + Number(i)}`)
+      .join(','),
+    master: 'sdrmaster',
+    firstPort: Number(process.env.SDR_TEST_SENTINEL_PORT ?? '26379'),
+  },
   postgres: {
     host: '127.0.0.1',
     port: Number(process.env.SDR_TEST_PG_PORT ?? '5432'),

@@ -1,7 +1,7 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { type JobRequestBody, signJobRequest } from '../../protocol/index.js';
+import { type JobRequestBody, PROTOCOL_VERSION, signJobRequest } from '../../protocol/index.js';
 import { scaled } from './wait.js';
 
 type Received = Record<string, unknown> & { type: string };
@@ -45,7 +45,13 @@ export class ScriptedCloud {
         for (const listener of this.listeners) listener(frame, socket);
         if (frame.type === 'hello') {
           socket.send(
-            JSON.stringify({ type: 'welcome', protocolVersion: 1, agentId: this.agentId, ...this.welcome }),
+            JSON.stringify({
+              type: 'welcome',
+              protocolVersion: PROTOCOL_VERSION,
+              agentId: this.agentId,
+              connectionId: 'c-scripted',
+              ...this.welcome,
+            }),
           );
         }
         this.check();

@@ -24,6 +24,7 @@ describe('cloud CLI config', () => {
       adminToken: undefined,
       tls: undefined,
       heartbeatIntervalMs: 15_000,
+      reconcileIntervalMs: 60_000,
       creditWindow: 8,
       maxFrameBytes: 4 * 1024 * 1024,
       ackDelayMs: 0,

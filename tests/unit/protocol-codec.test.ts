@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   CLOUD_TO_RUNTIME,
+  RUNTIME_TO_CLOUD,
   decodeFrame,
   encodeFrame,
   type JobRequestBody,
@@ -15,14 +16,53 @@ const LIMIT = 4096;
 describe('decodeFrame', () => {
   it('accepts a valid frame and applies defaults', () => {
     const result = decodeFrame(
-      JSON.stringify({ type: 'welcome', protocolVersion: 1, agentId: 'a1' }),
+      JSON.stringify({ type: 'welcome', protocolVersion: 2, agentId: 'a1', connectionId: 'c-1' }),
       CLOUD_TO_RUNTIME,
       LIMIT,
     );
     expect(result).toMatchObject({
       ok: true,
-      frame: { type: 'welcome', heartbeatIntervalMs: 15_000, creditWindow: 8 },
+      frame: { type: 'welcome', heartbeatIntervalMs: 15_000, creditWindow: 8, reconcileIntervalMs: 60_000 },
     });
+  });
+
+  it('accepts a version-2 hello with instance and connection, and refuses a 5th connection', () => {
+    const hello = {
+      type: 'hello',
+      protocolVersion: 2,
+      runtimeVersion: '0.2.0',
+      instanceId: 'i-1',
+      connectionIndex: 1,
+      connections: 2,
+      capabilities: { adapters: [], delivery: ['tunnel'], maxFrameBytes: LIMIT },
+    };
+    expect(decodeFrame(JSON.stringify(hello), RUNTIME_TO_CLOUD, LIMIT)).toMatchObject({ ok: true });
+    expect(decodeFrame(JSON.stringify({ ...hello, connections: 5 }), RUNTIME_TO_CLOUD, LIMIT)).toMatchObject({
+      ok: false,
+    });
+  });
+
+  it('carries sync.request and sync.report with their defaults', () => {
+    expect(
+      decodeFrame(
+        JSON.stringify({ type: 'sync.request', syncId: 's-1', expected: ['a'] }),
+        CLOUD_TO_RUNTIME,
+        LIMIT,
+      ),
+    ).toMatchObject({ ok: true, frame: { more: false } });
+    expect(
+      decodeFrame(
+        JSON.stringify({
+          type: 'sync.report',
+          syncId: 's-1',
+          jobs: [
+            { requestId: 'a', state: 'failed', attempt: 3, code: 'SDR_ERR_JOB_STALLED_LIMIT', message: 'x' },
+          ],
+        }),
+        RUNTIME_TO_CLOUD,
+        LIMIT,
+      ),
+    ).toMatchObject({ ok: true, frame: { unexpected: [], more: false } });
   });
 
   it.each([

@@ -57,6 +57,9 @@ async function pair(agentId = 'agent-1') {
     reconnectMaxMs: 50,
     hello: {
       runtimeVersion: 'test',
+      instanceId: 'i-test',
+      connectionIndex: 0,
+      connections: 1,
       capabilities: { adapters: [], delivery: ['tunnel'], maxFrameBytes: 65_536 },
     },
     jobStatus: () => ({ active: 0, queued: 0 }),

@@ -1,0 +1,126 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { peers } from '../peers/endpoints.js';
+import { Fleet } from '../support/fleet.js';
+import { PgFixture } from '../support/pg-fixture.js';
+
+// Real runtime processes sharing one agent token and one Redis queue, the reference cloud, a real
+// PostgreSQL: the "agent is a deployment" contract of docs/protocol.md under SIGKILL and cut links.
+
+let fixture: PgFixture;
+let fleet: Fleet | undefined;
+
+beforeAll(async () => {
+  fixture = await PgFixture.create('sdr_fleet', 5);
+});
+afterAll(async () => {
+  await fixture.drop();
+});
+afterEach(async () => {
+  await fleet?.close();
+  fleet = undefined;
+});
+
+const fastRecovery = {
+  SDR_JOB_LOCK_MS: '2000',
+  SDR_JOB_STALLED_INTERVAL_MS: '1000',
+  SDR_BATCH_MAX_RECORDS: '5',
+  SDR_CONCURRENCY: '3',
+  SDR_LOG_LEVEL: 'info',
+};
+
+async function startFleet(env: Record<string, string> = {}, cloud: Record<string, number> = {}) {
+  fleet = await Fleet.start({
+    connectionsYaml: fixture.connectionYaml(),
+    redisUrl: peers.redisUrl,
+    env: { ...fixture.secretEnv, ...fastRecovery, ...env },
+    cloud: { heartbeatIntervalMs: 1_000, reconcileIntervalMs: 2_000, ackDelayMs: 20, ...cloud },
+  });
+  return fleet;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Every job committed, all with the one result the fixture database gives: none doubled, none lost. */
+function expectAllCommittedOnce(jobs: Awaited<ReturnType<Fleet['jobs']>>, count: number) {
+  expect(jobs).toHaveLength(count);
+  const states = jobs.map((job) => `${job.state}${job.error ? ` ${job.error.code}` : ''}`);
+  expect(states.filter((state) => state !== 'committed')).toEqual([]);
+  const digests = new Set(jobs.map((job) => `${job.result?.records}/${job.result?.sha256}`));
+  expect(digests.size).toBe(1);
+}
+
+describe('an agent deployed as several instances', () => {
+  it(
+    '3 instances on one token: no reconnect loop, and 60 jobs commit exactly once while one is SIGKILLed and restarted',
+    async () => {
+      const f = await startFleet({ SDR_JOB_MAX_STALLED_COUNT: '10' });
+      for (let i = 0; i < 3; i++) f.startInstance();
+      const instances = await f.waitForInstances(3);
+      expect(new Set(instances.map((instance) => instance.instanceId)).size).toBe(3);
+      // Nothing fails for 10 s: no instance may lose its tunnel to another (version 1 replaced them 2–3×/s).
+      await sleep(10_000);
+      const downs = f.processes.map(
+        (p) => p.lines.filter((line) => String(line.msg).startsWith('tunnel down')).length,
+      );
+      expect(downs).toEqual([0, 0, 0]);
+
+      for (let i = 0; i < 60; i++) await f.submit('pg');
+      for (let kill = 0; kill < 3; kill++) {
+        await sleep(1_000 + Math.random() * 2_000);
+        const [victim] = f.processes.splice(Math.floor(Math.random() * f.processes.length), 1);
+        await victim?.stop('SIGKILL');
+        f.startInstance();
+      }
+      const jobs = await f.waitAllFinal(8 * 60_000);
+      expectAllCommittedOnce(jobs, 60);
+    },
+    12 * 60_000,
+  );
+
+  it(
+    '2 instances × 2 connections: 30 jobs commit exactly once while connections are cut again and again',
+    async () => {
+      const f = await startFleet({ SDR_TUNNEL_CONNECTIONS: '2' }, { ackDelayMs: 30 });
+      f.startInstance();
+      f.startInstance();
+      const instances = await f.waitForInstances(2);
+      expect(instances.map((instance) => instance.connections.of)).toEqual([2, 2]);
+      for (let i = 0; i < 30; i++) await f.submit('pg');
+      let cuts = 0;
+      const cutting = (async () => {
+        for (;;) {
+          const jobs = await f.jobs();
+          if (jobs.every((job) => ['committed', 'failed', 'rejected', 'cancelled'].includes(job.state)))
+            return;
+          if (f.cloud.dropConnection(f.agentId)) cuts++;
+          await sleep(700);
+        }
+      })();
+      const jobs = await f.waitAllFinal(8 * 60_000);
+      await cutting;
+      expect(cuts).toBeGreaterThan(3);
+      expectAllCommittedOnce(jobs, 30);
+    },
+    12 * 60_000,
+  );
+
+  it(
+    'reports a job failed by the stalled-job limit to the cloud as SDR_ERR_JOB_STALLED_LIMIT',
+    async () => {
+      const f = await startFleet(
+        { SDR_JOB_MAX_STALLED_COUNT: '0', SDR_BATCH_MAX_RECORDS: '1', SDR_CONCURRENCY: '1' },
+        { ackDelayMs: 500, reconcileIntervalMs: 60_000 },
+      );
+      const first = f.startInstance();
+      await f.waitForInstances(1);
+      const jobId = await f.submit('pg');
+      await first.waitForMessage('extraction started', 120_000);
+      await first.stop('SIGKILL');
+      f.processes.splice(0, 1);
+      f.startInstance();
+      const [job] = await f.waitAllFinal(4 * 60_000);
+      expect(job).toMatchObject({ jobId, state: 'failed', error: { code: 'SDR_ERR_JOB_STALLED_LIMIT' } });
+    },
+    8 * 60_000,
+  );
+});

@@ -1,0 +1,61 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { portOpen } from '../../scripts/local-stack.js';
+
+/**
+ * A private redis-server (Debian's, installed by tests/peers/redis.sh) on its own port, for tests that
+ * must kill, restart or misconfigure Redis without touching the shared peer on 6379.
+ */
+export class RedisServer {
+  private child: ChildProcess | undefined;
+  private readonly dir = mkdtempSync(join(tmpdir(), 'sdr-redis-'));
+
+  constructor(
+    readonly port: number,
+    private readonly args: readonly string[] = [],
+  ) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<this> {
+    if (await portOpen(this.port))
+      throw new Error(`port ${this.port} is taken; the test needs it for its own Redis`);
+    this.child = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        this.dir,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        ...this.args,
+      ],
+      { stdio: 'ignore' },
+    );
+    const deadline = Date.now() + 20_000;
+    while (!(await portOpen(this.port))) {
+      if (Date.now() > deadline) throw new Error(`redis-server on ${this.port} did not start`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return this;
+  }
+
+  /** Kills the server (SIGKILL: no save, as a crash) and waits for it to be gone. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+  }
+}
