@@ -466,11 +466,15 @@ export class Daemon {
       });
       throw new UnrecoverableError(`${error.code}: ${error.message.slice(0, MAX_ERROR_MESSAGE_CHARS)}`);
     }
+    // The delivery mode too comes from the signed request and the connection, not from Redis.
+    const definition = this.connections.get(request.connection);
+    const delivery = definition && resolveMode(request.delivery.mode, definition.delivery);
     const verified: QueuedJob = {
       requestId: request.requestId,
       connection: request.connection,
       options: request.options,
       request,
+      ...(delivery && delivery !== 'tunnel' && { delivery }),
     };
     const tunnel = this.tunnel;
     const attempt = new JobAttempt(
