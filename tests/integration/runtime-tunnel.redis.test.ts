@@ -51,7 +51,7 @@ describe('tunnel', () => {
     const { cloud } = await connectedPair();
     expect(cloud.framesOf('hello')[0]).toMatchObject({
       protocolVersion: 1,
-      capabilities: { delivery: ['tunnel'], maxFrameBytes: 4 * 1024 * 1024 },
+      capabilities: { delivery: ['tunnel', 'bucket', 'presigned'], maxFrameBytes: 4 * 1024 * 1024 },
     });
   });
 
