@@ -17,6 +17,8 @@ const ABORT_GRACE_MS = 2_000;
 /** Options as the sandbox keeps them: validated in the daemon, parsed again inside the worker. */
 export interface SandboxedOptions {
   readonly raw: Record<string, unknown>;
+  /** As the daemon parsed them, for the connection's limits. */
+  readonly parsed: unknown;
 }
 
 /** Isolation settings. */
@@ -44,13 +46,16 @@ export function sandboxed(
   module: AdapterModule,
   settings: SandboxSettings,
 ): SourceAdapter<SandboxedOptions> {
+  const checkLimits = inProcess.checkLimits?.bind(inProcess);
   return {
     type: inProcess.type,
     parseOptions(raw, connection) {
       // Validation errors surface here, in the daemon, exactly as without isolation.
-      inProcess.parseOptions(raw, connection);
-      return { raw };
+      return { raw, parsed: inProcess.parseOptions(raw, connection) };
     },
+    ...(checkLimits && {
+      checkLimits: (options, scope) => checkLimits(options?.parsed, scope),
+    }),
     check: (connection, context) => inProcess.check(connection, context),
     extract: (connection, options, context) =>
       extractInWorker(module, connection, options, context, settings),

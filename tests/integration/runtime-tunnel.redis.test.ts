@@ -54,7 +54,7 @@ describe('tunnel', () => {
       instanceId: expect.stringMatching(/^i-/),
       connectionIndex: 0,
       connections: 1,
-      capabilities: { delivery: ['tunnel'], maxFrameBytes: 4 * 1024 * 1024 },
+      capabilities: { delivery: ['tunnel', 'bucket', 'presigned'], maxFrameBytes: 4 * 1024 * 1024 },
     });
   });
 
