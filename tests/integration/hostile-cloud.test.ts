@@ -191,7 +191,7 @@ describe('hostile cloud', { timeout: 300_000 }, () => {
     cloud.stopReading();
     const welcome = JSON.stringify({
       type: 'welcome',
-      protocolVersion: 1,
+      protocolVersion: 2,
       agentId: cloud.agentId,
       heartbeatIntervalMs: 3e9,
       creditWindow: 2 ** 31,

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { CLOUD_TO_RUNTIME, decodeFrame, type Frame } from '../../protocol/index.js';
+import { CLOUD_TO_RUNTIME, decodeFrame, type Frame, PROTOCOL_VERSION } from '../../protocol/index.js';
 import { createLogger } from '../../runtime/logger.js';
 import { RuntimeMetrics } from '../../runtime/metrics.js';
 import { type AcceptedWelcome, TunnelClient } from '../../runtime/tunnel-client.js';
@@ -88,7 +88,7 @@ async function pair(agentId = 'agent-1') {
 const welcome = (overrides: Record<string, unknown> = {}) =>
   JSON.stringify({
     type: 'welcome',
-    protocolVersion: 1,
+    protocolVersion: PROTOCOL_VERSION,
     agentId: 'agent-1',
     heartbeatIntervalMs: 60_000,
     creditWindow: 8,
