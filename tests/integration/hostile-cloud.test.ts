@@ -193,6 +193,7 @@ describe('hostile cloud', { timeout: 300_000 }, () => {
       type: 'welcome',
       protocolVersion: 2,
       agentId: cloud.agentId,
+      connectionId: 'c-hostile',
       heartbeatIntervalMs: 3e9,
       creditWindow: 2 ** 31,
       maxFrameBytes: 4 * 1024 * 1024,
@@ -382,7 +383,12 @@ describe('hostile cloud', { timeout: 300_000 }, () => {
   });
 
   it('gives up an attempt whose batches are never acknowledged, ending the source transaction (finding 7)', async () => {
-    const { cloud } = await start({ SDR_ACK_TIMEOUT_MS: '1500', SDR_JOB_ATTEMPTS: '1' }, { creditWindow: 1 });
+    // An ack timeout is the link's fault: the attempt is re-run without spending the job's budget, up to
+    // SDR_JOB_MAX_RERUNS; then the job fails naming the last cause.
+    const { cloud } = await start(
+      { SDR_ACK_TIMEOUT_MS: '1500', SDR_JOB_ATTEMPTS: '1', SDR_JOB_MAX_RERUNS: '1' },
+      { creditWindow: 1 },
+    );
     const request = cloud.request({ options: { schemas: { include: ['app'] } } });
     cloud.send({ type: 'job.request', request });
     await cloud.until(
@@ -391,7 +397,8 @@ describe('hostile cloud', { timeout: 300_000 }, () => {
       120_000,
     );
     expect(cloud.framesOf('job.failed', request.requestId)[0]).toMatchObject({
-      code: 'SDR_ERR_ACK_TIMEOUT',
+      code: 'SDR_ERR_JOB_RERUN_LIMIT',
+      message: expect.stringContaining('SDR_ACK_TIMEOUT_MS') as unknown,
     });
     // Re-sent once before giving up; the link is recycled.
     expect(

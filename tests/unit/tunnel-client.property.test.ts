@@ -90,6 +90,7 @@ const welcome = (overrides: Record<string, unknown> = {}) =>
     type: 'welcome',
     protocolVersion: PROTOCOL_VERSION,
     agentId: 'agent-1',
+    connectionId: 'c-test',
     heartbeatIntervalMs: 60_000,
     creditWindow: 8,
     ...overrides,
