@@ -34,6 +34,18 @@ export default defineConfig({
           hookTimeout: 120_000 * scale,
         },
       },
+      {
+        // Fault suite (real runtime processes killed, links cut, Redis restarted or failed over): minutes
+        // long, run with `npm run test:faults`; not yet part of `npm test`.
+        extends: true,
+        test: {
+          name: 'faults',
+          include: ['tests/faults/**/*.test.ts'],
+          globalSetup: ['tests/peers/global-setup.ts'],
+          testTimeout: 600_000 * scale,
+          hookTimeout: 120_000 * scale,
+        },
+      },
     ],
   },
 });
