@@ -1,24 +1,32 @@
 import type { KeyObject } from 'node:crypto';
 import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
 import type { Logger } from 'pino';
-import { builtInAdapters, type SourceAdapter } from '../adapters/index.js';
+import { ADAPTER_TYPES, loadAdapters, type SourceAdapter } from '../adapters/index.js';
 import {
+  Codes,
   describeError,
   type Frame,
   parsePublicKey,
   SdrError,
   type SignedJobRequest,
 } from '../protocol/index.js';
-import { builtInSecretProviders, SecretResolver } from '../secrets/index.js';
+import {
+  assertReferenceResolvable,
+  builtInSecretProviders,
+  configuredSecretSchemes,
+  SecretResolver,
+} from '../secrets/index.js';
 import { AlreadyCommitted } from './attempt-stream.js';
 import type { RuntimeConfig } from './config.js';
 import { type ConnectionDefinition, loadConnections } from './connections.js';
-import { startHealthServer, type HealthServer } from './health-server.js';
+import { startHealthServer, type HealthServer, type Readiness } from './health-server.js';
 import { JobQueue } from './job-queue.js';
 import type { LogForwarder } from './log-forwarder.js';
 import { JobAttempt, type QueuedJob, StopSignal } from './job-runner.js';
-import { scrubSecrets } from './logger.js';
+import { redactUrl, scrubSecrets } from './logger.js';
 import { RuntimeMetrics } from './metrics.js';
+import { formatItem, runPreflight } from './preflight.js';
+import { inspectRedis } from './redis-check.js';
 import { admitRequest } from './request-gate.js';
 import { TunnelClient } from './tunnel-client.js';
 import { RUNTIME_VERSION } from './version.js';
@@ -46,9 +54,13 @@ export interface DaemonOverrides {
 export class Daemon {
   state: DaemonState = 'starting';
   readonly metrics = new RuntimeMetrics();
-  private readonly adapters: ReadonlyMap<string, SourceAdapter<unknown>>;
+  /** Filled by `start()` with the adapters the connections use (each imported only then). */
+  private readonly adapters = new Map<string, SourceAdapter<unknown>>();
+  private readonly adapterTypes: readonly string[];
   private readonly connections: ReadonlyMap<string, ConnectionDefinition>;
-  private readonly secrets: SecretResolver;
+  /** Replaced in `start()` by one holding the configured stores (whose SDKs load only then). */
+  private secrets: SecretResolver;
+  private tunnelDown = 'down: connecting';
   private readonly cloudPublicKey: KeyObject;
   private readonly queue: JobQueue;
   private readonly tunnel: TunnelClient;
@@ -65,16 +77,13 @@ export class Daemon {
     overrides: DaemonOverrides = {},
   ) {
     this.logForwarder = overrides.logForwarder;
-    this.adapters = new Map(
-      (overrides.adapters ?? builtInAdapters()).map((adapter) => [adapter.type, adapter]),
-    );
-    this.secrets = new SecretResolver(
-      builtInSecretProviders({ ...config.secretProviders, logger: log }),
-      config.secretCacheTtlMs,
-    );
+    for (const adapter of overrides.adapters ?? []) this.adapters.set(adapter.type, adapter);
+    this.adapterTypes = overrides.adapters ? [...this.adapters.keys()] : ADAPTER_TYPES;
+    this.secrets = new SecretResolver([], config.secretCacheTtlMs);
+    const schemes = configuredSecretSchemes(config.secretProviders);
     this.connections = loadConnections(config.connectionsFile, {
-      adapterTypes: [...this.adapters.keys()],
-      validateSecretReference: (reference) => this.secrets.validate(reference),
+      adapterTypes: this.adapterTypes,
+      validateSecretReference: (reference) => assertReferenceResolvable(reference, schemes),
     });
     try {
       this.cloudPublicKey = parsePublicKey(config.cloudPublicKeyPem);
@@ -107,7 +116,7 @@ export class Daemon {
       hello: {
         runtimeVersion: RUNTIME_VERSION,
         capabilities: {
-          adapters: [...this.adapters.keys()],
+          adapters: [...this.adapterTypes],
           delivery: [...DELIVERY_MODES],
           maxFrameBytes: config.maxFrameBytes,
         },
@@ -120,14 +129,28 @@ export class Daemon {
         onUp: () => {
           for (const attempt of this.running.values()) attempt.stream.resend();
         },
-        onDown: () => undefined,
+        onDown: (reason) => {
+          this.tunnelDown = `down: ${reason}`;
+        },
       },
     });
   }
 
-  /** Starts the health server, the tunnel and the worker. */
+  /**
+   * Refuses a Redis that may evict jobs (`SDR_ERR_REDIS_EVICTION`), loads the adapters and secret stores
+   * the configuration uses, starts the health server, the tunnel and the worker, then runs the preflight
+   * checks in the background, logging each failure with its fix.
+   */
   async start(): Promise<void> {
     const { connectionsFile, health } = this.config;
+    await this.refuseEvictingRedis();
+    const types = new Set([...this.connections.values()].map((connection) => connection.type));
+    for (const adapter of await loadAdapters([...types].filter((type) => !this.adapters.has(type))))
+      this.adapters.set(adapter.type, adapter);
+    this.secrets = new SecretResolver(
+      await builtInSecretProviders({ ...this.config.secretProviders, logger: this.log }),
+      this.config.secretCacheTtlMs,
+    );
     this.log.info(
       {
         version: RUNTIME_VERSION,
@@ -143,9 +166,10 @@ export class Daemon {
         port: health.port,
         registry: this.metrics.registry,
         live: () => this.state !== 'failed' && this.state !== 'stopped',
-        ready: async () => this.state === 'running' && this.tunnel.isUp && (await this.queue.ping()),
+        ready: () => this.readiness(),
+        status: () => this.status(),
       });
-      this.log.info({ url: this.health.url }, 'health server listening');
+      this.log.info({ url: this.health.url }, `health server listening on ${this.health.url}`);
     }
     this.tunnel.start();
     const tunnel = this.tunnel;
@@ -158,6 +182,96 @@ export class Daemon {
     this.queue.startWorker((job, token) => this.process(job, token));
     this.depthTimer = setInterval(() => void this.refreshDepth(), 5_000);
     this.state = 'running';
+    void this.preflight();
+  }
+
+  /** `/readyz`: ready only while running with the tunnel up and Redis answering; names what is down. */
+  async readiness(): Promise<Readiness> {
+    const redisUp = await this.queue.ping();
+    const tunnel = this.tunnel.isUp ? 'up' : this.tunnelDown;
+    const redis = redisUp
+      ? 'up'
+      : `down: no answer to PING from ${redactUrl(this.config.redisUrl)} within 1 s`;
+    const ready = this.state === 'running' && this.tunnel.isUp && redisUp;
+    return { ready, tunnel, redis, ...(this.state === 'running' ? {} : { state: this.state }) };
+  }
+
+  /** `/status` (what `sdr status` prints): tunnel, queue depth and running jobs with their progress. */
+  async status(): Promise<Record<string, unknown>> {
+    let queue: Record<string, number | string>;
+    try {
+      queue = await this.queue.depth();
+    } catch (error) {
+      queue = { error: `Redis unavailable: ${(error as Error).message}` };
+    }
+    const welcome = this.tunnel.welcome;
+    return {
+      version: RUNTIME_VERSION,
+      state: this.state,
+      tunnel: {
+        state: this.tunnel.isUp ? 'up' : this.tunnelDown,
+        url: this.config.cloudUrl,
+        agentId: welcome?.agentId ?? null,
+      },
+      queue: { name: this.config.queueName, ...queue },
+      jobs: [...this.running.values()].map((attempt) => ({
+        requestId: attempt.job.requestId,
+        connection: attempt.job.connection,
+        attempt: attempt.attempt,
+        ...attempt.progress,
+      })),
+    };
+  }
+
+  /**
+   * BullMQ loses jobs when Redis evicts keys, so any policy but noeviction refuses the start. An
+   * unreachable Redis does not: the queue reconnects by itself and the preflight reports it.
+   */
+  private async refuseEvictingRedis(): Promise<void> {
+    const url = redactUrl(this.config.redisUrl);
+    let facts;
+    try {
+      facts = await inspectRedis(this.config.redisUrl);
+    } catch (error) {
+      this.log.warn(
+        { code: 'SDR_ERR_QUEUE_UNAVAILABLE', err: { message: (error as Error).message } },
+        `cannot read Redis's eviction policy at ${url} (${(error as Error).message}); starting anyway`,
+      );
+      return;
+    }
+    if (facts.policy !== undefined && facts.policy !== 'noeviction') {
+      throw new Codes.SDR_ERR_REDIS_EVICTION(url, facts.policy);
+    }
+    if (facts.aof === false && facts.rdb === false) {
+      this.log.warn(
+        { redis: url },
+        'Redis persists nothing (appendonly no, no save points): a Redis restart loses every queued job; enable appendonly yes',
+      );
+    }
+  }
+
+  /** The checks of `sdr check` that do not disturb the running daemon, logged one line each. */
+  private async preflight(): Promise<void> {
+    try {
+      const items = await runPreflight(this.config, {
+        cloud: 'key-only',
+        redis: false,
+        connections: this.connections,
+        adapters: this.adapters,
+        secrets: this.secrets,
+      });
+      for (const item of items) {
+        if (item.status === 'fail') this.log.warn({ check: item.id, code: item.code }, formatItem(item));
+        else if (item.status === 'warn') this.log.warn({ check: item.id }, formatItem(item));
+      }
+      const failed = items.filter((item) => item.status === 'fail').length;
+      this.log.info(
+        { failed, checks: items.length },
+        `preflight: ${items.length - failed} of ${items.length} checks passed`,
+      );
+    } catch (error) {
+      this.log.warn({ err: { message: (error as Error).message } }, 'preflight checks could not run');
+    }
   }
 
   /**

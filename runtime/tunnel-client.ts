@@ -14,6 +14,7 @@ import {
 } from '../protocol/index.js';
 import { fullJitterDelay } from './backoff.js';
 import type { RuntimeMetrics } from './metrics.js';
+import { explainTunnelError, explainUpgradeStatus } from './tunnel-hints.js';
 
 /** What the tunnel tells its owner. */
 export interface TunnelHandlers {
@@ -138,12 +139,9 @@ export class TunnelClient {
 
     socket.on('unexpected-response', (_request, response) => {
       const status = response.statusCode ?? 0;
-      if (status === 401 || status === 403) {
-        const error = new Codes.SDR_ERR_TUNNEL_AUTH(url, status);
-        log.error({ code: error.code }, error.message);
-      } else {
-        log.warn({ status }, `cloud answered the tunnel upgrade with HTTP ${status}`);
-      }
+      const error = explainUpgradeStatus(url, status);
+      if (status === 401 || status === 403) log.error({ code: error.code }, error.message);
+      else log.warn({ code: error.code, status }, error.message);
       socket.terminate();
     });
     socket.on('open', () => {
@@ -158,9 +156,13 @@ export class TunnelClient {
     });
     socket.on('message', (data: Buffer, isBinary: boolean) => this.receive(socket, data, isBinary));
     socket.on('error', (error) => {
+      const explained = explainTunnelError(url, error as NodeJS.ErrnoException);
       log.warn(
-        { err: { message: error.message, code: (error as NodeJS.ErrnoException).code } },
-        'tunnel error',
+        {
+          ...(explained ? { code: explained.code } : {}),
+          err: { message: error.message, code: (error as NodeJS.ErrnoException).code },
+        },
+        explained?.message ?? 'tunnel error',
       );
     });
     socket.on('close', (code, reason) => this.closed(socket, code, reason.toString('utf8')));
