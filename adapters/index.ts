@@ -8,10 +8,10 @@ export type { AdapterContext, AdapterLogger, SourceAdapter, SourceConnection } f
 
 const factories: Readonly<Record<string, () => Promise<SourceAdapter<unknown>>>> = {
   postgres: async () =>
-    (await import('./postgres/index.js')).createPostgresAdapter() as SourceAdapter<unknown>,
-  kafka: async () => (await import('./kafka/index.js')).createKafkaAdapter() as SourceAdapter<unknown>,
+    (await import('./postgres/index.js')).createPostgresAdapter(),
+  kafka: async () => (await import('./kafka/index.js')).createKafkaAdapter(),
   sagemaker: async () =>
-    (await import('./sagemaker/index.js')).createSagemakerAdapter() as SourceAdapter<unknown>,
+    (await import('./sagemaker/index.js')).createSagemakerAdapter(),
 };
 
 /** The connection types this build has an adapter for, known without loading any adapter. */

@@ -179,7 +179,7 @@ async function status(args: string[]): Promise<number> {
   const lines = [
     `runtime  ${String(body.version)} (${String(body.state)})`,
     `tunnel   ${tunnel.state}${tunnel.agentId ? ` as ${tunnel.agentId}` : ''} → ${tunnel.url}`,
-    `queue    ${String(queue.name)}: ${queue.error ? String(queue.error) : `${String(queue.waiting)} waiting, ${String(queue.delayed)} delayed, ${String(queue.active)} active`}`,
+    `queue    ${String(queue.name)}: ${typeof queue.error === 'string' ? queue.error : `${String(queue.waiting)} waiting, ${String(queue.delayed)} delayed, ${String(queue.active)} active`}`,
     `jobs     ${jobs.length === 0 ? 'none running' : `${jobs.length} running`}`,
     ...jobs.map(
       (job) =>

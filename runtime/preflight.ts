@@ -259,7 +259,7 @@ function tlsHandshake(socket: Socket, servername: string): Promise<string> {
       resolve(`${secure.getProtocol() ?? 'TLS'}, certificate issued by ${issuer}`);
       secure.destroy();
     });
-    secure.once('error', (error) => {
+    secure.once('error', (error: Error) => {
       secure.destroy();
       reject(error);
     });
@@ -368,7 +368,7 @@ async function checkPublicKey(config: RuntimeConfig, timeoutMs: number): Promise
       detail: `cannot read ${keyUrl} (${(error as Error).message}); cannot compare`,
     };
   }
-  let matches = false;
+  let matches: boolean;
   try {
     const theirs = parsePublicKey(published ?? '');
     matches = theirs

@@ -156,7 +156,7 @@ export class TunnelClient {
     });
     socket.on('message', (data: Buffer, isBinary: boolean) => this.receive(socket, data, isBinary));
     socket.on('error', (error) => {
-      const explained = explainTunnelError(url, error as NodeJS.ErrnoException);
+      const explained = explainTunnelError(url, error);
       log.warn(
         {
           ...(explained ? { code: explained.code } : {}),

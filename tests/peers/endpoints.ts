@@ -4,6 +4,10 @@ const peerDir = process.env.SDR_PEER_DIR ?? '/tmp/sdr-peers';
 export const peers = {
   redisUrl:
     process.env.SDR_TEST_REDIS_URL ?? `redis://127.0.0.1:${process.env.SDR_TEST_REDIS_PORT ?? '6379'}`,
+  /** tests/peers/redis-lru.sh: a Redis with maxmemory-policy allkeys-lru, which the runtime must refuse. */
+  redisLruUrl:
+    process.env.SDR_TEST_REDIS_LRU_URL ??
+    `redis://127.0.0.1:${process.env.SDR_TEST_REDIS_LRU_PORT ?? '6390'}`,
   postgres: {
     host: '127.0.0.1',
     port: Number(process.env.SDR_TEST_PG_PORT ?? '5432'),
