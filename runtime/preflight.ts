@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { connect as netConnect, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import WebSocket from 'ws';
@@ -252,7 +252,8 @@ function connectThroughProxy(proxyUrl: string, host: string, port: number): Prom
 
 function tlsHandshake(socket: Socket, servername: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const secure = tlsConnect({ socket, servername });
+    // SNI carries host names only (RFC 6066); an IP address is verified against the certificate without it.
+    const secure = tlsConnect({ socket, ...(isIP(servername) ? { host: servername } : { servername }) });
     secure.once('secureConnect', () => {
       const peer = secure.getPeerCertificate();
       const issuer = typeof peer.issuer?.CN === 'string' ? peer.issuer.CN : 'unknown issuer';

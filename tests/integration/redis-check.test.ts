@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { inspectRedis } from '../../runtime/redis-check.js';
+import { peers } from '../peers/endpoints.js';
+
+describe('inspectRedis', () => {
+  it('reads the eviction policy and persistence with CONFIG GET', async () => {
+    expect(await inspectRedis(peers.redisUrl)).toMatchObject({
+      policy: 'noeviction',
+      policySource: 'config',
+      aof: false,
+      rdb: false,
+    });
+  });
+
+  it('falls back to INFO memory where CONFIG is disabled, as on managed Redis', async () => {
+    expect(await inspectRedis(peers.redisLruUrl)).toMatchObject({
+      policy: 'allkeys-lru',
+      policySource: 'info',
+      aof: false,
+    });
+  });
+
+  it('throws when Redis cannot be reached', async () => {
+    await expect(inspectRedis('redis://127.0.0.1:1', 1_000)).rejects.toThrow();
+  });
+});
