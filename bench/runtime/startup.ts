@@ -5,11 +5,13 @@
  * commit's build, side by side (e.g. the commit before SDKs were loaded lazily).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compiledRuntime, printTable, writeResults } from '../harness.js';
-import { repoRoot, startLocalStack } from '../../scripts/local-stack.js';
+import { createCloud } from '../../cloud/index.js';
+import { cloudApi, repoRoot } from '../../scripts/local-stack.js';
+import { RuntimeProcess } from '../../scripts/runtime-process.js';
 import { PgFixture } from '../../tests/support/pg-fixture.js';
 
 const runs = Number(process.env.SDR_BENCH_RUNS ?? '5');
@@ -63,19 +65,33 @@ function rssOf(pid: number): { rssMb: number; peakMb: number } {
 
 /** RSS of the runtime idling with one PostgreSQL connection, the tunnel up and Redis connected. */
 async function idleRss(entry: string, fixture: PgFixture): Promise<{ rssMb: number; peakMb: number }> {
-  const stack = await startLocalStack({
-    workDir: mkdtempSync(join(tmpdir(), 'sdr-bench-idle-')),
-    connectionsYaml: fixture.connectionYaml(),
-    runtimeEnv: { ...fixture.secretEnv, SDR_LOG_LEVEL: 'info' },
-    runtimeLaunch: { compiledEntry: entry, nodeOptions },
-  });
+  const workDir = mkdtempSync(join(tmpdir(), 'sdr-bench-idle-'));
+  const cloud = await createCloud({ dataDir: join(workDir, 'cloud'), logger: false });
+  const { token } = await cloudApi<{ token: string }>(cloud, 'POST', '/v1/agents', { name: 'idle' });
+  const connectionsFile = join(workDir, 'connections.yaml');
+  writeFileSync(connectionsFile, fixture.connectionYaml());
+  const runtime = new RuntimeProcess(
+    {
+      SDR_CLOUD_URL: cloud.tunnelUrl,
+      SDR_ALLOW_INSECURE_TUNNEL: 'true',
+      SDR_AGENT_TOKEN: token,
+      SDR_CLOUD_PUBLIC_KEY: cloud.publicKeyPem,
+      SDR_CONNECTIONS_FILE: connectionsFile,
+      SDR_QUEUE_NAME: `sdr-bench-idle-${process.pid}`,
+      SDR_HEALTH_PORT: '0',
+      ...fixture.secretEnv,
+    },
+    { compiledEntry: entry, nodeOptions },
+  ).start();
   try {
-    await stack.runtime.waitForMessage('tunnel up');
+    // A loaded machine can take minutes to start node; the bench waits for the state it measures.
+    await runtime.waitForMessage('tunnel up', 600_000);
     // Let start-up work (preflight, first depth poll) finish; the bench measures the idle state after it.
     await new Promise((resolve) => setTimeout(resolve, idleSettleMs));
-    return rssOf(stack.runtime.pid as number);
+    return rssOf(runtime.pid as number);
   } finally {
-    await stack.close();
+    await runtime.stop('SIGTERM').catch(() => runtime.stop('SIGKILL'));
+    await cloud.close();
   }
 }
 

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  ensurePeer,
   repoRoot,
   startLocalStack,
   cloudApi,
@@ -54,6 +55,7 @@ let stack: LocalStack;
 let dir: string;
 
 beforeAll(async () => {
+  await ensurePeer('redis-lru', Number(new URL(peers.redisLruUrl).port));
   fixture = await PgFixture.create('sdr_cli', 25);
   dir = mkdtempSync(join(tmpdir(), 'sdr-cli-'));
   stack = await startLocalStack({
@@ -213,7 +215,7 @@ describe('sdr extract', () => {
 
 describe('sdr status', () => {
   it('shows the tunnel, the queue and running jobs from the health port', async () => {
-    const line = await stack.runtime.waitForMessage('health server listening');
+    const line = await stack.runtime.waitForMessage('health server listening', 90_000);
     const url = String(line.url);
     const run = await sdr(['status', '--url', url], {});
     expect(run.code).toBe(0);

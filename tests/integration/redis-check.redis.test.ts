@@ -1,6 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ensurePeer } from '../../scripts/local-stack.js';
 import { inspectRedis } from '../../runtime/redis-check.js';
 import { peers } from '../peers/endpoints.js';
+
+beforeAll(async () => {
+  await ensurePeer('redis-lru', Number(new URL(peers.redisLruUrl).port));
+}, 120_000);
 
 describe('inspectRedis', () => {
   it('reads the eviction policy and persistence with CONFIG GET', async () => {
