@@ -143,14 +143,15 @@ export class Daemon {
    */
   async start(): Promise<void> {
     const { connectionsFile, health } = this.config;
-    await this.refuseEvictingRedis();
     const types = new Set([...this.connections.values()].map((connection) => connection.type));
-    for (const adapter of await loadAdapters([...types].filter((type) => !this.adapters.has(type))))
-      this.adapters.set(adapter.type, adapter);
-    this.secrets = new SecretResolver(
-      await builtInSecretProviders({ ...this.config.secretProviders, logger: this.log }),
-      this.config.secretCacheTtlMs,
-    );
+    // Independent start-up work runs side by side; the refusal still comes before the tunnel and the worker.
+    const [, adapters, providers] = await Promise.all([
+      this.refuseEvictingRedis(),
+      loadAdapters([...types].filter((type) => !this.adapters.has(type))),
+      builtInSecretProviders({ ...this.config.secretProviders, logger: this.log }),
+    ]);
+    for (const adapter of adapters) this.adapters.set(adapter.type, adapter);
+    this.secrets = new SecretResolver(providers, this.config.secretCacheTtlMs);
     this.log.info(
       {
         version: RUNTIME_VERSION,
