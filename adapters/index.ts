@@ -7,11 +7,9 @@ import type { SourceAdapter } from './types.js';
 export type { AdapterContext, AdapterLogger, SourceAdapter, SourceConnection } from './types.js';
 
 const factories: Readonly<Record<string, () => Promise<SourceAdapter<unknown>>>> = {
-  postgres: async () =>
-    (await import('./postgres/index.js')).createPostgresAdapter(),
+  postgres: async () => (await import('./postgres/index.js')).createPostgresAdapter(),
   kafka: async () => (await import('./kafka/index.js')).createKafkaAdapter(),
-  sagemaker: async () =>
-    (await import('./sagemaker/index.js')).createSagemakerAdapter(),
+  sagemaker: async () => (await import('./sagemaker/index.js')).createSagemakerAdapter(),
 };
 
 /** The connection types this build has an adapter for, known without loading any adapter. */
