@@ -1,7 +1,7 @@
-/** Source adapters, registered in one place. Adapters never import the runtime. */
-import { createKafkaAdapter } from './kafka/index.js';
-import { createPostgresAdapter } from './postgres/index.js';
-import { createSagemakerAdapter } from './sagemaker/index.js';
+/**
+ * Source adapters, registered in one place. Adapters never import the runtime. Each adapter's module (and
+ * its driver or SDK) is imported only when a connection uses it.
+ */
 import type { SourceAdapter } from './types.js';
 
 export type {
@@ -35,7 +35,19 @@ export const builtInAdapterModules: readonly AdapterModule[] = [
   moduleOf('sagemaker', './sagemaker/index.js', 'createSagemakerAdapter'),
 ];
 
-/** The adapters this build ships, by connection type. */
-export function builtInAdapters(): SourceAdapter<unknown>[] {
-  return [createPostgresAdapter(), createKafkaAdapter(), createSagemakerAdapter()];
+const factories: Readonly<Record<string, () => Promise<SourceAdapter<unknown>>>> = {
+  postgres: async () => (await import('./postgres/index.js')).createPostgresAdapter(),
+  kafka: async () => (await import('./kafka/index.js')).createKafkaAdapter(),
+  sagemaker: async () => (await import('./sagemaker/index.js')).createSagemakerAdapter(),
+};
+
+/** The connection types this build has an adapter for, known without loading any adapter. */
+export const ADAPTER_TYPES: readonly string[] = Object.freeze(Object.keys(factories));
+
+/** Imports and creates the adapters of these types (unknown types are ignored; the connections check names them). */
+export async function loadAdapters(types: Iterable<string>): Promise<SourceAdapter<unknown>[]> {
+  const wanted = [...new Set(types)].filter((type) => type in factories);
+  return await Promise.all(
+    wanted.map((type) => (factories[type] as () => Promise<SourceAdapter<unknown>>)()),
+  );
 }

@@ -97,10 +97,34 @@ export const Codes = {
     (url: string, status: number) =>
       `cloud at ${url} refused the agent token (HTTP ${status}); check SDR_AGENT_TOKEN`,
   ),
+  SDR_ERR_TUNNEL_TLS: define(
+    'SDR_ERR_TUNNEL_TLS',
+    true,
+    (url: string, detail: string) =>
+      `TLS to the cloud at ${url} failed (${detail}); if a TLS-inspecting proxy or a private CA signs the cloud's certificate, point NODE_EXTRA_CA_CERTS at that CA's PEM bundle`,
+  ),
+  SDR_ERR_TUNNEL_NOT_TLS: define(
+    'SDR_ERR_TUNNEL_NOT_TLS',
+    false,
+    (url: string) =>
+      `${url} is wss:// but the server answered plain HTTP, not TLS; check the port in SDR_CLOUD_URL (or, for a local cloud without TLS, use ws:// with SDR_ALLOW_INSECURE_TUNNEL=true)`,
+  ),
+  SDR_ERR_TUNNEL_ENDPOINT: define(
+    'SDR_ERR_TUNNEL_ENDPOINT',
+    true,
+    (url: string, detail: string) => `no tunnel endpoint at ${url} (${detail}); check SDR_CLOUD_URL`,
+  ),
   SDR_ERR_TUNNEL_DOWN: define(
     'SDR_ERR_TUNNEL_DOWN',
     true,
     (reason: string) => `tunnel to the cloud is down: ${reason}`,
+  ),
+
+  SDR_ERR_HEALTH_PORT_IN_USE: define(
+    'SDR_ERR_HEALTH_PORT_IN_USE',
+    false,
+    (address: string) =>
+      `the health server cannot listen on ${address}: the port is in use; set SDR_HEALTH_PORT to a free port (or SDR_HEALTH_ENABLED=false)`,
   ),
 
   // Job requests
@@ -283,6 +307,12 @@ export const Codes = {
     false,
     (ref: string, known: string) =>
       `secret reference "${ref}" names no known provider; known schemes: ${known}`,
+  ),
+  SDR_ERR_SECRET_PROVIDER_NOT_CONFIGURED: define(
+    'SDR_ERR_SECRET_PROVIDER_NOT_CONFIGURED',
+    false,
+    (ref: string, setting: string) =>
+      `secret reference "${ref}" needs a secret store this runtime has not configured; set ${setting} (docs/secrets.md)`,
   ),
   SDR_ERR_SECRET_NOT_FOUND: define(
     'SDR_ERR_SECRET_NOT_FOUND',

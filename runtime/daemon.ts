@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
 import type { Logger } from 'pino';
-import { builtInAdapterModules, builtInAdapters, type SourceAdapter } from '../adapters/index.js';
+import { ADAPTER_TYPES, builtInAdapterModules, loadAdapters, type SourceAdapter } from '../adapters/index.js';
 import {
   Codes,
   DELIVERY_MODES as PROTOCOL_DELIVERY_MODES,
@@ -16,13 +16,18 @@ import {
   SYNC_PAGE_SIZE,
 } from '../protocol/index.js';
 import { AgentIdentity } from './agent-identity.js';
-import { builtInSecretProviders, SecretResolver } from '../secrets/index.js';
+import {
+  assertReferenceResolvable,
+  builtInSecretProviders,
+  configuredSecretSchemes,
+  SecretResolver,
+} from '../secrets/index.js';
 import { AlreadyCommitted } from './attempt-stream.js';
 import type { RuntimeConfig } from './config.js';
 import { type ConnectionDefinition, loadConnections } from './connections.js';
 import { sweepRetention } from './delivery/index.js';
 import { bucketSecretReferences, resolveMode } from './delivery/settings.js';
-import { startHealthServer, type HealthServer } from './health-server.js';
+import { startHealthServer, type HealthServer, type Readiness } from './health-server.js';
 import { JobQueue, parseFailedReason } from './job-queue.js';
 import { sandboxed } from './job-sandbox.js';
 import { checkRedis } from './redis-preflight.js';
@@ -30,6 +35,7 @@ import type { LogForwarder } from './log-forwarder.js';
 import { JobAttempt, type QueuedJob, StopSignal } from './job-runner.js';
 import { scrubSecrets } from './logger.js';
 import { RuntimeMetrics } from './metrics.js';
+import { formatItem, runPreflight } from './preflight.js';
 import { admitRequest, type GateContext, scopeOf, verifyQueuedRequest } from './request-gate.js';
 import { type TunnelConnection, TunnelPool } from './tunnel-pool.js';
 import { RUNTIME_VERSION } from './version.js';
@@ -82,9 +88,13 @@ const LINK_FAILURE_CODES = ['SDR_ERR_ACK_TIMEOUT', 'SDR_ERR_TUNNEL_DOWN'];
 export class Daemon {
   state: DaemonState = 'starting';
   readonly metrics = new RuntimeMetrics();
-  private readonly adapters: ReadonlyMap<string, SourceAdapter<unknown>>;
+  /** Filled by `start()` with the adapters the connections use (each imported only then). */
+  private readonly adapters = new Map<string, SourceAdapter<unknown>>();
+  private readonly adapterTypes: readonly string[];
   private readonly connections: ReadonlyMap<string, ConnectionDefinition>;
-  private readonly secrets: SecretResolver;
+  /** Replaced in `start()` by one holding the configured stores (whose SDKs load only then). */
+  private secrets: SecretResolver;
+  private tunnelDown = 'down: connecting';
   private readonly cloudPublicKey: KeyObject;
   private readonly queue: JobQueue;
   private readonly tunnel: TunnelPool;
@@ -111,23 +121,13 @@ export class Daemon {
   ) {
     this.logForwarder = overrides.logForwarder;
     this.onFatal = overrides.onFatal ?? (() => undefined);
-    this.adapters = new Map(
-      (overrides.adapters ?? isolated(builtInAdapters(), config)).map((adapter) => [adapter.type, adapter]),
-    );
-    this.secrets = new SecretResolver(
-      builtInSecretProviders({ ...config.secretProviders, logger: log }),
-      config.secretCacheTtlMs,
-    );
+    for (const adapter of overrides.adapters ?? []) this.adapters.set(adapter.type, adapter);
+    this.adapterTypes = overrides.adapters ? [...this.adapters.keys()] : ADAPTER_TYPES;
+    this.secrets = new SecretResolver([], config.secretCacheTtlMs);
+    const schemes = configuredSecretSchemes(config.secretProviders);
     this.connections = loadConnections(config.connectionsFile, {
-      adapterTypes: [...this.adapters.keys()],
-      validateSecretReference: (reference) => this.secrets.validate(reference),
-      validateLimits: (connection) => {
-        const adapter = this.adapters.get(connection.type);
-        const limits = connection.limits ?? {};
-        if (adapter?.checkLimits) adapter.checkLimits(undefined, scopeOf(connection));
-        else if (Object.keys(limits).length > 0)
-          throw new Error(`connection "${connection.name}": adapter "${connection.type}" takes no limits`);
-      },
+      adapterTypes: this.adapterTypes,
+      validateSecretReference: (reference) => assertReferenceResolvable(reference, schemes),
     });
     try {
       this.cloudPublicKey = parsePublicKey(config.cloudPublicKeyPem);
@@ -153,7 +153,7 @@ export class Daemon {
       log,
       onReady: () => {
         // Redis came back (maybe another server after a failover): check it again.
-        if (this.state === 'running') void this.preflight().catch((error: unknown) => this.fail(error));
+        if (this.state === 'running') void this.checkQueueRedis().catch((error: unknown) => this.fail(error));
       },
       onCancel: (requestId) => this.running.get(requestId)?.stop('cancelled'),
       onStalledLimit: (requestId, attempt, reason) => this.reportStalledLimit(requestId, attempt, reason),
@@ -170,7 +170,7 @@ export class Daemon {
       hello: {
         runtimeVersion: RUNTIME_VERSION,
         capabilities: {
-          adapters: [...this.adapters.keys()],
+          adapters: [...this.adapterTypes],
           delivery: [...DELIVERY_MODES],
           maxFrameBytes: config.maxFrameBytes,
         },
@@ -182,6 +182,9 @@ export class Daemon {
         onFrame: (frame, via) => this.onFrame(frame, via),
         checkAgent: (agentId) => this.identity.check(agentId),
         onConnectionUp: () => undefined,
+        onConnectionDown: (reason) => {
+          this.tunnelDown = `down: ${reason}`;
+        },
         onFatal: (error) => this.fail(error),
       },
     });
@@ -209,7 +212,7 @@ export class Daemon {
   }
 
   /** Checks Redis's eviction policy and persistence; throws SDR_ERR_REDIS_EVICTION. */
-  private async preflight(): Promise<void> {
+  private async checkQueueRedis(): Promise<void> {
     const found = await checkRedis(this.queue.connection, this.queue.where);
     this.metrics.redisPersistent.set(found.persistent === undefined ? -1 : found.persistent ? 1 : 0);
     const fresh = found.warnings.filter((warning) => !this.warnings.includes(warning));
@@ -231,9 +234,22 @@ export class Daemon {
     this.onFatal(sdrError);
   }
 
-  /** Starts the health server, the tunnel and the worker. */
+  /**
+   * Refuses a Redis that may evict jobs (`SDR_ERR_REDIS_EVICTION`), loads the adapters and secret stores
+   * the configuration uses, starts the health server, the tunnel and the worker, then runs the preflight
+   * checks in the background, logging each failure with its fix.
+   */
   async start(): Promise<void> {
     const { connectionsFile, health } = this.config;
+    const types = new Set([...this.connections.values()].map((connection) => connection.type));
+    // Each adapter's driver and each secret store's SDK is imported only now, and only if used.
+    const [adapters, providers] = await Promise.all([
+      loadAdapters([...types].filter((type) => !this.adapters.has(type))),
+      builtInSecretProviders({ ...this.config.secretProviders, logger: this.log }),
+    ]);
+    for (const adapter of isolated(adapters, this.config)) this.adapters.set(adapter.type, adapter);
+    this.checkConnectionLimits();
+    this.secrets = new SecretResolver(providers, this.config.secretCacheTtlMs);
     this.log.info(
       {
         version: RUNTIME_VERSION,
@@ -249,14 +265,15 @@ export class Daemon {
         port: health.port,
         registry: this.metrics.registry,
         live: () => this.state !== 'failed' && this.state !== 'stopped',
-        ready: async () => this.state === 'running' && this.tunnel.isUp && (await this.queue.ping()),
+        ready: () => this.readiness(),
+        status: () => this.status(),
         warnings: () => this.warnings,
       });
-      this.log.info({ url: this.health.url }, 'health server listening');
+      this.log.info({ url: this.health.url }, `health server listening on ${this.health.url}`);
     }
     await this.identity.load();
     // Refuse a Redis that may evict jobs before taking any; an unreachable one is checked when it answers.
-    if (await this.queue.waitReady(5_000)) await this.preflight();
+    if (await this.queue.waitReady(5_000)) await this.checkQueueRedis();
     this.tunnel.start();
     const tunnel = this.tunnel;
     this.logForwarder?.attach({
@@ -270,6 +287,86 @@ export class Daemon {
     this.retentionTimer = setInterval(() => void this.sweepRetention(), RETENTION_SWEEP_MS);
     this.retentionTimer.unref();
     this.state = 'running';
+    void this.logPreflight();
+  }
+
+  /** Each connection's `limits:` block, checked by its adapter once the adapter is loaded. */
+  private checkConnectionLimits(): void {
+    for (const connection of this.connections.values()) {
+      const adapter = this.adapters.get(connection.type);
+      try {
+        if (adapter?.checkLimits) adapter.checkLimits(undefined, scopeOf(connection));
+        else if (Object.keys(connection.limits ?? {}).length > 0)
+          throw new Error(`connection "${connection.name}": adapter "${connection.type}" takes no limits`);
+      } catch (cause) {
+        throw new Codes.SDR_ERR_CONNECTIONS_INVALID(this.config.connectionsFile, (cause as Error).message, {
+          cause,
+        });
+      }
+    }
+  }
+
+  /** `/readyz`: ready only while running with the tunnel up and Redis answering; names what is down. */
+  async readiness(): Promise<Readiness> {
+    const redisUp = await this.queue.ping();
+    const tunnel = this.tunnel.isUp ? 'up' : this.tunnelDown;
+    const redis = redisUp ? 'up' : `down: no answer to PING from ${this.queue.where} within 1 s`;
+    const ready = this.state === 'running' && this.tunnel.isUp && redisUp;
+    return { ready, tunnel, redis, ...(this.state === 'running' ? {} : { state: this.state }) };
+  }
+
+  /** `/status` (what `sdr status` prints): tunnel, queue depth and running jobs with their progress. */
+  async status(): Promise<Record<string, unknown>> {
+    let queue: Record<string, number | string>;
+    try {
+      queue = await this.queue.depth();
+    } catch (error) {
+      queue = { error: `Redis unavailable: ${(error as Error).message}` };
+    }
+    const welcome = this.tunnel.welcome;
+    return {
+      version: RUNTIME_VERSION,
+      state: this.state,
+      tunnel: {
+        state: this.tunnel.isUp ? 'up' : this.tunnelDown,
+        url: this.config.cloudUrl,
+        agentId: this.identity.agentId ?? welcome?.agentId ?? null,
+        instanceId: this.tunnel.instanceId,
+        connectionsUp: this.tunnel.upCount,
+        connections: this.config.tunnelConnections,
+      },
+      queue: { name: this.config.queueName, ...queue },
+      jobs: [...this.running.values()].map((attempt) => ({
+        requestId: attempt.job.requestId,
+        connection: attempt.job.connection,
+        attempt: attempt.attempt,
+        ...attempt.progress,
+      })),
+    };
+  }
+
+  /** The checks of `sdr check` that do not disturb the running daemon, logged one line each. */
+  private async logPreflight(): Promise<void> {
+    try {
+      const items = await runPreflight(this.config, {
+        cloud: 'key-only',
+        redis: false,
+        connections: this.connections,
+        adapters: this.adapters,
+        secrets: this.secrets,
+      });
+      for (const item of items) {
+        if (item.status === 'fail') this.log.warn({ check: item.id, code: item.code }, formatItem(item));
+        else if (item.status === 'warn') this.log.warn({ check: item.id }, formatItem(item));
+      }
+      const failed = items.filter((item) => item.status === 'fail').length;
+      this.log.info(
+        { failed, checks: items.length },
+        `preflight: ${items.length - failed} of ${items.length} checks passed`,
+      );
+    } catch (error) {
+      this.log.warn({ err: { message: (error as Error).message } }, 'preflight checks could not run');
+    }
   }
 
   /**

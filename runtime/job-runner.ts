@@ -94,6 +94,14 @@ export class JobAttempt {
   readonly stream: AttemptStream;
   private readonly controller = new AbortController();
   private secretValues: string[] = [];
+  /** Live progress of this attempt, for `/status`. */
+  readonly progress = {
+    phase: 'started' as FrameOf<'job.progress'>['phase'],
+    records: 0,
+    batches: 0,
+    bytes: 0,
+    startedAt: new Date().toISOString(),
+  };
   private finished = false;
   /** Set while a presigned attempt runs, so `upload.grant` frames reach it. */
   presigned: PresignedTarget | undefined;
@@ -155,13 +163,23 @@ export class JobAttempt {
     const log = deps.log.child({ requestId: job.requestId, attempt, connection: job.connection });
     const warnings: string[] = [];
     let warningsDropped = 0;
-    const progress = { records: 0, batches: 0, bytes: 0 };
+    const progress = this.progress;
     let lastProgressAt = 0;
     const report = (phase: FrameOf<'job.progress'>['phase'], force = false) => {
+      progress.phase = phase;
       const now = Date.now();
       if (!force && now - lastProgressAt < PROGRESS_INTERVAL_MS) return;
       lastProgressAt = now;
-      deps.link.send({ type: 'job.progress', requestId: job.requestId, attempt, phase, ...progress });
+      const { records, batches, bytes } = progress;
+      deps.link.send({
+        type: 'job.progress',
+        requestId: job.requestId,
+        attempt,
+        phase,
+        records,
+        batches,
+        bytes,
+      });
     };
     report('started', true);
 

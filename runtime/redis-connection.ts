@@ -65,8 +65,8 @@ function urlOptions(url: string): RedisOptions {
  * Opens the client BullMQ runs on. `maxRetriesPerRequest: null` keeps BullMQ's blocking commands alive
  * across Redis restarts and failovers (its requirement).
  */
-export function createRedis(settings: RedisSettings): Redis | Cluster {
-  const common: RedisOptions = { maxRetriesPerRequest: null, lazyConnect: false };
+export function createRedis(settings: RedisSettings, overrides: RedisOptions = {}): Redis | Cluster {
+  const common: RedisOptions = { maxRetriesPerRequest: null, lazyConnect: false, ...overrides };
   if (settings.clusterNodes.length > 0) {
     const auth = urlOptions(settings.url);
     return new Cluster([...settings.clusterNodes], { redisOptions: { ...common, ...auth } });

@@ -26,6 +26,7 @@ export interface AcceptedWelcome {
   readonly creditWindow: number;
   readonly maxFrameBytes: number;
 }
+import { explainTunnelError, explainUpgradeStatus } from './tunnel-hints.js';
 
 /** What the tunnel tells its owner. */
 export interface TunnelHandlers {
@@ -95,12 +96,9 @@ export class TunnelConnection {
   ) {
     socket.on('unexpected-response', (_request, response) => {
       const status = response.statusCode ?? 0;
-      if (status === 401 || status === 403) {
-        const error = new Codes.SDR_ERR_TUNNEL_AUTH(options.url, status);
-        options.log.error({ code: error.code }, error.message);
-      } else {
-        options.log.warn({ status }, `cloud answered the tunnel upgrade with HTTP ${status}`);
-      }
+      const error = explainUpgradeStatus(options.url, status);
+      if (status === 401 || status === 403) options.log.error({ code: error.code }, error.message);
+      else options.log.warn({ code: error.code, status }, error.message);
       socket.terminate();
     });
     // Liveness counts bytes, not messages: a large frame still arriving keeps a slow link alive.
@@ -112,9 +110,13 @@ export class TunnelConnection {
     socket.on('open', () => this.opened());
     socket.on('message', (data: Buffer, isBinary: boolean) => this.receive(data, isBinary));
     socket.on('error', (error) => {
+      const explained = explainTunnelError(options.url, error);
       options.log.warn(
-        { err: { message: error.message, code: (error as NodeJS.ErrnoException).code } },
-        'tunnel error',
+        {
+          ...(explained ? { code: explained.code } : {}),
+          err: { message: error.message, code: (error as NodeJS.ErrnoException).code },
+        },
+        explained?.message ?? 'tunnel error',
       );
     });
     socket.on('close', (code, reason) => this.closed(code, reason.toString('utf8')));

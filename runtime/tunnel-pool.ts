@@ -18,6 +18,8 @@ export interface PoolHandlers {
   onFrame(frame: Frame, via: TunnelConnection): void;
   /** A connection came up (welcomed). */
   onConnectionUp(via: TunnelConnection, welcome: AcceptedWelcome): void;
+  /** A connection went down, and why (for /readyz while none is up). */
+  onConnectionDown?(reason: string): void;
   /** Whether the agent id a `welcome` names is this runtime's; the error to close the link with if not. */
   checkAgent(agentId: string): SdrError | undefined;
   /** The cloud refused this runtime for good (protocol version); the owner stops the process. */
@@ -137,7 +139,10 @@ export class TunnelPool {
             this.flushPending();
             options.handlers.onConnectionUp(connection, welcome);
           },
-          onDown: () => this.changed(),
+          onDown: (reason) => {
+            this.changed();
+            options.handlers.onConnectionDown?.(reason);
+          },
           onFatal: (error) => options.handlers.onFatal(error),
         },
       });

@@ -3,19 +3,23 @@
  * `process.env` for their own settings: `runtime/config.ts` compiles `SecretProvidersOptions` from the
  * environment (see docs/secrets.md). The cloud SDKs still read their own standard variables for their
  * default credential chains (AWS_*, AZURE_*, GOOGLE_APPLICATION_CREDENTIALS), as they should.
+ *
+ * Each cloud store's module (and so its SDK) is imported only when its settings are present: a runtime
+ * that reads secrets from files never pays the ~70 MB and seconds of start-up the SDKs cost.
  */
-import { createAwsSecretsManagerProvider, type AwsSecretsManagerOptions } from './aws-sm/index.js';
-import { createAzureKeyVaultProvider, type AzureKeyVaultOptions } from './azure-kv/index.js';
+import type { AwsSecretsManagerOptions } from './aws-sm/index.js';
+import type { AzureKeyVaultOptions } from './azure-kv/index.js';
 import { createEnvSecretProvider } from './env/index.js';
 import { createFileSecretProvider } from './file/index.js';
-import { createGcpSecretManagerProvider, type GcpSecretManagerOptions } from './gcp-sm/index.js';
+import type { GcpSecretManagerOptions } from './gcp-sm/index.js';
 import { Codes } from '../protocol/index.js';
 import { parseSecretReference } from './reference.js';
 import type { ReferenceResolver, SecretProvider, SecretProviderLogger } from './types.js';
-import { createVaultSecretProvider, type VaultOptions } from './vault/index.js';
+import type { VaultOptions } from './vault/index.js';
 
 export { parseSecretReference, selectKey } from './reference.js';
-export { SecretResolver, DEFAULT_SECRET_CACHE_TTL_MS } from './resolver.js';
+export { SecretResolver, DEFAULT_SECRET_CACHE_TTL_MS, assertReferenceResolvable } from './resolver.js';
+export { SECRET_STORE_SETTINGS } from './store-settings.js';
 export type { ReferenceResolver, SecretProvider, SecretProviderLogger, SecretReference } from './types.js';
 export type { AwsSecretsManagerOptions } from './aws-sm/index.js';
 export type { AzureCredentialOptions, AzureKeyVaultOptions } from './azure-kv/index.js';
@@ -34,14 +38,34 @@ export interface SecretProvidersOptions {
   environment?: NodeJS.ProcessEnv;
 }
 
-/** The providers this build ships: `env` and `file` always, each cloud store only when configured. */
-export function builtInSecretProviders(options: SecretProvidersOptions = {}): SecretProvider[] {
+/** The schemes `builtInSecretProviders` registers for these settings, without loading any store's module. */
+export function configuredSecretSchemes(options: SecretProvidersOptions = {}): string[] {
+  return [
+    'env',
+    'file',
+    ...(options.vault ? ['vault'] : []),
+    ...(options.aws ? ['aws-sm'] : []),
+    ...(options.azure ? ['azure-kv'] : []),
+    ...(options.gcp ? ['gcp-sm'] : []),
+  ];
+}
+
+/**
+ * The providers this build ships: `env` and `file` always, each cloud store only when configured — and
+ * only then is its module (and SDK) imported.
+ */
+export async function builtInSecretProviders(
+  options: SecretProvidersOptions = {},
+): Promise<SecretProvider[]> {
   const providers: SecretProvider[] = [
     createEnvSecretProvider(options.environment),
     createFileSecretProvider(),
   ];
   const logger = options.logger;
-  if (options.vault) providers.push(createVaultSecretProvider({ logger, ...options.vault }));
+  if (options.vault) {
+    const { createVaultSecretProvider } = await import('./vault/index.js');
+    providers.push(createVaultSecretProvider({ logger, ...options.vault }));
+  }
   // Credentials of one cloud store may live in env, a file or Vault, never in the store they unlock.
   const bootstrap = [...providers];
   const resolveReference: ReferenceResolver = async (raw, signal) => {
@@ -52,10 +76,17 @@ export function builtInSecretProviders(options: SecretProvidersOptions = {}): Se
     }
     return provider.resolve(reference, signal);
   };
-  if (options.aws) providers.push(createAwsSecretsManagerProvider({ resolveReference, ...options.aws }));
-  if (options.azure) providers.push(createAzureKeyVaultProvider({ resolveReference, ...options.azure }));
-  if (options.gcp) providers.push(createGcpSecretManagerProvider(options.gcp));
+  if (options.aws) {
+    const { createAwsSecretsManagerProvider } = await import('./aws-sm/index.js');
+    providers.push(createAwsSecretsManagerProvider({ resolveReference, ...options.aws }));
+  }
+  if (options.azure) {
+    const { createAzureKeyVaultProvider } = await import('./azure-kv/index.js');
+    providers.push(createAzureKeyVaultProvider({ resolveReference, ...options.azure }));
+  }
+  if (options.gcp) {
+    const { createGcpSecretManagerProvider } = await import('./gcp-sm/index.js');
+    providers.push(createGcpSecretManagerProvider(options.gcp));
+  }
   return providers;
 }
-
-export { SECRET_SETTING_NAMES, secretSettingsFrom, type SecretSettings } from './settings.js';

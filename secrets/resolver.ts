@@ -1,7 +1,20 @@
 import { Codes, SdrError } from '../protocol/index.js';
 import { raceAbort } from './abort.js';
 import { parseSecretReference } from './reference.js';
+import { SECRET_STORE_SETTINGS } from './store-settings.js';
 import type { SecretProvider } from './types.js';
+
+/**
+ * Throws unless `raw` parses and names one of `schemes`; a store this build has but nobody configured is
+ * `SDR_ERR_SECRET_PROVIDER_NOT_CONFIGURED` naming the setting that turns it on.
+ */
+export function assertReferenceResolvable(raw: string, schemes: readonly string[]): void {
+  const reference = parseSecretReference(raw);
+  if (schemes.includes(reference.scheme)) return;
+  const setting = SECRET_STORE_SETTINGS[reference.scheme];
+  if (setting) throw new Codes.SDR_ERR_SECRET_PROVIDER_NOT_CONFIGURED(raw, setting);
+  throw new Codes.SDR_ERR_SECRET_PROVIDER_UNKNOWN(raw, schemes.join(', '));
+}
 
 /** How long a resolved value is reused by default (5 minutes), so a burst of jobs does not hammer the store. */
 export const DEFAULT_SECRET_CACHE_TTL_MS = 5 * 60_000;
@@ -36,10 +49,7 @@ export class SecretResolver {
 
   /** Throws unless the reference parses and names a registered provider; run on the connections file at start. */
   validate(raw: string): void {
-    const reference = parseSecretReference(raw);
-    if (!this.providers.has(reference.scheme)) {
-      throw new Codes.SDR_ERR_SECRET_PROVIDER_UNKNOWN(raw, this.schemes.join(', '));
-    }
+    assertReferenceResolvable(raw, this.schemes);
   }
 
   /**
@@ -52,9 +62,9 @@ export class SecretResolver {
       if (cached.expiresAt > this.now()) return cached.value;
       this.cache.delete(raw);
     }
+    assertReferenceResolvable(raw, this.schemes);
     const reference = parseSecretReference(raw);
-    const provider = this.providers.get(reference.scheme);
-    if (!provider) throw new Codes.SDR_ERR_SECRET_PROVIDER_UNKNOWN(raw, this.schemes.join(', '));
+    const provider = this.providers.get(reference.scheme) as SecretProvider;
     let pending = this.inFlight.get(raw);
     if (!pending) {
       pending = provider

@@ -101,15 +101,17 @@ describe('egress through HTTPS_PROXY', () => {
 
   it('Secrets Manager CONNECTs through the proxy', async () => {
     useProxy();
-    const provider = builtInSecretProviders({
-      environment: { K: 'testing', S: 'testing' },
-      aws: {
-        region: 'us-east-1',
-        endpoint: motoByName,
-        timeoutMs: 10_000,
-        staticCredentials: { accessKeyId: 'env://K', secretAccessKey: 'env://S' },
-      },
-    }).find((p) => p.scheme === 'aws-sm')!;
+    const provider = (
+      await builtInSecretProviders({
+        environment: { K: 'testing', S: 'testing' },
+        aws: {
+          region: 'us-east-1',
+          endpoint: motoByName,
+          timeoutMs: 10_000,
+          staticCredentials: { accessKeyId: 'env://K', secretAccessKey: 'env://S' },
+        },
+      })
+    ).find((p) => p.scheme === 'aws-sm')!;
     // A secret that does not exist still makes the request; only the path matters here.
     await expect(provider.resolve(parseSecretReference('aws-sm://sdr-egress-missing'))).rejects.toThrow();
     expect(proxy.targets).toContain(`localhost:${moto.port}`);

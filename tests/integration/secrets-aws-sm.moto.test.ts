@@ -31,19 +31,21 @@ const created: string[] = [];
 let previousVersionId = '';
 let unreachablePort = 0;
 
-function awsProvider(endpoint = peers.motoUrl): SecretProvider {
-  const provider = builtInSecretProviders({
-    environment,
-    aws: {
-      region: 'us-east-1',
-      endpoint,
-      timeoutMs: 2_000,
-      staticCredentials: {
-        accessKeyId: 'env://SDR_TEST_AWS_KEY_ID',
-        secretAccessKey: 'env://SDR_TEST_AWS_SECRET',
+async function awsProvider(endpoint = peers.motoUrl): Promise<SecretProvider> {
+  const provider = (
+    await builtInSecretProviders({
+      environment,
+      aws: {
+        region: 'us-east-1',
+        endpoint,
+        timeoutMs: 2_000,
+        staticCredentials: {
+          accessKeyId: 'env://SDR_TEST_AWS_KEY_ID',
+          secretAccessKey: 'env://SDR_TEST_AWS_SECRET',
+        },
       },
-    },
-  }).find((p) => p.scheme === 'aws-sm');
+    })
+  ).find((p) => p.scheme === 'aws-sm');
   if (!provider) throw new Error('aws-sm not registered');
   return provider;
 }
@@ -68,14 +70,15 @@ secretProviderConformance({
   name: 'aws-sm',
   async setup() {
     await seed();
+    const unreachable = await awsProvider(`http://127.0.0.1:${unreachablePort}`);
     return {
-      provider: awsProvider(),
+      provider: await awsProvider(),
       jsonRef: `aws-sm://${prefix}/pg`,
       current,
       pinned: { ref: `aws-sm://${prefix}/pg?version=AWSPREVIOUS`, password: previous.password },
       missingRef: `aws-sm://${prefix}/absent`,
       missingVersionRef: `aws-sm://${prefix}/pg?version=${randomUUID()}`,
-      unreachable: () => awsProvider(`http://127.0.0.1:${unreachablePort}`),
+      unreachable: () => unreachable,
     };
   },
 });
@@ -90,7 +93,7 @@ describe('aws-sm provider', () => {
   });
 
   it('pins a version by id and by staging label', async () => {
-    const provider = awsProvider();
+    const provider = await awsProvider();
     const resolve = (raw: string) => provider.resolve(parseSecretReference(raw));
     expect(await resolve(`aws-sm://${prefix}/pg?version=${previousVersionId}#password`)).toBe(
       previous.password,
@@ -100,7 +103,7 @@ describe('aws-sm provider', () => {
   });
 
   it('returns SecretBinary base64-encoded', async () => {
-    const provider = awsProvider();
+    const provider = await awsProvider();
     expect(await provider.resolve(parseSecretReference(`aws-sm://${prefix}/keystore`))).toBe(
       Buffer.from([0, 1, 2, 250, 251]).toString('base64'),
     );
@@ -124,14 +127,16 @@ describe('aws-sm provider', () => {
   });
 
   it('reports a static-key reference that does not resolve, naming that reference', async () => {
-    const [provider] = builtInSecretProviders({
-      environment: {},
-      aws: {
-        region: 'us-east-1',
-        endpoint: peers.motoUrl,
-        staticCredentials: { accessKeyId: 'env://SDR_NO_KEY', secretAccessKey: 'env://SDR_NO_SECRET' },
-      },
-    }).filter((p) => p.scheme === 'aws-sm');
+    const [provider] = (
+      await builtInSecretProviders({
+        environment: {},
+        aws: {
+          region: 'us-east-1',
+          endpoint: peers.motoUrl,
+          staticCredentials: { accessKeyId: 'env://SDR_NO_KEY', secretAccessKey: 'env://SDR_NO_SECRET' },
+        },
+      })
+    ).filter((p) => p.scheme === 'aws-sm');
     await expect(provider!.resolve(parseSecretReference(`aws-sm://${prefix}/pg`))).rejects.toMatchObject({
       code: 'SDR_ERR_SECRET_NOT_FOUND',
       message: expect.stringMatching(/env:\/\/SDR_NO_(KEY|SECRET)/),
@@ -222,18 +227,20 @@ describe('aws-sm provider, identity without secretsmanager:GetSecretValue', () =
   });
 
   it('fails with SDR_ERR_SECRET_DENIED naming the reference and the reason, once, without a value', async () => {
-    const [provider] = builtInSecretProviders({
-      environment: { SDR_TEST_AWS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE', SDR_TEST_AWS_SECRET: secretKey },
-      aws: {
-        region: 'us-east-1',
-        endpoint: gateway.url,
-        timeoutMs: 2_000,
-        staticCredentials: {
-          accessKeyId: 'env://SDR_TEST_AWS_KEY_ID',
-          secretAccessKey: 'env://SDR_TEST_AWS_SECRET',
+    const [provider] = (
+      await builtInSecretProviders({
+        environment: { SDR_TEST_AWS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE', SDR_TEST_AWS_SECRET: secretKey },
+        aws: {
+          region: 'us-east-1',
+          endpoint: gateway.url,
+          timeoutMs: 2_000,
+          staticCredentials: {
+            accessKeyId: 'env://SDR_TEST_AWS_KEY_ID',
+            secretAccessKey: 'env://SDR_TEST_AWS_SECRET',
+          },
         },
-      },
-    }).filter((p) => p.scheme === 'aws-sm');
+      })
+    ).filter((p) => p.scheme === 'aws-sm');
     const before = gateway.reads;
     let error: unknown;
     try {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAzureKeyVaultProvider } from '../../secrets/azure-kv/index.js';
 import { builtInSecretProviders, parseSecretReference } from '../../secrets/index.js';
-import { secretSettingsFrom } from '../../secrets/settings.js';
+import { compileConfig } from '../../runtime/config.js';
 import { makeLocalTls } from '../../scripts/local-stack.js';
 import {
   startAzureKeyVaultDouble,
@@ -102,19 +102,21 @@ describe('azure-kv provider', () => {
   });
 
   it('is registered only when configured, and reports a client-secret reference that does not resolve', async () => {
-    expect(builtInSecretProviders({}).map((p) => p.scheme)).not.toContain('azure-kv');
-    const [provider] = builtInSecretProviders({
-      environment: {},
-      azure: {
-        ...options(),
-        credential: {
-          method: 'client-secret',
-          tenantId: 't',
-          clientId: 'c',
-          clientSecret: 'env://SDR_NOT_SET',
+    expect((await builtInSecretProviders({})).map((p) => p.scheme)).not.toContain('azure-kv');
+    const [provider] = (
+      await builtInSecretProviders({
+        environment: {},
+        azure: {
+          ...options(),
+          credential: {
+            method: 'client-secret',
+            tenantId: 't',
+            clientId: 'c',
+            clientSecret: 'env://SDR_NOT_SET',
+          },
         },
-      },
-    }).filter((p) => p.scheme === 'azure-kv');
+      })
+    ).filter((p) => p.scheme === 'azure-kv');
     await expect(
       provider!.resolve(parseSecretReference('azure-kv://sdr-vault/pg-prod')),
     ).rejects.toMatchObject({
@@ -162,26 +164,29 @@ describe('azure-kv provider with Microsoft Entra ID credentials', () => {
   });
 
   /** The provider as the runtime builds it from SDR_* settings, pointed at the doubles. */
-  function providerFrom(settings: Record<string, string>, environment: NodeJS.ProcessEnv = {}) {
-    const { providers } = secretSettingsFrom({
-      SDR_AZURE_KV_TENANT_ID: double.tenantId,
-      SDR_AZURE_KV_AUTHORITY_HOST: entra.authorityHost,
-      SDR_AZURE_KV_DISABLE_INSTANCE_DISCOVERY: 'true',
-      SDR_AZURE_KV_CA_FILE: caFile,
-      SDR_AZURE_KV_URL_TEMPLATE: `http://127.0.0.1:${double.port}/{vault}`,
-      SDR_AZURE_KV_TIMEOUT_MS: '2000',
-      ...settings,
-    });
+  async function providerFrom(settings: Record<string, string>, environment: NodeJS.ProcessEnv = {}) {
+    const { secretProviders: providers } = compileConfig(
+      {
+        SDR_AZURE_KV_TENANT_ID: double.tenantId,
+        SDR_AZURE_KV_AUTHORITY_HOST: entra.authorityHost,
+        SDR_AZURE_KV_DISABLE_INSTANCE_DISCOVERY: 'true',
+        SDR_AZURE_KV_CA_FILE: caFile,
+        SDR_AZURE_KV_URL_TEMPLATE: `http://127.0.0.1:${double.port}/{vault}`,
+        SDR_AZURE_KV_TIMEOUT_MS: '2000',
+        ...settings,
+      },
+      { scope: 'local' },
+    );
     const azure = {
       ...providers.azure!,
       disableChallengeResourceVerification: true,
       allowInsecureConnection: true,
     };
-    return builtInSecretProviders({ azure, environment }).find((p) => p.scheme === 'azure-kv')!;
+    return (await builtInSecretProviders({ azure, environment })).find((p) => p.scheme === 'azure-kv')!;
   }
 
   it('client-secret: exchanges the referenced client secret for a token the vault accepts', async () => {
-    const provider = providerFrom(
+    const provider = await providerFrom(
       {
         SDR_AZURE_KV_CREDENTIAL: 'client-secret',
         SDR_AZURE_KV_CLIENT_ID: 'sdr-client-secret-app',
@@ -203,7 +208,7 @@ describe('azure-kv provider with Microsoft Entra ID credentials', () => {
 
   it('client-secret: a wrong secret is denied without the secret in the error', async () => {
     const wrong = `wrong-secret-${randomUUID()}`;
-    const provider = providerFrom(
+    const provider = await providerFrom(
       {
         SDR_AZURE_KV_CREDENTIAL: 'client-secret',
         SDR_AZURE_KV_CLIENT_ID: 'sdr-client-secret-app',
@@ -226,7 +231,7 @@ describe('azure-kv provider with Microsoft Entra ID credentials', () => {
   });
 
   it('workload-identity: presents the federated token file as the client assertion', async () => {
-    const provider = providerFrom({
+    const provider = await providerFrom({
       SDR_AZURE_KV_CREDENTIAL: 'workload-identity',
       SDR_AZURE_KV_CLIENT_ID: 'sdr-workload-app',
       SDR_AZURE_KV_TOKEN_FILE: tokenFile,
@@ -246,7 +251,7 @@ describe('azure-kv provider with Microsoft Entra ID credentials', () => {
     const otherFile = join(dir, 'other-token');
     const other = `stale-federated-${randomUUID()}`;
     writeFileSync(otherFile, other);
-    const provider = providerFrom({
+    const provider = await providerFrom({
       SDR_AZURE_KV_CREDENTIAL: 'workload-identity',
       SDR_AZURE_KV_CLIENT_ID: 'sdr-workload-app',
       SDR_AZURE_KV_TOKEN_FILE: otherFile,
@@ -264,7 +269,7 @@ describe('azure-kv provider with Microsoft Entra ID credentials', () => {
   });
 
   it('does not trust the authority without the CA file', async () => {
-    const provider = providerFrom(
+    const provider = await providerFrom(
       {
         SDR_AZURE_KV_CREDENTIAL: 'client-secret',
         SDR_AZURE_KV_CLIENT_ID: 'sdr-client-secret-app',

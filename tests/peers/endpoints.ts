@@ -13,6 +13,10 @@ export const peers = {
     master: 'sdrmaster',
     firstPort: Number(process.env.SDR_TEST_SENTINEL_PORT ?? '26379'),
   },
+  /** tests/peers/redis-lru.sh: a Redis with maxmemory-policy allkeys-lru, which the runtime must refuse. */
+  redisLruUrl:
+    process.env.SDR_TEST_REDIS_LRU_URL ??
+    `redis://127.0.0.1:${process.env.SDR_TEST_REDIS_LRU_PORT ?? '6390'}`,
   postgres: {
     host: '127.0.0.1',
     port: Number(process.env.SDR_TEST_PG_PORT ?? '5432'),

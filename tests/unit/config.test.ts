@@ -92,12 +92,6 @@ describe('compileConfig', () => {
 });
 
 describe('secret store settings', () => {
-  it('lists every variable the secret settings read', () => {
-    const source = readFileSync(new URL('../../secrets/settings.ts', import.meta.url), 'utf8');
-    const read = new Set([...source.matchAll(/'(SDR_[A-Z0-9_]+)'/g)].map((m) => m[1]));
-    expect([...read].filter((name) => !SETTING_NAMES.includes(name as string))).toEqual([]);
-  });
-
   it('compiles Vault settings into the runtime config and reports their problems with the rest', () => {
     const config = compileConfig({
       ...minimal,
@@ -113,5 +107,74 @@ describe('secret store settings', () => {
         SDR_CONCURRENCY: 'x',
       }).join('\n'),
     ).toMatch(/SDR_CONCURRENCY[\s\S]*SDR_VAULT_ROLE_ID_FILE/);
+  });
+});
+
+describe('names that are not settings', () => {
+  it('refuses an unknown SDR_* variable, naming the closest known one', () => {
+    expect(problemsOf({ ...minimal, SDR_REDIS_URI: 'redis://x' })).toEqual([
+      'SDR_REDIS_URI: unknown variable — did you mean SDR_REDIS_URL? (the settings are listed in .env.example)',
+    ]);
+    expect(problemsOf({ ...minimal, SDR_HEALTH_PROT: '1' })[0]).toContain('did you mean SDR_HEALTH_PORT?');
+    expect(problemsOf({ ...minimal, SDR_SOMETHING_ELSE_ENTIRELY: '1' })[0]).toBe(
+      'SDR_SOMETHING_ELSE_ENTIRELY: unknown variable (the settings are listed in .env.example)',
+    );
+  });
+
+  it('refuses an unknown key in SDR_CONFIG_FILE the same way', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sdr-config-'));
+    writeFileSync(join(dir, 'sdr.yaml'), 'SDR_CONCURENCY: 9\n');
+    expect(problemsOf({ ...minimal, SDR_CONFIG_FILE: join(dir, 'sdr.yaml') })[0]).toMatch(
+      /^SDR_CONCURENCY: unknown key in SDR_CONFIG_FILE .* did you mean SDR_CONCURRENCY\?/,
+    );
+  });
+
+  it('accepts the _FILE form of every setting, the test-only prefixes and names env:// references use', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sdr-config-'));
+    const connections = join(dir, 'connections.yaml');
+    writeFileSync(
+      connections,
+      'connections:\n  - {name: pg, type: postgres, secrets: {password: "env://SDR_PG_PASSWORD"}}\n',
+    );
+    const redisUrlFile = join(dir, 'redis-url');
+    writeFileSync(redisUrlFile, 'redis://127.0.0.1:6379\n');
+    expect(() =>
+      compileConfig({
+        ...minimal,
+        SDR_REDIS_URL_FILE: redisUrlFile,
+        SDR_TEST_PEERS: 'redis',
+        SDR_PEER_DIR: '/tmp/peers',
+        SDR_BENCH_TABLES: '10',
+        SDR_CONNECTIONS_FILE: connections,
+        SDR_PG_PASSWORD: 'secret',
+        SDR_AWS_SM_REGION: 'eu-west-1',
+        SDR_AWS_SM_ACCESS_KEY_ID_REF: 'env://SDR_AWS_KEY',
+        SDR_AWS_SM_SECRET_ACCESS_KEY_REF: 'env://SDR_AWS_SECRET',
+        SDR_AWS_KEY: 'k',
+        SDR_AWS_SECRET: 's',
+      }),
+    ).not.toThrow();
+  });
+
+  it('names the _FILE variable when a path is given where the key or token belongs', () => {
+    expect(problemsOf({ ...minimal, SDR_CLOUD_PUBLIC_KEY: '/run/secrets/sdr-cloud-key.pem' })).toEqual([
+      'SDR_CLOUD_PUBLIC_KEY: holds a file path (/run/secrets/sdr-cloud-key.pem), not the value itself; set SDR_CLOUD_PUBLIC_KEY_FILE=/run/secrets/sdr-cloud-key.pem instead',
+    ]);
+    expect(problemsOf({ ...minimal, SDR_AGENT_TOKEN: './token.txt' })[0]).toContain(
+      'set SDR_AGENT_TOKEN_FILE=./token.txt instead',
+    );
+  });
+
+  it('parses booleans with one grammar everywhere', () => {
+    const config = compileConfig({ ...minimal, SDR_HEALTH_ENABLED: 'yes', SDR_AWS_SM_ENABLED: 'yes' });
+    expect(config.health.enabled).toBe(true);
+    expect(config.secretProviders.aws).toEqual({});
+    expect(problemsOf({ ...minimal, SDR_AWS_SM_ENABLED: 'maybe' })).toEqual([
+      'SDR_AWS_SM_ENABLED: expected true or false',
+    ]);
+  });
+
+  it('needs no cloud settings for a local command', () => {
+    expect(compileConfig({}, { scope: 'local' })).toMatchObject({ cloudUrl: '', agentToken: '' });
   });
 });

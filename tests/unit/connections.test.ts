@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConnections } from '../../runtime/connections.js';
 import { builtInSecretProviders, SecretResolver } from '../../secrets/index.js';
 
-const resolver = new SecretResolver(builtInSecretProviders(), 0);
+const resolver = new SecretResolver(await builtInSecretProviders(), 0);
 const validators = {
   adapterTypes: ['postgres'],
   validateSecretReference: (ref: string) => resolver.validate(ref),

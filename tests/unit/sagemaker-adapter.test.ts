@@ -9,7 +9,7 @@ import {
   modelRecord,
   tuningJobRecord,
 } from '../../adapters/sagemaker/records.js';
-import { builtInAdapters } from '../../adapters/index.js';
+import { ADAPTER_TYPES, loadAdapters } from '../../adapters/index.js';
 
 const sourceDir = new URL('../../adapters/sagemaker/', import.meta.url);
 const sources = readdirSync(sourceDir)
@@ -43,8 +43,9 @@ describe('sagemaker adapter is read-only', () => {
     expect(new Set(actions)).toEqual(new Set([...commandsUsed()].map((op) => `sagemaker:${op}`)));
   });
 
-  it('is registered as the sagemaker adapter', () => {
-    expect(builtInAdapters().map((a) => a.type)).toContain('sagemaker');
+  it('is registered as the sagemaker adapter', async () => {
+    expect(ADAPTER_TYPES).toContain('sagemaker');
+    expect((await loadAdapters(['sagemaker'])).map((a) => a.type)).toEqual(['sagemaker']);
   });
 });
 

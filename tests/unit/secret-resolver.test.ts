@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { Codes, SdrError } from '../../protocol/index.js';
-import { DEFAULT_SECRET_CACHE_TTL_MS, SecretResolver } from '../../secrets/index.js';
+import {
+  assertReferenceResolvable,
+  DEFAULT_SECRET_CACHE_TTL_MS,
+  SecretResolver,
+} from '../../secrets/index.js';
 import type { SecretProvider, SecretReference } from '../../secrets/index.js';
 import { assertNoCanary, findCanary } from '../support/canary.js';
 
@@ -171,5 +175,34 @@ describe('findCanary', () => {
     expect(findCanary(Buffer.from(`frame:${canary}`), canary)).toBe('$');
     expect(findCanary(Buffer.from(canary).toString('base64'), canary)).toBe('$');
     expect(findCanary({ clean: 'nothing here' }, canary)).toBeUndefined();
+  });
+});
+
+describe('a reference to a store nobody configured', () => {
+  it.each([
+    ['vault://secret/pg#password', 'set SDR_VAULT_ADDR'],
+    ['aws-sm://prod/pg', 'set SDR_AWS_SM_ENABLED=true (or SDR_AWS_SM_REGION)'],
+    ['azure-kv://vault/pg', 'set SDR_AZURE_KV_CREDENTIAL'],
+    ['gcp-sm://pg', 'set SDR_GCP_SM_ENABLED=true (or SDR_GCP_SM_PROJECT)'],
+  ])('%s names the setting that turns its store on', async (reference, fix) => {
+    const resolver = new SecretResolver([], 0);
+    expect(() => resolver.validate(reference)).toThrow(
+      expect.objectContaining({
+        code: 'SDR_ERR_SECRET_PROVIDER_NOT_CONFIGURED',
+        message: expect.stringContaining(fix),
+      }),
+    );
+    await expect(resolver.resolve(reference)).rejects.toMatchObject({
+      code: 'SDR_ERR_SECRET_PROVIDER_NOT_CONFIGURED',
+    });
+  });
+
+  it('a scheme no store answers still lists the known ones', () => {
+    expect(() => assertReferenceResolvable('keychain://pg', ['env', 'file'])).toThrow(
+      expect.objectContaining({
+        code: 'SDR_ERR_SECRET_PROVIDER_UNKNOWN',
+        message: expect.stringContaining('env, file'),
+      }),
+    );
   });
 });
