@@ -66,4 +66,6 @@ EXPOSE 9464
 # Ready = the tunnel is up and Redis answers, so an orchestrator sees a runtime that cannot work.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.SDR_HEALTH_PORT||9464)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["node", "dist/runtime/main.js"]
+# The sdr CLI: `start` (the daemon) by default; `docker compose run --rm runtime check` runs the preflight.
+ENTRYPOINT ["node", "dist/runtime/cli.js"]
+CMD ["start"]
