@@ -23,6 +23,7 @@ import {
 } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cloudApi, type LocalStack, startLocalStack, waitForJob } from '../../scripts/local-stack.js';
+import { scaled } from '../../scripts/time-scale.js';
 import type { StoreOptions } from '../../storage/index.js';
 import { peers } from '../peers/endpoints.js';
 import { HoldProxy } from '../support/hold-proxy.js';
@@ -185,8 +186,9 @@ beforeAll(async () => {
       SDR_UPLOAD_MAX_TRIES: '3',
       SDR_JOB_ATTEMPTS: '2',
       SDR_JOB_BACKOFF_MS: '100',
-      SDR_JOB_LOCK_MS: '5000',
-      SDR_JOB_STALLED_INTERVAL_MS: '2000',
+      // Scaled with the machine's load: a lock renewal late past the lock would count as a stall.
+      SDR_JOB_LOCK_MS: String(scaled(5_000)),
+      SDR_JOB_STALLED_INTERVAL_MS: String(scaled(2_000)),
     },
   });
 }, 300_000);
