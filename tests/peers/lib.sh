@@ -25,6 +25,10 @@ die() { echo "peers: $*" >&2; exit 1; }
 apt_install() {
   if [ "$(id -u)" != "0" ]; then die "$1 is missing; install it with: sudo apt-get install -y $*"; fi
   say "installing $* from Debian packages"
+  # Debian's slim images (debian:bookworm-slim, a minbase debootstrap trimmed like it) drop /usr/share/man,
+  # and openjdk's postinst fails linking java.1 there (Debian #863199), leaving dpkg broken for every later
+  # install: the directory is all it needs.
+  mkdir -p /usr/share/man/man1
   # Peers start in parallel and dpkg takes one installer at a time: queue behind our own lock, and
   # behind apt's (another installer on the machine) for up to ten minutes.
   (
@@ -62,6 +66,37 @@ python_venv() {
   "$dir/bin/python" -m pip install -q --disable-pip-version-check "$@" >>"$dir.log" 2>&1 \
     || { rm -rf "$dir"; die "pip install $want failed; see $dir.log"; }
   echo "$want" >"$dir/.sdr-requirements"
+}
+
+# go_toolchain VERSION: a Go of at least VERSION (the `go` line of the module to build) first on PATH.
+# Debian's golang is older than most modules ask for, so where the machine's is missing or too old the
+# toolchain comes from the Go module proxy as the module golang.org/toolchain (what `go` itself fetches for
+# GOTOOLCHAIN), cached in $SDR_PEER_CACHE. The proxy is $GOPROXY's first URL, else proxy.golang.org.
+go_toolchain() {
+  local want="$1" have version dir arch proxy tmp
+  have=$(go env GOVERSION 2>/dev/null || true)
+  have="${have#go}"
+  if [ -n "$have" ] && [ "$(printf '%s\n%s\n' "$want" "$have" | sort -V | head -1)" = "$want" ]; then return 0; fi
+  version="${SDR_GO_VERSION:-1.26.11}"
+  case "$(uname -m)" in x86_64) arch=amd64 ;; aarch64) arch=arm64 ;; *) arch="$(uname -m)" ;; esac
+  dir="$SDR_PEER_CACHE/go-$version"
+  if [ ! -x "$dir/bin/go" ]; then
+    command -v curl >/dev/null || apt_install curl
+    command -v unzip >/dev/null || apt_install unzip
+    proxy="${GOPROXY:-}"
+    proxy="${proxy%%[,|]*}"
+    case "$proxy" in http*) ;; *) proxy=https://proxy.golang.org ;; esac
+    say "fetching Go $version from the Go module proxy (golang.org/toolchain, $proxy)"
+    tmp="$dir.tmp"
+    rm -rf "$tmp" && mkdir -p "$tmp"
+    curl -fsSL --retry 3 -o "$tmp/go.zip" "$proxy/golang.org/toolchain/@v/v0.0.1-go$version.linux-$arch.zip" \
+      && unzip -q "$tmp/go.zip" -d "$tmp" \
+      || { rm -rf "$tmp"; die "fetching Go $version (golang.org/toolchain) from $proxy failed"; }
+    rm -rf "$dir" && mv "$tmp/golang.org/toolchain@v0.0.1-go$version.linux-$arch" "$dir" && rm -rf "$tmp"
+    # Module zips keep no file modes; go's own toolchain switch marks these executable the same way.
+    chmod +x "$dir"/bin/* "$dir"/pkg/tool/*/*
+  fi
+  export PATH="$dir/bin:$PATH" GOTOOLCHAIN=local
 }
 
 # wait_for "description" seconds command...: the seconds are stretched by the tests' time scale
