@@ -128,14 +128,22 @@ http_ok() {
 # start_postgres PORT DATA_DIR LOG_NAME [extra -c settings...]: initdb (superuser postgres, password
 # postgres) if DATA_DIR is new, then pg_ctl start on 127.0.0.1:PORT. Runs as the postgres user when root.
 # A PG_HBA variable, when set, replaces the cluster's pg_hba.conf before start.
-start_postgres() {
-  local port="$1" data="$2" name="$3"; shift 3
+# postgres_bin: the newest installed PostgreSQL's bin directory, installing Debian's postgresql (and with it
+# the postgres user) first if there is none.
+postgres_bin() {
   local bin
   bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
   if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
     apt_install postgresql
     bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
   fi
+  echo "$bin"
+}
+
+start_postgres() {
+  local port="$1" data="$2" name="$3"; shift 3
+  local bin
+  bin=$(postgres_bin)
   installed
   pg_run() { if [ "$(id -u)" = "0" ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
   if [ "$(id -u)" = "0" ]; then chown postgres "$SDR_PEER_DIR" 2>/dev/null || true; chmod 755 "$SDR_PEER_DIR"; fi
