@@ -4,16 +4,26 @@
 #   bash tests/fresh-machine/run.sh            # both commands; SDR_FRESH_COMMANDS=test for only the tests
 # The image is Debian's own packages, made offline: debian:bookworm-slim when tests/peers/images.sh has
 # made it (debootstrap), otherwise a debootstrap (minbase) of our own imported as sdr-fresh/debian:bookworm.
-# The container gets its own network namespace (its peers never meet this machine's) and this machine's
-# CA bundle, for registries reached through a TLS-inspecting proxy. Where no Docker engine can start,
-# it says why in one line and exits 0. Results: $OUT/result.txt and the full log in $OUT/run.log.
+# The container gets its own network namespace (its peers never meet this machine's). What a user behind
+# a proxy would configure is passed in, nothing else:
+#   SDR_FRESH_CA        CA bundle the registries' certificates chain to (default this machine's
+#                       /etc/ssl/certs/ca-certificates.crt: a TLS-inspecting proxy's CA lives there)
+#   HTTP(S)_PROXY, NO_PROXY (either case), PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_DEFAULT_TIMEOUT,
+#   npm_config_registry, GOPROXY, MAVEN_OPTS   passed through when set (apt, pip, npm, curl honour the
+#                       proxy variables; Maven takes its proxy from MAVEN_OPTS' -Dhttps.proxyHost=…)
+#   SDR_DEBIAN_MIRROR   Debian mirror of the image (tests/peers/images.sh or the debootstrap below)
+#   SDR_FRESH_CI=true   run as CI does (a peer that cannot start fails the run). Off by default, as for
+#                       a new user: then the container test, which needs a Docker engine an unprivileged
+#                       container cannot start, skips with one line.
+# Where no Docker engine can start here, it says why in one line and exits 0. Results:
+# $OUT/result.txt, the full log in $OUT/run.log, the container's peer logs (apt.log …) in $OUT/peers.
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 OUT="${SDR_FRESH_OUT:-/tmp/sdr-fresh-machine}"
 CA="${SDR_FRESH_CA:-/etc/ssl/certs/ca-certificates.crt}"
 COMMANDS="${SDR_FRESH_COMMANDS:-demo test}"
 MIRROR="${SDR_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-mkdir -p "$OUT/peers"
+rm -rf "$OUT/peers" && mkdir -p "$OUT/peers"
 say() { echo "fresh-machine: $*" >&2; }
 skip() { echo "fresh-machine: not run: $*"; exit 0; }
 
@@ -90,16 +100,40 @@ echo "RESULT container total $(( $(t) - started )) s"
 exit "$status"
 INSIDE
 
+passed=()
+for name in HTTP_PROXY HTTPS_PROXY NO_PROXY http_proxy https_proxy no_proxy PIP_INDEX_URL PIP_EXTRA_INDEX_URL \
+  PIP_DEFAULT_TIMEOUT npm_config_registry GOPROXY MAVEN_OPTS; do
+  [ -z "${!name:-}" ] || passed+=(-e "$name=${!name}")
+done
+[ "${SDR_FRESH_CI:-}" != true ] || passed+=(-e CI=true)
+
 say "running the README's commands ($COMMANDS) for $rev in $IMAGE (log: $OUT/run.log)"
 started=$SECONDS
-docker run --rm --name "sdr-fresh-$$" \
-  -e CI=true -e SDR_FRESH_COMMANDS="$COMMANDS" \
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+name="sdr-fresh-$$"
+docker run --rm --name "$name" \
+  "${passed[@]}" -e SDR_FRESH_COMMANDS="$COMMANDS" \
   -v "$OUT/peers:/tmp/sdr-peers" -v "$OUT/source.tar:/source.tar:ro" -v "$CA:/host-ca.crt:ro" -v "$OUT/inside.sh:/inside.sh:ro" \
-  "$IMAGE" bash /inside.sh >"$OUT/run.log" 2>&1
+  "$IMAGE" bash /inside.sh >"$OUT/run.log" 2>&1 &
+runner=$!
+# Peak resident memory of everything in the container (its peers included), from its memory cgroup:
+# anonymous memory only, as tests/support/measure.sh counts it (cgroup v1 total_rss, v2 anon).
+peak=0 id=""
+while kill -0 "$runner" 2>/dev/null; do
+  [ -n "$id" ] || id=$(docker inspect -f '{{.Id}}' "$name" 2>/dev/null || true)
+  for stat in "/sys/fs/cgroup/memory/docker/$id/memory.stat" "/sys/fs/cgroup/system.slice/docker-$id.scope/memory.stat"; do
+    [ -n "$id" ] && [ -r "$stat" ] || continue
+    now=$(awk '$1 == "total_rss" || $1 == "anon" { print $2; exit }' "$stat" 2>/dev/null)
+    [ "${now:-0}" -le "$peak" ] || peak=$now
+  done
+  sleep 2
+done
+wait "$runner"
 status=$?
 {
-  echo "fresh-machine: $(date -u +%FT%TZ) commit $rev, image $IMAGE, load $(cut -d' ' -f1-3 /proc/loadavg) at end"
+  echo "fresh-machine: $(date -u +%FT%TZ) commit $rev, image $IMAGE, load $load_start at start, $(cut -d' ' -f1-3 /proc/loadavg) at end"
   grep '^RESULT ' "$OUT/run.log" | sed 's/^RESULT /fresh-machine: /'
+  awk -v p="$peak" 'BEGIN { printf "fresh-machine: container peak RSS %.2f GB%s\n", p / 1073741824, p ? "" : " (no memory cgroup readable)" }'
   echo "fresh-machine: exit $status, wall $((SECONDS - started)) s including the container's apt-get of nodejs/npm"
 } | tee "$OUT/result.txt"
 exit "$status"

@@ -10,6 +10,10 @@ no_engine() {
   exit 0
 }
 if ! docker info >/dev/null 2>&1; then
+  # dockerd mounts and makes cgroups: without CAP_SYS_ADMIN (an unprivileged container, such as the
+  # fresh-machine test's) it cannot start, so say so before installing it.
+  cap_eff=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
+  [ $(((0x${cap_eff:-0} >> 21) & 1)) = 1 ] || no_engine "no Docker engine answers and none can start here (no CAP_SYS_ADMIN: an unprivileged container)"
   if ! command -v dockerd >/dev/null; then
     [ "$(id -u)" = "0" ] || no_engine "no Docker engine and not root to install one (apt-get install docker.io)"
     apt_install docker.io

@@ -9,7 +9,8 @@ BIN_DIR="${SDR_PEER_BIN:-/opt/sdr-peers/bin}"
 BIN="$BIN_DIR/fake-gcs-server-$VERSION"
 if port_open "$PORT"; then exit 0; fi
 if [ ! -x "$BIN" ]; then
-  command -v go >/dev/null || die "fake-gcs-server is missing and Go is not installed to build it"
+  # fake-gcs-server v1.56's go.mod asks for Go 1.26.
+  go_toolchain "${SDR_TEST_GCS_GO:-1.26}"
   say "building fake-gcs-server $VERSION from the Go module proxy (once per machine)"
   mkdir -p "$BIN_DIR" "$SDR_PEER_DIR/gobin"
   GOBIN="$SDR_PEER_DIR/gobin" go install "github.com/fsouza/fake-gcs-server@$VERSION" >"$SDR_PEER_DIR/fake-gcs-build.log" 2>&1 \

@@ -25,6 +25,10 @@ die() { echo "peers: $*" >&2; exit 1; }
 apt_install() {
   if [ "$(id -u)" != "0" ]; then die "$1 is missing; install it with: sudo apt-get install -y $*"; fi
   say "installing $* from Debian packages"
+  # Debian's slim images (debian:bookworm-slim, a minbase debootstrap trimmed like it) drop /usr/share/man,
+  # and openjdk's postinst fails linking java.1 there (Debian #863199), leaving dpkg broken for every later
+  # install: the directory is all it needs.
+  mkdir -p /usr/share/man/man1
   # Peers start in parallel and dpkg takes one installer at a time: queue behind our own lock, and
   # behind apt's (another installer on the machine) for up to ten minutes.
   (
@@ -64,6 +68,37 @@ python_venv() {
   echo "$want" >"$dir/.sdr-requirements"
 }
 
+# go_toolchain VERSION: a Go of at least VERSION (the `go` line of the module to build) first on PATH.
+# Debian's golang is older than most modules ask for, so where the machine's is missing or too old the
+# toolchain comes from the Go module proxy as the module golang.org/toolchain (what `go` itself fetches for
+# GOTOOLCHAIN), cached in $SDR_PEER_CACHE. The proxy is $GOPROXY's first URL, else proxy.golang.org.
+go_toolchain() {
+  local want="$1" have version dir arch proxy tmp
+  have=$(go env GOVERSION 2>/dev/null || true)
+  have="${have#go}"
+  if [ -n "$have" ] && [ "$(printf '%s\n%s\n' "$want" "$have" | sort -V | head -1)" = "$want" ]; then return 0; fi
+  version="${SDR_GO_VERSION:-1.26.11}"
+  case "$(uname -m)" in x86_64) arch=amd64 ;; aarch64) arch=arm64 ;; *) arch="$(uname -m)" ;; esac
+  dir="$SDR_PEER_CACHE/go-$version"
+  if [ ! -x "$dir/bin/go" ]; then
+    command -v curl >/dev/null || apt_install curl
+    command -v unzip >/dev/null || apt_install unzip
+    proxy="${GOPROXY:-}"
+    proxy="${proxy%%[,|]*}"
+    case "$proxy" in http*) ;; *) proxy=https://proxy.golang.org ;; esac
+    say "fetching Go $version from the Go module proxy (golang.org/toolchain, $proxy)"
+    tmp="$dir.tmp"
+    rm -rf "$tmp" && mkdir -p "$tmp"
+    curl -fsSL --retry 3 -o "$tmp/go.zip" "$proxy/golang.org/toolchain/@v/v0.0.1-go$version.linux-$arch.zip" \
+      && unzip -q "$tmp/go.zip" -d "$tmp" \
+      || { rm -rf "$tmp"; die "fetching Go $version (golang.org/toolchain) from $proxy failed"; }
+    rm -rf "$dir" && mv "$tmp/golang.org/toolchain@v0.0.1-go$version.linux-$arch" "$dir" && rm -rf "$tmp"
+    # Module zips keep no file modes; go's own toolchain switch marks these executable the same way.
+    chmod +x "$dir"/bin/* "$dir"/pkg/tool/*/*
+  fi
+  export PATH="$dir/bin:$PATH" GOTOOLCHAIN=local
+}
+
 # wait_for "description" seconds command...: the seconds are stretched by the tests' time scale
 # (SDR_TEST_TIME_SCALE, which vitest.config.ts exports), so a busy machine gets longer.
 wait_for() {
@@ -93,14 +128,22 @@ http_ok() {
 # start_postgres PORT DATA_DIR LOG_NAME [extra -c settings...]: initdb (superuser postgres, password
 # postgres) if DATA_DIR is new, then pg_ctl start on 127.0.0.1:PORT. Runs as the postgres user when root.
 # A PG_HBA variable, when set, replaces the cluster's pg_hba.conf before start.
-start_postgres() {
-  local port="$1" data="$2" name="$3"; shift 3
+# postgres_bin: the newest installed PostgreSQL's bin directory, installing Debian's postgresql (and with it
+# the postgres user) first if there is none.
+postgres_bin() {
   local bin
   bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
   if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
     apt_install postgresql
     bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
   fi
+  echo "$bin"
+}
+
+start_postgres() {
+  local port="$1" data="$2" name="$3"; shift 3
+  local bin
+  bin=$(postgres_bin)
   installed
   pg_run() { if [ "$(id -u)" = "0" ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
   if [ "$(id -u)" = "0" ]; then chown postgres "$SDR_PEER_DIR" 2>/dev/null || true; chmod 755 "$SDR_PEER_DIR"; fi

@@ -9,6 +9,8 @@ if port_open "$PORT"; then exit 0; fi
 peer_lock postgres-tls
 if port_open "$PORT"; then exit 0; fi
 command -v openssl >/dev/null || apt_install openssl
+# PostgreSQL (and its postgres user, who must own the server key) before the certificates.
+postgres_bin >/dev/null
 DATA="$SDR_PEER_DIR/pg-tls-$PORT"
 CERTS="$DATA-certs"
 if [ ! -f "$CERTS/server.pem" ]; then
@@ -21,9 +23,10 @@ if [ ! -f "$CERTS/server.pem" ]; then
     openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 -extfile server.ext -out server.pem
   ) >"$SDR_PEER_DIR/pg-tls-certs.log" 2>&1 || die "openssl could not make test certificates; see $SDR_PEER_DIR/pg-tls-certs.log"
   chmod 644 "$CERTS"/*.pem "$CERTS/ca.key"
-  if [ "$(id -u)" = "0" ]; then chown postgres "$CERTS/server.key"; fi
-  chmod 600 "$CERTS/server.key"
 fi
+# Outside the block above, so a start that failed after making the certificates still gets it right.
+if [ "$(id -u)" = "0" ]; then chown postgres "$CERTS/server.key"; fi
+chmod 600 "$CERTS/server.key"
 PG_HBA='local   all  all                           trust
 hostssl all  +sdr_pg_certs  127.0.0.1/32   cert
 hostssl all  all            127.0.0.1/32   scram-sha-256' start_postgres "$PORT" "$DATA" "pg-tls-$PORT" max_connections=50 ssl=on \
