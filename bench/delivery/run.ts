@@ -189,10 +189,13 @@ async function main(): Promise<void> {
     printTable("moto alone, the S3 run's parts", [
       {
         parts: emulator.parts,
+        'JSONL MB': (emulator.uncompressedBytes / 1e6).toFixed(1),
         'compressed MB': (emulator.compressedBytes / 1e6).toFixed(1),
         'moto put s': emulator.putSeconds.toFixed(1),
         'moto get s': emulator.getSeconds.toFixed(1),
         'gzip s': emulator.gzipSeconds.toFixed(1),
+        'gzip -1 s': emulator.gzipLevel1Seconds.toFixed(1),
+        'gzip -1 MB': (emulator.gzipLevel1Bytes / 1e6).toFixed(1),
         load: emulator.load,
       },
     ]);
@@ -244,13 +247,18 @@ async function motoCost() {
     );
   }
   const putSeconds = seconds(started);
-  const gzipSeconds = await gzipChunked(bodies.map((body) => gunzipSync(body)));
+  const plain = bodies.map((body) => gunzipSync(body));
+  const level6 = await gzipChunked(plain, 6);
+  const level1 = await gzipChunked(plain, 1);
   return {
     parts: keys.length,
     compressedBytes: bodies.reduce((sum, body) => sum + body.length, 0),
     putSeconds,
     getSeconds,
-    gzipSeconds,
+    uncompressedBytes: plain.reduce((sum, body) => sum + body.length, 0),
+    gzipSeconds: level6.seconds,
+    gzipLevel1Seconds: level1.seconds,
+    gzipLevel1Bytes: level1.bytes,
     load: loadAverage(),
   };
 }
