@@ -33,6 +33,8 @@ export interface ExtractionBenchOptions {
   compiled?: { nodeOptions?: readonly string[] };
   /** Delivery mode the job asks for (docs/delivery.md); default the connection's default. */
   delivery?: string;
+  /** Called when the job has just been submitted, where the wall time starts. */
+  onSubmitted?: () => void;
   /** Extra reference-cloud options (bucket readers for bucket delivery). */
   cloud?: Parameters<typeof startLocalStack>[0]['cloud'];
 }
@@ -94,6 +96,7 @@ export async function measureExtraction(options: ExtractionBenchOptions): Promis
         ...(options.delivery && { delivery: { mode: options.delivery } }),
       },
     );
+    options.onSubmitted?.();
     const job = await waitForJob(stack.cloud, jobId, undefined, options.timeoutMs ?? 30 * 60_000);
     const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
     if (job.state !== 'committed' || !job.result) {

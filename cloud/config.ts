@@ -7,6 +7,8 @@ import {
   DEFAULT_RECONCILE_INTERVAL_MS,
   DEFAULT_MAX_FRAME_BYTES,
 } from '../protocol/index.js';
+import type { StoreOptions } from '../storage/index.js';
+import { loadBucketReaders } from './bucket-readers.js';
 
 /** Settings of `npm run cloud`, all present. */
 export interface CloudMainConfig {
@@ -21,6 +23,8 @@ export interface CloudMainConfig {
   maxFrameBytes: number;
   ackDelayMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Read-only views of customers' buckets, for bucket delivery (CLOUD_BUCKET_READERS_FILE). */
+  bucketReaders: StoreOptions[];
 }
 
 const integer = (min: number, max: number) =>
@@ -45,6 +49,7 @@ const envSchema = z
     CLOUD_MAX_FRAME_BYTES: integer(1024, 256 * 1024 * 1024).default(DEFAULT_MAX_FRAME_BYTES),
     CLOUD_ACK_DELAY_MS: integer(0, 600_000).default(0),
     CLOUD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    CLOUD_BUCKET_READERS_FILE: z.string().trim().min(1).optional(),
   })
   .refine((env) => (env.CLOUD_TLS_CERT_FILE === undefined) === (env.CLOUD_TLS_KEY_FILE === undefined), {
     message: 'set both or neither of CLOUD_TLS_CERT_FILE and CLOUD_TLS_KEY_FILE',
@@ -95,5 +100,7 @@ export function loadCloudConfig(env: NodeJS.ProcessEnv): CloudMainConfig {
     maxFrameBytes: e.CLOUD_MAX_FRAME_BYTES,
     ackDelayMs: e.CLOUD_ACK_DELAY_MS,
     logLevel: e.CLOUD_LOG_LEVEL,
+    bucketReaders:
+      e.CLOUD_BUCKET_READERS_FILE === undefined ? [] : loadBucketReaders(e.CLOUD_BUCKET_READERS_FILE, env),
   });
 }

@@ -4,6 +4,7 @@
  */
 import { pino } from 'pino';
 import { describeError } from '../protocol/index.js';
+import type { StoreOptions } from '../storage/index.js';
 import { loadCloudConfig } from './config.js';
 import { type Cloud, createCloud } from './index.js';
 
@@ -11,6 +12,18 @@ function fail(error: unknown): never {
   const { code, message } = describeError(error, 'SDR_ERR_CONFIG_INVALID');
   process.stderr.write(`${code}: ${message.replace(/\s*\n\s*/g, '; ')}\n`);
   process.exit(1);
+}
+
+/** A reader as the start banner names it (never its credentials). */
+function describeReader(reader: StoreOptions): string {
+  switch (reader.provider) {
+    case 's3':
+      return `s3://${reader.bucket}${reader.endpoint ? ` at ${reader.endpoint}` : ''}`;
+    case 'azure':
+      return `${reader.accountUrl.replace(/\/+$/, '')}/${reader.container}`;
+    case 'gcs':
+      return `gs://${reader.bucket}${reader.endpoint ? ` at ${reader.endpoint}` : ''}`;
+  }
 }
 
 async function main(): Promise<void> {
@@ -34,6 +47,7 @@ async function main(): Promise<void> {
       creditWindow: config.creditWindow,
       maxFrameBytes: config.maxFrameBytes,
       ackDelayMs: config.ackDelayMs,
+      bucketReaders: config.bucketReaders,
       logger,
       // A long-running cloud must not keep every frame in memory; only tests inspect them.
       recordFrames: false,
@@ -47,6 +61,7 @@ async function main(): Promise<void> {
       `tunnel:      ${cloud.tunnelUrl}`,
       `admin token: ${cloud.adminToken}`,
       `public key:  ${cloud.publicKeyPath}`,
+      `buckets:     ${config.bucketReaders.map(describeReader).join(', ') || 'none (bucket delivery is refused)'}`,
       '',
     ].join('\n'),
   );

@@ -18,6 +18,7 @@ ports() {
     postgres) echo "${SDR_TEST_PG_PORT:-5432}" ;;
     postgres-tls) echo "${SDR_TEST_PG_TLS_PORT:-5433}" ;;
     moto) echo "${SDR_TEST_MOTO_PORT:-5000}" ;;
+    moto-iam) echo "${SDR_TEST_MOTO_IAM_PORT:-5010}" ;;
     vault) echo "${SDR_TEST_VAULT_PORT:-8200}" ;;
     kafka) echo "${SDR_TEST_KAFKA_PORT:-19092} ${SDR_TEST_KAFKA_SSL_PORT:-19093} ${SDR_TEST_KAFKA_SASL_PORT:-19094}" ;;
     schema-registry) echo "${SDR_TEST_SCHEMA_REGISTRY_PORT:-18081}" ;;
@@ -32,7 +33,7 @@ pidfiles() {
   p=$(ports "$1")
   case "$1" in
     redis) echo "$SDR_PEER_DIR/redis.pid:redis-server" ;;
-    moto) echo "$SDR_PEER_DIR/moto-$p.pid:moto.server" ;;
+    moto | moto-iam) echo "$SDR_PEER_DIR/moto-$p.pid:moto.server" ;;
     vault) echo "$SDR_PEER_DIR/vault-$p.pid:server" ;;
     kafka) echo "$SDR_PEER_DIR/kafka/kafka.pid:kafka.Kafka" ;;
     schema-registry)

@@ -25,6 +25,9 @@ export const peers = {
   },
   /** moto in server mode (AWS API emulator). */
   motoUrl: process.env.SDR_TEST_MOTO_URL ?? `http://127.0.0.1:${process.env.SDR_TEST_MOTO_PORT ?? '5000'}`,
+  /** tests/peers/moto-iam.sh: a moto of its own whose IAM enforcement tests switch on (never the shared one). */
+  motoIamUrl:
+    process.env.SDR_TEST_MOTO_IAM_URL ?? `http://127.0.0.1:${process.env.SDR_TEST_MOTO_IAM_PORT ?? '5010'}`,
   /** tests/peers/kafka.sh: KRaft broker; passwords are the peer's fixed, throwaway test values. */
   kafka: {
     plaintext: `127.0.0.1:${process.env.SDR_TEST_KAFKA_PORT ?? '19092'}`,

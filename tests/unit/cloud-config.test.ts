@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -29,6 +29,7 @@ describe('cloud CLI config', () => {
       maxFrameBytes: 4 * 1024 * 1024,
       ackDelayMs: 0,
       logLevel: 'info',
+      bucketReaders: [],
     });
   });
 
@@ -92,5 +93,98 @@ describe('cloud CLI config', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  describe('CLOUD_BUCKET_READERS_FILE', () => {
+    const withFile = (text: string, run: (file: string, dir: string) => void) => {
+      const dir = mkdtempSync(join(tmpdir(), 'sdr-cloud-readers-'));
+      try {
+        writeFileSync(join(dir, 'readers.yaml'), text);
+        run(join(dir, 'readers.yaml'), dir);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+
+    it('builds one reader per entry, credentials resolved from env:// and file:// references', () => {
+      withFile(
+        [
+          'readers:',
+          '  - provider: s3',
+          '    bucket: acme-sdr',
+          '    endpoint: http://127.0.0.1:5000',
+          '    forcePathStyle: true',
+          '    credentials: { accessKeyId: env://READER_KEY_ID, secretAccessKey: file:///SECRET_FILE }',
+          '  - provider: azure',
+          '    accountUrl: http://127.0.0.1:10000/devstoreaccount1',
+          '    container: sdr-results',
+          '    credentials: { sasToken: env://READER_SAS }',
+          '  - provider: gcs',
+          '    bucket: acme-sdr',
+          '    endpoint: http://127.0.0.1:4443',
+          '    projectId: acme',
+          '',
+        ].join('\n'),
+        (file, dir) => {
+          writeFileSync(join(dir, 'secret'), 'reader-secret\n');
+          const yaml = readFileSync(file, 'utf8').replace('/SECRET_FILE', join(dir, 'secret'));
+          writeFileSync(file, yaml);
+          const config = loadCloudConfig({
+            CLOUD_BUCKET_READERS_FILE: file,
+            READER_KEY_ID: 'reader-id',
+            READER_SAS: 'sv=2024&sig=x',
+          });
+          expect(config.bucketReaders).toEqual([
+            {
+              provider: 's3',
+              bucket: 'acme-sdr',
+              region: 'us-east-1',
+              endpoint: 'http://127.0.0.1:5000',
+              forcePathStyle: true,
+              credentials: { accessKeyId: 'reader-id', secretAccessKey: 'reader-secret' },
+            },
+            {
+              provider: 'azure',
+              accountUrl: 'http://127.0.0.1:10000/devstoreaccount1',
+              container: 'sdr-results',
+              credentials: { sasToken: 'sv=2024&sig=x' },
+            },
+            {
+              provider: 'gcs',
+              bucket: 'acme-sdr',
+              endpoint: 'http://127.0.0.1:4443',
+              projectId: 'acme',
+              credentials: undefined,
+            },
+          ]);
+        },
+      );
+    });
+
+    it('refuses a credential written as a value, an unknown field, an unset variable, never quoting a value', () => {
+      withFile(
+        'readers:\n  - { provider: s3, bucket: acme-sdr, credentials: { accessKeyId: AKIAVALUE, secretAccessKey: env://S } }\n',
+        (file) => {
+          const message = configError({ CLOUD_BUCKET_READERS_FILE: file }).message;
+          expect(message).toContain(`CLOUD_BUCKET_READERS_FILE ${file}: readers.0.credentials.accessKeyId`);
+          expect(message).toContain('never the value itself');
+          expect(message).not.toContain('AKIAVALUE');
+        },
+      );
+      withFile('readers:\n  - { provider: gcs, bucket: acme-sdr, colour: blue }\n', (file) => {
+        expect(configError({ CLOUD_BUCKET_READERS_FILE: file }).message).toMatch(/readers\.0.*colour/);
+      });
+      withFile(
+        'readers:\n  - { provider: s3, bucket: acme-sdr, credentials: { accessKeyId: env://ID, secretAccessKey: env://S } }\n',
+        (file) => {
+          expect(configError({ CLOUD_BUCKET_READERS_FILE: file, ID: 'x' }).message).toContain(
+            'readers.0.credentials.secretAccessKey: env://S is not set',
+          );
+        },
+      );
+      expect(configError({ CLOUD_BUCKET_READERS_FILE: '/nonexistent/readers.yaml' }).message).toContain(
+        'CLOUD_BUCKET_READERS_FILE /nonexistent/readers.yaml: cannot read it',
+      );
+    });
   });
 });
