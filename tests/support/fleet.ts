@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Cloud, createCloud } from '../../cloud/index.js';
 import { type CloudJob, cloudApi } from '../../scripts/local-stack.js';
+import { expect } from 'vitest';
 import { RuntimeProcess } from '../../scripts/runtime-process.js';
+import type { CloudProcess } from './cloud-process.js';
 
 /** One instance of GET /v1/agents/:id. */
 export interface InstanceView {
@@ -21,33 +23,47 @@ export class Fleet {
   readonly processes: RuntimeProcess[] = [];
 
   private constructor(
-    readonly cloud: Cloud,
+    /** The cloud when it runs in this process (undefined when it is a `CloudProcess`). */
+    private readonly inProcess: Cloud | undefined,
+    /** What the admin API needs: the cloud's URL and admin token. */
+    private readonly api: Cloud,
     readonly agentId: string,
     readonly env: Record<string, string>,
   ) {}
 
+  /** The in-process cloud, for tests that drop its connections or read its frames. */
+  get cloud(): Cloud {
+    if (!this.inProcess) throw new Error('this fleet talks to a cloud process; it has no in-process cloud');
+    return this.inProcess;
+  }
+
+  /**
+   * A fleet around a new in-process cloud, or around `cloudProcess` (which the test may kill and restart).
+   * Instances started later read `env`, so a test may point SDR_CLOUD_URL at a fault proxy first.
+   */
   static async start(options: {
     connectionsYaml: string;
     redisUrl: string;
     env?: Record<string, string>;
     cloud?: Partial<Parameters<typeof createCloud>[0]>;
+    cloudProcess?: CloudProcess;
   }): Promise<Fleet> {
     const workDir = mkdtempSync(join(tmpdir(), 'sdr-fleet-'));
-    const cloud = await createCloud({ dataDir: join(workDir, 'cloud'), logger: false, ...options.cloud });
-    const { agentId, token } = await cloudApi<{ agentId: string; token: string }>(
-      cloud,
-      'POST',
-      '/v1/agents',
-      {
-        name: 'fleet',
-      },
-    );
+    const inProcess = options.cloudProcess
+      ? undefined
+      : await createCloud({ dataDir: join(workDir, 'cloud'), logger: false, ...options.cloud });
+    // cloudApi reads only the URL and the admin token.
+    const api = inProcess ?? (options.cloudProcess as unknown as Cloud);
+    const { agentId, token } = await cloudApi<{ agentId: string; token: string }>(api, 'POST', '/v1/agents', {
+      name: 'fleet',
+    });
     const connectionsFile = join(workDir, 'connections.yaml');
     writeFileSync(connectionsFile, options.connectionsYaml);
-    return new Fleet(cloud, agentId, {
-      SDR_CLOUD_URL: cloud.tunnelUrl,
+    const tunnelUrl = inProcess?.tunnelUrl ?? options.cloudProcess!.tunnelUrl;
+    return new Fleet(inProcess, api, agentId, {
+      SDR_CLOUD_URL: tunnelUrl,
       SDR_AGENT_TOKEN: token,
-      SDR_CLOUD_PUBLIC_KEY: cloud.publicKeyPem,
+      SDR_CLOUD_PUBLIC_KEY: inProcess?.publicKeyPem ?? options.cloudProcess!.publicKeyPem,
       SDR_CONNECTIONS_FILE: connectionsFile,
       SDR_REDIS_URL: options.redisUrl,
       SDR_QUEUE_NAME: `sdr-fleet-${randomBytes(4).toString('hex')}`,
@@ -69,7 +85,7 @@ export class Fleet {
   /** The agent's connected instances as the cloud lists them. */
   async instances(): Promise<InstanceView[]> {
     const agent = await cloudApi<{ instances: InstanceView[] }>(
-      this.cloud,
+      this.api,
       'GET',
       `/v1/agents/${this.agentId}`,
     );
@@ -94,7 +110,7 @@ export class Fleet {
 
   async submit(connection: string): Promise<string> {
     const { jobId } = await cloudApi<{ jobId: string }>(
-      this.cloud,
+      this.api,
       'POST',
       `/v1/agents/${this.agentId}/jobs`,
       {
@@ -105,7 +121,7 @@ export class Fleet {
   }
 
   async jobs(): Promise<CloudJob[]> {
-    return await cloudApi<CloudJob[]>(this.cloud, 'GET', `/v1/jobs?agentId=${this.agentId}`);
+    return await cloudApi<CloudJob[]>(this.api, 'GET', `/v1/jobs?agentId=${this.agentId}`);
   }
 
   /** Waits until every job of the agent is final; returns them. */
@@ -132,7 +148,7 @@ export class Fleet {
     await Promise.all(
       this.processes.map((process) => process.stop('SIGTERM', 20_000).catch(() => process.stop('SIGKILL'))),
     );
-    await this.cloud.close();
+    await this.inProcess?.close();
   }
 }
 
@@ -152,4 +168,34 @@ export async function eventually<T>(
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+/**
+ * Every job committed, each with the one result the fixture gives (same record count and sha256): none
+ * failed, none lost, none stuck, none committed with a different (doubled or partial) result.
+ */
+export function expectAllCommittedOnce(jobs: readonly CloudJob[], count: number): void {
+  expect(jobs).toHaveLength(count);
+  const states = jobs.map((job) => `${job.state}${job.error ? ` ${job.error.code}` : ''}`);
+  expect(states.filter((state) => state !== 'committed')).toEqual([]);
+  const digests = new Set(jobs.map((job) => `${job.result?.records}/${job.result?.sha256}`));
+  expect(digests.size).toBe(1);
+}
+
+/** A pseudo-random generator from a seed (mulberry32), so a failing fault schedule can be replayed. */
+export function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** The seed of this run's fault schedule: SDR_FAULT_SEED, or a fresh one (printed by the caller). */
+export function faultSeed(): number {
+  const set = Number(process.env.SDR_FAULT_SEED);
+  return Number.isInteger(set) ? set : Math.floor(Math.random() * 2 ** 31);
 }
