@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { peers } from '../peers/endpoints.js';
 import { CloudProcess } from '../support/cloud-process.js';
-import { eventually, expectAllCommittedOnce, Fleet } from '../support/fleet.js';
+import { expectAllCommittedOnce } from '../support/fault-assertions.js';
+import { eventually, Fleet } from '../support/fleet.js';
 import { PgFixture } from '../support/pg-fixture.js';
 
 // Issue 13 (4): the cloud killed with SIGKILL mid-run and started again on its data directory. Attempts
@@ -72,10 +73,16 @@ describe('the cloud killed with SIGKILL', () => {
         6 * 60_000,
         'every job committed',
         async () =>
-          JSON.stringify((await f.jobs()).map((job) => [job.state, job.error?.code]).filter(([state]) => state !== 'committed')),
+          JSON.stringify(
+            (await f.jobs())
+              .map((job) => [job.state, job.error?.code])
+              .filter(([state]) => state !== 'committed'),
+          ),
       );
       expectAllCommittedOnce(jobs, 15);
-      expect(runtime.lines.filter((line) => line.code === 'SDR_ERR_ATTEMPT_REFUSED' && line.willRetry === false)).toEqual([]);
+      expect(
+        runtime.lines.filter((line) => line.code === 'SDR_ERR_ATTEMPT_REFUSED' && line.willRetry === false),
+      ).toEqual([]);
     },
     10 * 60_000,
   );

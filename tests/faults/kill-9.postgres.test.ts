@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
 import { peers } from '../peers/endpoints.js';
-import { eventually, expectAllCommittedOnce, faultSeed, Fleet, seeded } from '../support/fleet.js';
+import { expectAllCommittedOnce } from '../support/fault-assertions.js';
+import { eventually, faultSeed, Fleet, seeded } from '../support/fleet.js';
 import { PgFixture } from '../support/pg-fixture.js';
 
 // Issue 13: kill -9 of a runtime at random points over 50 jobs, with one instance and with two: every

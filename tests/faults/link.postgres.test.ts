@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { peers } from '../peers/endpoints.js';
-import { eventually, expectAllCommittedOnce, Fleet } from '../support/fleet.js';
+import { expectAllCommittedOnce } from '../support/fault-assertions.js';
+import { eventually, Fleet } from '../support/fleet.js';
 import { PgFixture } from '../support/pg-fixture.js';
 import { TunnelProxy } from '../support/tunnel-proxy.js';
 
@@ -83,7 +84,11 @@ describe('link faults between runtime and cloud', () => {
       );
       p.blackhole(true);
       // Silent, not closed: only liveness can tell (3 heartbeats of 1 s), and it must.
-      await eventually(async () => (tunnelDowns(f) > 0 ? true : undefined), 120_000, 'the tunnel declared down');
+      await eventually(
+        async () => (tunnelDowns(f) > 0 ? true : undefined),
+        120_000,
+        'the tunnel declared down',
+      );
       p.blackhole(false);
       expectAllCommittedOnce(await f.waitAllFinal(5 * 60_000), 10);
     },

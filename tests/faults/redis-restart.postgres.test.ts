@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, expectAllCommittedOnce, Fleet } from '../support/fleet.js';
+import { expectAllCommittedOnce } from '../support/fault-assertions.js';
+import { eventually, Fleet } from '../support/fleet.js';
 import { PgFixture } from '../support/pg-fixture.js';
 import { RedisServer } from '../support/redis-server.js';
 

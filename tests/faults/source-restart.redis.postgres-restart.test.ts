@@ -4,7 +4,8 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../scripts/local-stack.js';
 import { peers } from '../peers/endpoints.js';
-import { expectAllCommittedOnce, Fleet } from '../support/fleet.js';
+import { expectAllCommittedOnce } from '../support/fault-assertions.js';
+import { Fleet } from '../support/fleet.js';
 import { PgFixture } from '../support/pg-fixture.js';
 
 // Issue 13 (6): the source (a PostgreSQL of this suite's own, tests/peers/postgres-restart.sh) goes down

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Cloud, createCloud } from '../../cloud/index.js';
 import { type CloudJob, cloudApi } from '../../scripts/local-stack.js';
-import { expect } from 'vitest';
 import { RuntimeProcess } from '../../scripts/runtime-process.js';
 import type { CloudProcess } from './cloud-process.js';
 
@@ -76,8 +75,11 @@ export class Fleet {
   }
 
   /** Starts one more runtime process (instance). */
-  startInstance(extraEnv: Record<string, string> = {}): RuntimeProcess {
-    const runtime = new RuntimeProcess({ ...this.env, ...extraEnv }).start();
+  startInstance(
+    extraEnv: Record<string, string> = {},
+    launch?: ConstructorParameters<typeof RuntimeProcess>[1],
+  ): RuntimeProcess {
+    const runtime = new RuntimeProcess({ ...this.env, ...extraEnv }, launch).start();
     this.processes.push(runtime);
     return runtime;
   }
@@ -109,14 +111,9 @@ export class Fleet {
   }
 
   async submit(connection: string): Promise<string> {
-    const { jobId } = await cloudApi<{ jobId: string }>(
-      this.api,
-      'POST',
-      `/v1/agents/${this.agentId}/jobs`,
-      {
-        connection,
-      },
-    );
+    const { jobId } = await cloudApi<{ jobId: string }>(this.api, 'POST', `/v1/agents/${this.agentId}/jobs`, {
+      connection,
+    });
     return jobId;
   }
 
@@ -168,18 +165,6 @@ export async function eventually<T>(
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-}
-
-/**
- * Every job committed, each with the one result the fixture gives (same record count and sha256): none
- * failed, none lost, none stuck, none committed with a different (doubled or partial) result.
- */
-export function expectAllCommittedOnce(jobs: readonly CloudJob[], count: number): void {
-  expect(jobs).toHaveLength(count);
-  const states = jobs.map((job) => `${job.state}${job.error ? ` ${job.error.code}` : ''}`);
-  expect(states.filter((state) => state !== 'committed')).toEqual([]);
-  const digests = new Set(jobs.map((job) => `${job.result?.records}/${job.result?.sha256}`));
-  expect(digests.size).toBe(1);
 }
 
 /** A pseudo-random generator from a seed (mulberry32), so a failing fault schedule can be replayed. */
