@@ -47,6 +47,7 @@ describe('the cloud killed with SIGKILL', () => {
           ...fixture.secretEnv,
           SDR_JOB_LOCK_MS: '3000',
           SDR_JOB_STALLED_INTERVAL_MS: '1000',
+          SDR_JOB_MAX_STALLED_COUNT: '5',
           SDR_BATCH_MAX_RECORDS: '3',
           SDR_CONCURRENCY: '2',
           // One attempt: a cloud restart must not spend it.

@@ -36,6 +36,7 @@ async function startBehindProxy(env: Record<string, string>): Promise<{ f: Fleet
       ...fixture.secretEnv,
       SDR_JOB_LOCK_MS: '3000',
       SDR_JOB_STALLED_INTERVAL_MS: '1000',
+      SDR_JOB_MAX_STALLED_COUNT: '5',
       SDR_CONCURRENCY: '2',
       ...env,
     },

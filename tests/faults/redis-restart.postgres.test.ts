@@ -39,6 +39,7 @@ describe('Redis restarted without persistence', () => {
           SDR_BATCH_MAX_RECORDS: '2',
           SDR_JOB_LOCK_MS: '2000',
           SDR_JOB_STALLED_INTERVAL_MS: '1000',
+          SDR_JOB_MAX_STALLED_COUNT: '5',
         },
         cloud: { heartbeatIntervalMs: 1_000, reconcileIntervalMs: 1_500, ackDelayMs: 150 },
       });

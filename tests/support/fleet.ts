@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { type Cloud, createCloud } from '../../cloud/index.js';
 import { type CloudJob, cloudApi } from '../../scripts/local-stack.js';
 import { RuntimeProcess } from '../../scripts/runtime-process.js';
+import { scaled } from '../../scripts/time-scale.js';
 import type { CloudProcess } from './cloud-process.js';
 
 /** One instance of GET /v1/agents/:id. */
@@ -20,6 +21,8 @@ export interface InstanceView {
  */
 export class Fleet {
   readonly processes: RuntimeProcess[] = [];
+  /** Every process this fleet started, killed ones included, for the logs `close` leaves behind. */
+  private readonly started: RuntimeProcess[] = [];
 
   private constructor(
     /** The cloud when it runs in this process (undefined when it is a `CloudProcess`). */
@@ -28,6 +31,8 @@ export class Fleet {
     private readonly api: Cloud,
     readonly agentId: string,
     readonly env: Record<string, string>,
+    /** Where the connections file, the in-process cloud's store and, after `close`, each runtime's log are. */
+    readonly workDir: string,
   ) {}
 
   /** The in-process cloud, for tests that drop its connections or read its frames. */
@@ -59,19 +64,29 @@ export class Fleet {
     const connectionsFile = join(workDir, 'connections.yaml');
     writeFileSync(connectionsFile, options.connectionsYaml);
     const tunnelUrl = inProcess?.tunnelUrl ?? options.cloudProcess!.tunnelUrl;
-    return new Fleet(inProcess, api, agentId, {
-      SDR_CLOUD_URL: tunnelUrl,
-      SDR_AGENT_TOKEN: token,
-      SDR_CLOUD_PUBLIC_KEY: inProcess?.publicKeyPem ?? options.cloudProcess!.publicKeyPem,
-      SDR_CONNECTIONS_FILE: connectionsFile,
-      SDR_REDIS_URL: options.redisUrl,
-      SDR_QUEUE_NAME: `sdr-fleet-${randomBytes(4).toString('hex')}`,
-      SDR_HEALTH_PORT: '0',
-      SDR_ALLOW_INSECURE_TUNNEL: 'true',
-      SDR_RECONNECT_BASE_MS: '50',
-      SDR_RECONNECT_MAX_MS: '1000',
-      ...options.env,
-    });
+    const env = { ...options.env };
+    // A job lock is a deadline like any other: on a loaded machine a runtime starved of CPU for longer
+    // than its lock would see its own running jobs "stalled" (and counted towards the stalled limit).
+    if (env.SDR_JOB_LOCK_MS) env.SDR_JOB_LOCK_MS = String(scaled(Number(env.SDR_JOB_LOCK_MS)));
+    return new Fleet(
+      inProcess,
+      api,
+      agentId,
+      {
+        SDR_CLOUD_URL: tunnelUrl,
+        SDR_AGENT_TOKEN: token,
+        SDR_CLOUD_PUBLIC_KEY: inProcess?.publicKeyPem ?? options.cloudProcess!.publicKeyPem,
+        SDR_CONNECTIONS_FILE: connectionsFile,
+        SDR_REDIS_URL: options.redisUrl,
+        SDR_QUEUE_NAME: `sdr-fleet-${randomBytes(4).toString('hex')}`,
+        SDR_HEALTH_PORT: '0',
+        SDR_ALLOW_INSECURE_TUNNEL: 'true',
+        SDR_RECONNECT_BASE_MS: '50',
+        SDR_RECONNECT_MAX_MS: '1000',
+        ...env,
+      },
+      workDir,
+    );
   }
 
   /** Starts one more runtime process (instance). */
@@ -81,6 +96,7 @@ export class Fleet {
   ): RuntimeProcess {
     const runtime = new RuntimeProcess({ ...this.env, ...extraEnv }, launch).start();
     this.processes.push(runtime);
+    this.started.push(runtime);
     return runtime;
   }
 
@@ -144,6 +160,10 @@ export class Fleet {
   async close(): Promise<void> {
     await Promise.all(
       this.processes.map((process) => process.stop('SIGTERM', 20_000).catch(() => process.stop('SIGKILL'))),
+    );
+    // Left for a failed test's post-mortem: runtime-1.log is the first instance started.
+    this.started.forEach((process, index) =>
+      writeFileSync(join(this.workDir, `runtime-${index + 1}.log`), process.rawOutput.join('')),
     );
     await this.inProcess?.close();
   }
