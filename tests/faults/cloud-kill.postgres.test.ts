@@ -7,6 +7,7 @@ import { CloudProcess } from '../support/cloud-process.js';
 import { expectAllCommittedOnce } from '../support/fault-assertions.js';
 import { eventually, Fleet } from '../support/fleet.js';
 import { PgFixture } from '../support/pg-fixture.js';
+import { scaled } from '../support/wait.js';
 
 // Issue 13 (4): the cloud killed with SIGKILL mid-run and started again on its data directory. Attempts
 // it ended are re-run without spending the jobs' retry budgets; every job commits once.
@@ -85,6 +86,6 @@ describe('the cloud killed with SIGKILL', () => {
         runtime.lines.filter((line) => line.code === 'SDR_ERR_ATTEMPT_REFUSED' && line.willRetry === false),
       ).toEqual([]);
     },
-    10 * 60_000,
+    scaled(10 * 60_000),
   );
 });

@@ -3,6 +3,7 @@ import { peers } from '../peers/endpoints.js';
 import { expectAllCommittedOnce } from '../support/fault-assertions.js';
 import { eventually, faultSeed, Fleet, seeded } from '../support/fleet.js';
 import { PgFixture } from '../support/pg-fixture.js';
+import { scaled } from '../support/wait.js';
 
 // Issue 13: kill -9 of a runtime at random points over 50 jobs, with one instance and with two: every
 // job commits once, none is lost or stuck. The schedule comes from a seed printed with the test
@@ -71,7 +72,7 @@ describe('kill -9 of a runtime at random points', () => {
         }
         expectAllCommittedOnce(await f.waitAllFinal(8 * 60_000), JOBS);
       },
-      12 * 60_000,
+      scaled(12 * 60_000),
     );
   }
 });

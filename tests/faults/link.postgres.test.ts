@@ -3,6 +3,7 @@ import { peers } from '../peers/endpoints.js';
 import { expectAllCommittedOnce } from '../support/fault-assertions.js';
 import { eventually, Fleet } from '../support/fleet.js';
 import { PgFixture } from '../support/pg-fixture.js';
+import { scaled } from '../support/wait.js';
 import { TunnelProxy } from '../support/tunnel-proxy.js';
 
 // Issue 13: the link between runtime and cloud fails (a TCP proxy on the tunnel): every connection
@@ -70,7 +71,7 @@ describe('link faults between runtime and cloud', () => {
       expect(drops).toBeGreaterThanOrEqual(3);
       expectAllCommittedOnce(await f.waitAllFinal(60_000), 20);
     },
-    10 * 60_000,
+    scaled(10 * 60_000),
   );
 
   it(
@@ -93,7 +94,7 @@ describe('link faults between runtime and cloud', () => {
       p.blackhole(false);
       expectAllCommittedOnce(await f.waitAllFinal(5 * 60_000), 10);
     },
-    10 * 60_000,
+    scaled(10 * 60_000),
   );
 
   it(
@@ -111,6 +112,6 @@ describe('link faults between runtime and cloud', () => {
       expect(jobs[0]!.result!.bytes).toBeGreaterThan(3 * 4_096);
       expect(tunnelDowns(f)).toBe(0);
     },
-    10 * 60_000,
+    scaled(10 * 60_000),
   );
 });

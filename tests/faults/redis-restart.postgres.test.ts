@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { expectAllCommittedOnce } from '../support/fault-assertions.js';
 import { eventually, Fleet } from '../support/fleet.js';
 import { PgFixture } from '../support/pg-fixture.js';
+import { scaled } from '../support/wait.js';
 import { RedisServer } from '../support/redis-server.js';
 
 // Issue 13 (2, 3): Redis restarted without persistence forgot accepted jobs and nothing re-sent them;
@@ -66,7 +67,7 @@ describe('Redis restarted without persistence', () => {
       );
       expect(redisBack?.length).toBeGreaterThanOrEqual(1);
     },
-    8 * 60_000,
+    scaled(8 * 60_000),
   );
 });
 
@@ -112,23 +113,27 @@ describe('Redis killed with SIGKILL, AOF on', () => {
       expect(lines.filter((line) => line.includes('is unreachable')).length).toBe(1);
       expect(lines.filter((line) => line.includes('answers again')).length).toBe(1);
     },
-    8 * 60_000,
+    scaled(8 * 60_000),
   );
 });
 
 describe('Redis that may evict keys', () => {
-  it('is refused at start: exit 78 with a line naming the fix, no job taken', async () => {
-    redis = await new RedisServer(16_395, ['--maxmemory-policy', 'allkeys-lru']).start();
-    fleet = await Fleet.start({
-      connectionsYaml: fixture.connectionYaml(),
-      redisUrl: redis.url,
-      env: { ...fixture.secretEnv },
-      cloud: { heartbeatIntervalMs: 1_000 },
-    });
-    const runtime = fleet.startInstance();
-    expect(await runtime.exited()).toBe(78);
-    const fatal = runtime.lines.find((line) => String(line.msg).includes('maxmemory-policy allkeys-lru'));
-    expect(String(fatal?.msg)).toContain('CONFIG SET maxmemory-policy noeviction');
-    expect(runtime.lines.filter((line) => String(line.msg).includes('extraction started'))).toEqual([]);
-  }, 180_000);
+  it(
+    'is refused at start: exit 78 with a line naming the fix, no job taken',
+    async () => {
+      redis = await new RedisServer(16_395, ['--maxmemory-policy', 'allkeys-lru']).start();
+      fleet = await Fleet.start({
+        connectionsYaml: fixture.connectionYaml(),
+        redisUrl: redis.url,
+        env: { ...fixture.secretEnv },
+        cloud: { heartbeatIntervalMs: 1_000 },
+      });
+      const runtime = fleet.startInstance();
+      expect(await runtime.exited()).toBe(78);
+      const fatal = runtime.lines.find((line) => String(line.msg).includes('maxmemory-policy allkeys-lru'));
+      expect(String(fatal?.msg)).toContain('CONFIG SET maxmemory-policy noeviction');
+      expect(runtime.lines.filter((line) => String(line.msg).includes('extraction started'))).toEqual([]);
+    },
+    scaled(180_000),
+  );
 });

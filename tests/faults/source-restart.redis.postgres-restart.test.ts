@@ -7,6 +7,7 @@ import { peers } from '../peers/endpoints.js';
 import { expectAllCommittedOnce } from '../support/fault-assertions.js';
 import { Fleet } from '../support/fleet.js';
 import { PgFixture } from '../support/pg-fixture.js';
+import { scaled } from '../support/wait.js';
 
 // Issue 13 (6): the source (a PostgreSQL of this suite's own, tests/peers/postgres-restart.sh) goes down
 // mid-run and comes back some seconds later. Running attempts fail with a retryable source error and are
@@ -65,6 +66,6 @@ describe('the source restarts during jobs', () => {
       );
       expect(retried.length).toBeGreaterThanOrEqual(1);
     },
-    8 * 60_000,
+    scaled(8 * 60_000),
   );
 });

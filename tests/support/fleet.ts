@@ -169,13 +169,14 @@ export class Fleet {
   }
 }
 
-/** Polls `probe` until it returns a value; throws after `timeoutMs` naming `what`. */
+/** Polls `probe` until it returns a value; throws after `timeoutMs` (scaled by the time scale) naming `what`. */
 export async function eventually<T>(
   probe: () => Promise<T | undefined>,
-  timeoutMs: number,
+  unscaledTimeoutMs: number,
   what: string,
   detail?: () => Promise<string>,
 ): Promise<T> {
+  const timeoutMs = scaled(unscaledTimeoutMs);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
