@@ -2,10 +2,11 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { APPLICATION_NAME } from '../../adapters/postgres/session.js';
 import { repoRoot } from '../../scripts/local-stack.js';
 import { peers } from '../peers/endpoints.js';
 import { expectAllCommittedOnce } from '../support/fault-assertions.js';
-import { Fleet } from '../support/fleet.js';
+import { eventually, Fleet } from '../support/fleet.js';
 import { PgFixture } from '../support/pg-fixture.js';
 import { scaled } from '../support/wait.js';
 
@@ -56,7 +57,24 @@ describe('the source restarts during jobs', () => {
       const runtime = f.startInstance();
       await f.waitForInstances(1);
       for (let i = 0; i < 6; i++) await f.submit('pg');
-      await runtime.waitForMessage('extraction started', 180_000);
+      // Down while a crawl's session is open (not while the job's worker is still starting, which on a
+      // loaded machine can outlast the whole outage).
+      await eventually(
+        async () =>
+          (await fixture.query(
+            async (client) =>
+              (
+                await client.query(
+                  'SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND datname = $2',
+                  [APPLICATION_NAME, fixture.database],
+                )
+              ).rowCount,
+          ))
+            ? true
+            : undefined,
+        180_000,
+        'a crawl session open on the source',
+      );
       await run('bash', [script, 'stop']);
       await sleep(6_000);
       await run('bash', [script, 'start']);
