@@ -273,7 +273,8 @@ export class Daemon {
     }
     await this.identity.load();
     // Refuse a Redis that may evict jobs before taking any; an unreachable one is checked when it answers.
-    if (await this.queue.waitReady(5_000)) await this.checkQueueRedis();
+    const checkedAtStart = await this.queue.waitReady(5_000);
+    if (checkedAtStart) await this.checkQueueRedis();
     this.tunnel.start();
     const tunnel = this.tunnel;
     this.logForwarder?.attach({
@@ -287,6 +288,10 @@ export class Daemon {
     this.retentionTimer = setInterval(() => void this.sweepRetention(), RETENTION_SWEEP_MS);
     this.retentionTimer.unref();
     this.state = 'running';
+    // Redis that first answered after the wait above did so while the daemon was not yet running, and its
+    // 'ready' checked nothing (seen on a CPU-starved host): check it now, or an evicting Redis would be used.
+    if (!checkedAtStart && this.queue.available)
+      void this.checkQueueRedis().catch((error: unknown) => this.fail(error));
     void this.logPreflight();
   }
 

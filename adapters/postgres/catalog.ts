@@ -68,6 +68,38 @@ export interface CrawlHelpers {
   openSession(snapshot: string | undefined): Promise<ReadOnlySession>;
   /** Reports a non-fatal problem with one object. */
   warn(message: string): void;
+  /** Notes a step worth seeing in the runtime's log but not in the job's warnings (a retry). */
+  note?(message: string): void;
+  /** The job's abort signal: a retry's pause ends with it. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Pauses before each re-read of a view definition that hit `statement_timeout` or `lock_timeout`:
+ * DDL holding a table the view reads (a migration, a VACUUM FULL) usually ends within seconds, and a
+ * definition committed as null is lost to the catalog until the next crawl (issue 13, loss path 8).
+ */
+export const VIEW_DEFINITION_RETRY_DELAYS_MS: readonly number[] = [500, 1_500, 4_000];
+
+/** SQLSTATEs of a statement that ran out of time (57014) or of lock wait (55P03): worth another try. */
+function timedOut(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: unknown } } | undefined)?.cause;
+  return cause?.code === '57014' || cause?.code === '55P03';
+}
+
+async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  signal?.throwIfAborted();
+  await new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /** Plural nouns for the vanished-objects summary. */
@@ -209,17 +241,46 @@ class ViewDefinitions {
         for (const view of views)
           for (const [oid, text] of await this.fetch([view])) definitions.set(oid, text);
       } else {
-        const [gone] = await helper.query(sql.RELATION_VANISHED, [views[0]!.oid]);
+        const view = views[0]!;
+        const [gone] = await helper.query(sql.RELATION_VANISHED, [view.oid]);
         const vanished = gone?.vanished === true;
-        // A view dropped after the snapshot is counted with the other vanished objects, not warned about.
-        if (!vanished)
-          this.helpers.warn(`view ${views[0]!.name}: definition not read: ${(error as Error).message}`);
-        definitions.set(views[0]!.oid, { definition: null, vanished });
+        const retried = vanished || !timedOut(error) ? undefined : await this.retry(view);
+        if (retried) {
+          definitions.set(view.oid, retried);
+        } else {
+          // A view dropped after the snapshot is counted with the other vanished objects, not warned about.
+          if (!vanished)
+            this.helpers.warn(`view ${view.name}: definition not read: ${(error as Error).message}`);
+          definitions.set(view.oid, { definition: null, vanished });
+        }
       }
     } finally {
       await helper.query('ROLLBACK TO SAVEPOINT sdr_view_definitions');
     }
     return definitions;
+  }
+
+  /**
+   * Reads one view's definition again after pauses, while it keeps timing out; undefined when every try
+   * did (the caller then commits it as null, with a warning naming the last error).
+   */
+  private async retry(view: { oid: number; name: string }): Promise<ViewDefinition | undefined> {
+    const helper = this.helper!;
+    for (const [index, delayMs] of VIEW_DEFINITION_RETRY_DELAYS_MS.entries()) {
+      this.helpers.note?.(
+        `view ${view.name}: definition timed out; reading it again in ${delayMs} ms (retry ${index + 1} of ${VIEW_DEFINITION_RETRY_DELAYS_MS.length})`,
+      );
+      await pause(delayMs, this.helpers.signal);
+      await helper.query('ROLLBACK TO SAVEPOINT sdr_view_definitions');
+      try {
+        const [row] = await helper.query(sql.VIEW_DEFINITIONS, [[view.oid]]);
+        if (row) return { definition: nullable(row.definition), vanished: row.vanished === true };
+      } catch (error) {
+        if (!timedOut(error)) throw error;
+      }
+    }
+    await helper.query('ROLLBACK TO SAVEPOINT sdr_view_definitions');
+    return undefined;
   }
 
   async close(): Promise<void> {

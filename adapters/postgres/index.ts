@@ -163,6 +163,8 @@ async function* extract(
               ...(snapshot !== undefined ? { snapshot } : {}),
             }),
           warn: (message) => context.warn(message),
+          note: (message) => context.log.info({ database }, message),
+          signal,
         });
       } finally {
         await session.close();

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { peers } from '../peers/endpoints.js';
 import { Fleet } from '../support/fleet.js';
 import { PgFixture } from '../support/pg-fixture.js';
+import { scaled } from '../support/wait.js';
 
 // Real runtime processes sharing one agent token and one Redis queue, the reference cloud, a real
 // PostgreSQL: the "agent is a deployment" contract of docs/protocol.md under SIGKILL and cut links.
@@ -74,7 +75,7 @@ describe('an agent deployed as several instances', () => {
       const jobs = await f.waitAllFinal(8 * 60_000);
       expectAllCommittedOnce(jobs, 60);
     },
-    12 * 60_000,
+    scaled(12 * 60_000),
   );
 
   it(
@@ -101,7 +102,7 @@ describe('an agent deployed as several instances', () => {
       expect(cuts).toBeGreaterThan(3);
       expectAllCommittedOnce(jobs, 30);
     },
-    12 * 60_000,
+    scaled(12 * 60_000),
   );
 
   it(
@@ -121,6 +122,6 @@ describe('an agent deployed as several instances', () => {
       const [job] = await f.waitAllFinal(4 * 60_000);
       expect(job).toMatchObject({ jobId, state: 'failed', error: { code: 'SDR_ERR_JOB_STALLED_LIMIT' } });
     },
-    8 * 60_000,
+    scaled(8 * 60_000),
   );
 });

@@ -1,11 +1,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Fleet } from '../support/fleet.js';
-import { eventually } from '../support/fleet.js';
+import { expectAllCommittedOnce } from '../support/fault-assertions.js';
+import { eventually, Fleet } from '../support/fleet.js';
 import { PgFixture } from '../support/pg-fixture.js';
+import { scaled } from '../support/wait.js';
 import { RedisServer } from '../support/redis-server.js';
 
-// Issue 13 (2): Redis restarted without persistence forgot accepted jobs and nothing re-sent them.
-// Reconciliation (sync.request / sync.report) makes the cloud re-send what the queue forgot.
+// Issue 13 (2, 3): Redis restarted without persistence forgot accepted jobs and nothing re-sent them;
+// reconciliation (sync.request / sync.report) makes the cloud re-send what the queue forgot. Redis killed
+// with AOF on comes back with its queue (up to a second of writes lost, which reconciliation covers). A
+// Redis that may evict keys is refused at start. Each test has its own redis-server on its own port.
 
 let fixture: PgFixture;
 let fleet: Fleet | undefined;
@@ -37,6 +40,7 @@ describe('Redis restarted without persistence', () => {
           SDR_BATCH_MAX_RECORDS: '2',
           SDR_JOB_LOCK_MS: '2000',
           SDR_JOB_STALLED_INTERVAL_MS: '1000',
+          SDR_JOB_MAX_STALLED_COUNT: '5',
         },
         cloud: { heartbeatIntervalMs: 1_000, reconcileIntervalMs: 1_500, ackDelayMs: 150 },
       });
@@ -63,6 +67,73 @@ describe('Redis restarted without persistence', () => {
       );
       expect(redisBack?.length).toBeGreaterThanOrEqual(1);
     },
-    8 * 60_000,
+    scaled(8 * 60_000),
+  );
+});
+
+describe('Redis killed with SIGKILL, AOF on', () => {
+  it(
+    'comes back with its queue mid-run: every job commits once, none lost or stuck',
+    async () => {
+      redis = await new RedisServer(16_394, [
+        '--maxmemory-policy',
+        'noeviction',
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'everysec',
+      ]).start();
+      fleet = await Fleet.start({
+        connectionsYaml: fixture.connectionYaml(),
+        redisUrl: redis.url,
+        env: {
+          ...fixture.secretEnv,
+          SDR_CONCURRENCY: '2',
+          SDR_BATCH_MAX_RECORDS: '2',
+          SDR_JOB_LOCK_MS: '2000',
+          SDR_JOB_STALLED_INTERVAL_MS: '1000',
+          SDR_JOB_MAX_STALLED_COUNT: '5',
+        },
+        cloud: { heartbeatIntervalMs: 1_000, reconcileIntervalMs: 1_500, ackDelayMs: 100 },
+      });
+      const f = fleet;
+      f.startInstance();
+      await f.waitForInstances(1);
+      for (let i = 0; i < 12; i++) await f.submit('pg');
+      await eventually(
+        async () => ((await f.jobs()).some((job) => job.state === 'committed') ? true : undefined),
+        180_000,
+        'a first job committed',
+      );
+      await redis.kill();
+      await redis.start();
+      expectAllCommittedOnce(await f.waitAllFinal(5 * 60_000), 12);
+      // The outage is logged once and its end once, not once per client or per retry.
+      const lines = f.processes[0]!.lines.map((line) => String(line.msg));
+      expect(lines.filter((line) => line.includes('is unreachable')).length).toBe(1);
+      expect(lines.filter((line) => line.includes('answers again')).length).toBe(1);
+    },
+    scaled(8 * 60_000),
+  );
+});
+
+describe('Redis that may evict keys', () => {
+  it(
+    'is refused at start: exit 78 with a line naming the fix, no job taken',
+    async () => {
+      redis = await new RedisServer(16_395, ['--maxmemory-policy', 'allkeys-lru']).start();
+      fleet = await Fleet.start({
+        connectionsYaml: fixture.connectionYaml(),
+        redisUrl: redis.url,
+        env: { ...fixture.secretEnv },
+        cloud: { heartbeatIntervalMs: 1_000 },
+      });
+      const runtime = fleet.startInstance();
+      expect(await runtime.exited()).toBe(78);
+      const fatal = runtime.lines.find((line) => String(line.msg).includes('maxmemory-policy allkeys-lru'));
+      expect(String(fatal?.msg)).toContain('CONFIG SET maxmemory-policy noeviction');
+      expect(runtime.lines.filter((line) => String(line.msg).includes('extraction started'))).toEqual([]);
+    },
+    scaled(180_000),
   );
 });

@@ -6,6 +6,7 @@ import { repoRoot } from '../../scripts/local-stack.js';
 import { peers } from '../peers/endpoints.js';
 import { eventually, Fleet } from '../support/fleet.js';
 import { PgFixture } from '../support/pg-fixture.js';
+import { scaled } from '../support/wait.js';
 
 // Redis Sentinel (tests/peers/redis-sentinel.sh): the master is killed mid-run, a replica is promoted,
 // the runtimes follow it and every job commits once (reconciliation re-sends what the failover lost).
@@ -86,6 +87,6 @@ describe('Redis Sentinel', () => {
         stdio: 'ignore',
       });
     },
-    10 * 60_000,
+    scaled(10 * 60_000),
   );
 });

@@ -586,6 +586,48 @@ describe('postgres adapter: sessions and failures', () => {
     }
   });
 
+  it('reads a view definition again after a statement timeout instead of committing it as null (issue 13, loss path 8)', async () => {
+    const locker = admin(DB);
+    await locker.connect();
+    let released: Promise<unknown> | undefined;
+    try {
+      await locker.query(
+        `CREATE SCHEMA stmtcase; CREATE TABLE stmtcase.plain (x int);
+         CREATE VIEW stmtcase.over_plain AS SELECT x FROM stmtcase.plain`,
+      );
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE stmtcase.plain IN ACCESS EXCLUSIVE MODE');
+      // No lock_timeout: the definition waits on the lock until statement_timeout cancels it (57014).
+      const conn = connection({ options: { statementTimeoutMs: 2_000, lockTimeoutMs: 0 } });
+      const notes: string[] = [];
+      const base = context();
+      // The DDL ends as soon as the adapter says it will read the definition again.
+      const ctx = {
+        ...base,
+        log: {
+          ...base.log,
+          info: (_fields: Record<string, unknown>, message: string) => {
+            notes.push(message);
+            released ??= locker.query('ROLLBACK');
+          },
+        },
+      };
+      const records: MetadataRecord[] = [];
+      const options = adapter.parseOptions({ schemas: { include: ['stmtcase'] } }, conn.name);
+      for await (const record of adapter.extract(conn, options, ctx)) records.push(record);
+      const view = records.find((r) => r.kind === 'table' && r.name === 'over_plain');
+      expect(view?.definition).toMatch(/SELECT plain\.x/);
+      expect(notes.some((note) => note.startsWith('view stmtcase.over_plain: definition timed out'))).toBe(
+        true,
+      );
+      expect(ctx.warnings).toEqual([]);
+    } finally {
+      await (released ?? locker.query('ROLLBACK'));
+      await locker.query('DROP SCHEMA stmtcase CASCADE');
+      await locker.end();
+    }
+  });
+
   it('stops promptly when cancelled and leaves no session behind', async () => {
     const controller = new AbortController();
     const conn = connection();

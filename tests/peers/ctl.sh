@@ -17,6 +17,7 @@ ports() {
     redis) echo "${SDR_TEST_REDIS_PORT:-6379}" ;;
     postgres) echo "${SDR_TEST_PG_PORT:-5432}" ;;
     postgres-tls) echo "${SDR_TEST_PG_TLS_PORT:-5433}" ;;
+    postgres-restart) echo "${SDR_TEST_PG_RESTART_PORT:-5434}" ;;
     moto) echo "${SDR_TEST_MOTO_PORT:-5000}" ;;
     moto-iam) echo "${SDR_TEST_MOTO_IAM_PORT:-5010}" ;;
     vault) echo "${SDR_TEST_VAULT_PORT:-8200}" ;;
@@ -62,6 +63,7 @@ postgres_data() {
   case "$1" in
     postgres) echo "$SDR_PEER_DIR/pg-$(ports postgres)" ;;
     postgres-tls) echo "$SDR_PEER_DIR/pg-tls-$(ports postgres-tls)" ;;
+    postgres-restart) echo "$SDR_PEER_DIR/pg-restart-$(ports postgres-restart)" ;;
   esac
 }
 
@@ -79,7 +81,7 @@ cmd_status() {
     if up "$peer"; then state=up; else state=down; fi
     pids=""
     case "$peer" in
-      postgres | postgres-tls)
+      postgres | postgres-tls | postgres-restart)
         pid=$(head -1 "$(postgres_data "$peer")/postmaster.pid" 2>/dev/null || true)
         [ -n "$pid" ] && [ -d "/proc/$pid" ] && pids="$pid" ;;
       *)
@@ -106,7 +108,7 @@ cmd_stop() {
   for peer in "$@"; do
     stopped=""
     case "$peer" in
-      postgres | postgres-tls)
+      postgres | postgres-tls | postgres-restart)
         if [ -f "$(postgres_data "$peer")/postmaster.pid" ]; then
           pg_ctl_run -D "$(postgres_data "$peer")" -m fast -w stop >/dev/null 2>&1 && stopped=yes
         fi ;;

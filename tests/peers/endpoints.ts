@@ -23,6 +23,13 @@ export const peers = {
     user: process.env.SDR_TEST_PG_USER ?? 'postgres',
     password: process.env.SDR_TEST_PG_PASSWORD ?? 'postgres',
   },
+  /** tests/peers/postgres-restart.sh: the fault suite's own PostgreSQL, stopped and started mid-job. */
+  postgresRestart: {
+    host: '127.0.0.1',
+    port: Number(process.env.SDR_TEST_PG_RESTART_PORT ?? '5434'),
+    user: 'postgres',
+    password: 'postgres',
+  },
   /** moto in server mode (AWS API emulator). */
   motoUrl: process.env.SDR_TEST_MOTO_URL ?? `http://127.0.0.1:${process.env.SDR_TEST_MOTO_PORT ?? '5000'}`,
   /** tests/peers/moto-iam.sh: a moto of its own whose IAM enforcement tests switch on (never the shared one). */

@@ -2,8 +2,11 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { peers } from '../peers/endpoints.js';
 
+/** A PostgreSQL server and its superuser. */
+export type PgServer = typeof peers.postgres;
+
 /**
- * A throwaway database on the test PostgreSQL, with `tables` tables of four columns each in schema `app`,
+ * A throwaway database on the test PostgreSQL (or on `server`), with `tables` tables of four columns each in schema `app`,
  * and its own login role with a random password (the crawler's, distinct from every catalog name).
  */
 export class PgFixture {
@@ -11,19 +14,20 @@ export class PgFixture {
     readonly database: string,
     readonly user: string,
     readonly password: string,
+    readonly server: PgServer = peers.postgres,
   ) {}
 
-  static async create(prefix: string, tables: number): Promise<PgFixture> {
+  static async create(prefix: string, tables: number, server: PgServer = peers.postgres): Promise<PgFixture> {
     const suffix = randomBytes(4).toString('hex');
     const database = `${prefix}_${suffix}`;
     const user = `${prefix}_crawler_${suffix}`;
     const password = `pw-${randomBytes(12).toString('base64url')}`;
-    await PgFixture.admin(async (client) => {
+    await PgFixture.admin(server, async (client) => {
       await client.query(`CREATE DATABASE ${database}`);
       await client.query(`CREATE ROLE ${user} LOGIN PASSWORD '${password}'`);
       await client.query(`GRANT CONNECT ON DATABASE ${database} TO ${user}`);
     });
-    const fixture = new PgFixture(database, user, password);
+    const fixture = new PgFixture(database, user, password, server);
     await fixture.query(async (client) => {
       const statements = ['CREATE SCHEMA app'];
       for (let i = 0; i < tables; i++) {
@@ -45,8 +49,8 @@ export class PgFixture {
       'connections:',
       `  - name: ${name}`,
       '    type: postgres',
-      `    host: ${peers.postgres.host}`,
-      `    port: ${peers.postgres.port}`,
+      `    host: ${this.server.host}`,
+      `    port: ${this.server.port}`,
       `    database: ${this.database}`,
       '    secrets: { user: env://SDR_TEST_PG_USER, password: env://SDR_TEST_PG_PASSWORD }',
       '    options: { sslmode: disable }',
@@ -60,7 +64,7 @@ export class PgFixture {
   }
 
   async query<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-    const client = new pg.Client({ ...peers.postgres, database: this.database });
+    const client = new pg.Client({ ...this.server, database: this.database });
     await client.connect();
     try {
       return await work(client);
@@ -70,13 +74,13 @@ export class PgFixture {
   }
 
   async drop(): Promise<void> {
-    await PgFixture.admin(async (client) =>
+    await PgFixture.admin(this.server, async (client) =>
       client.query(`DROP DATABASE IF EXISTS ${this.database} WITH (FORCE)`),
     );
   }
 
-  private static async admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-    const client = new pg.Client({ ...peers.postgres, database: 'postgres' });
+  private static async admin<T>(server: PgServer, work: (client: pg.Client) => Promise<T>): Promise<T> {
+    const client = new pg.Client({ ...server, database: 'postgres' });
     await client.connect();
     try {
       return await work(client);
