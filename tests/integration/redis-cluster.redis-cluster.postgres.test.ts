@@ -1,5 +1,6 @@
-import { Cluster } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RuntimeProcess } from '../../scripts/runtime-process.js';
 import { peers } from '../peers/endpoints.js';
 import { Fleet } from '../support/fleet.js';
 import { PgFixture } from '../support/pg-fixture.js';
@@ -65,4 +66,31 @@ describe('a runtime on Redis Cluster', () => {
       cluster.disconnect();
     }
   }, 360_000);
+
+  it('refuses to start when any one master evicts: exit 78 naming that node', async () => {
+    // A keyless CONFIG GET reaches one random node; the check must read every master's policy.
+    const evicting = new Redis({ host: '127.0.0.1', port: clusterPort + 2 });
+    await evicting.config('SET', 'maxmemory-policy', 'allkeys-lru');
+    const runtime = new RuntimeProcess({
+      // No cloud is needed: the Redis check comes before the tunnel.
+      SDR_CLOUD_URL: 'ws://127.0.0.1:9/v1/tunnel',
+      SDR_ALLOW_INSECURE_TUNNEL: 'true',
+      SDR_AGENT_TOKEN: 't',
+      SDR_CLOUD_PUBLIC_KEY: 'MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=',
+      SDR_CONNECTIONS_FILE: '/dev/null',
+      SDR_REDIS_CLUSTER_NODES: clusterNodes,
+      SDR_QUEUE_NAME: `cluster-preflight-${process.pid}`,
+      SDR_HEALTH_PORT: '0',
+    }).start();
+    try {
+      expect(await runtime.exited()).toBe(78);
+      const said = runtime.rawOutput.join('');
+      expect(said).toContain('maxmemory-policy allkeys-lru');
+      expect(said).toContain(`(node 127.0.0.1:${clusterPort + 2})`);
+    } finally {
+      await runtime.stop('SIGKILL');
+      await evicting.config('SET', 'maxmemory-policy', 'noeviction');
+      evicting.disconnect();
+    }
+  }, 300_000);
 });
