@@ -35,7 +35,9 @@ describe('the Helm chart', () => {
       maxBuffer: 16 * 1024 * 1024,
     });
     expect(stdout).toMatch(/helm check: \d+ renderings valid/);
-    expect(stdout).toMatch(/Summary: \d+ resources found in \d+ files - Valid: \d+, Invalid: 0, Errors: 0, Skipped: 0/);
+    expect(stdout).toMatch(
+      /Summary: \d+ resources found in \d+ files - Valid: \d+, Invalid: 0, Errors: 0, Skipped: 0/,
+    );
   });
 
   it('refuses contradictory or chart-owned values at render time, naming the value', async () => {
