@@ -99,24 +99,32 @@ async function measure(fixture: PgFixture, instances: number) {
   }
 }
 
+function table(rows: readonly Awaited<ReturnType<typeof measure>>[]) {
+  printTable(
+    `fleet: ${jobCount} small jobs, SDR_CONCURRENCY=${values.concurrency} per instance, one token, one Redis`,
+    rows.map((row) => ({
+      instances: row.instances,
+      'jobs/s': row.jobsPerSecond,
+      'wall s': row.wallSeconds,
+      'accepted p50 ms': row.acceptedP50Ms,
+      'accepted p99 ms': row.acceptedP99Ms,
+      '1st batch p50 ms': row.firstBatchP50Ms,
+      '1st batch p99 ms': row.firstBatchP99Ms,
+      'load 1m start/end': `${row.load1mAtStart.toFixed(1)}/${row.load1mAtEnd.toFixed(1)}`,
+    })),
+  );
+}
+
 const fixture = await PgFixture.create('sdr_fleet_bench', 3);
 const rows: Awaited<ReturnType<typeof measure>>[] = [];
 try {
-  for (const size of fleetSizes) rows.push(await measure(fixture, size));
+  for (const size of fleetSizes) {
+    rows.push(await measure(fixture, size));
+    // Each fleet size is kept as soon as it is measured: a long run cut short still leaves its rows.
+    table(rows);
+    writeResults('fleet', { concurrency: Number(values.concurrency), rows });
+  }
 } finally {
   await fixture.drop();
 }
-printTable(
-  `fleet: ${jobCount} small jobs, SDR_CONCURRENCY=${values.concurrency} per instance, one token, one Redis`,
-  rows.map((row) => ({
-    instances: row.instances,
-    'jobs/s': row.jobsPerSecond,
-    'wall s': row.wallSeconds,
-    'accepted p50 ms': row.acceptedP50Ms,
-    'accepted p99 ms': row.acceptedP99Ms,
-    '1st batch p50 ms': row.firstBatchP50Ms,
-    '1st batch p99 ms': row.firstBatchP99Ms,
-    'load 1m start/end': `${row.load1mAtStart.toFixed(1)}/${row.load1mAtEnd.toFixed(1)}`,
-  })),
-);
-console.log(`\nwrote ${writeResults('fleet', { concurrency: Number(values.concurrency), rows })}`);
+console.log('\nwrote bench/results/fleet.json');

@@ -19,6 +19,8 @@ async function renderFailure(...sets: string[]): Promise<string> {
       'template',
       'sdr',
       chart,
+      '--kube-version',
+      '1.34.0',
       '-f',
       join(chart, 'ci/minimal-values.yaml'),
       ...sets.flatMap((set) => ['--set', set]),

@@ -36,7 +36,7 @@ export GOFLAGS=-mod=mod GOBIN="$TOOLS/bin"
 go_install() { # module@version binary stamp
   stamp_ok "$TOOLS/bin/.$2" "${1#*@}" && [ -x "$TOOLS/bin/$2" ] && return 0
   say "building $2 ${1#*@} from the Go module proxy (a few minutes the first time)"
-  (cd "$TOOLS" && nice "$GO" install "$1") >"$TOOLS/$2-install.log" 2>&1 \
+  (cd "$TOOLS" && "$GO" install "$1") >"$TOOLS/$2-install.log" 2>&1 \
     || die "go install $1 failed; see $TOOLS/$2-install.log"
   echo "${1#*@}" >"$TOOLS/bin/.$2"
 }
