@@ -55,6 +55,8 @@ export interface CloudOptions {
   logger?: Logger | false;
   /** Keep every received frame for `framesFrom` (memory grows with traffic); default true. */
   recordFrames?: boolean;
+  /** Bench hook: each frame's text as it arrives, before it is applied (bench/fleet times dispatch with it). */
+  onFrame?: (agentId: string, text: string) => void;
   /** Read-only access to customers' buckets for bucket delivery (endpoints and the cloud's own credentials). */
   bucketReaders?: readonly StoreOptions[];
   /** Lifetime of a pre-signed upload URL; default 900000 (15 minutes). */
@@ -121,6 +123,7 @@ export async function createCloud(options: CloudOptions): Promise<Cloud> {
     maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     requestTtlMs: options.requestTtlMs ?? 300_000,
     recordFrames: options.recordFrames ?? true,
+    ...(options.onFrame ? { onFrame: options.onFrame } : {}),
   };
   // The runtime clamps `welcome` numbers into WELCOME_BOUNDS: refuse here what it would not take as sent.
   const outside = (name: keyof typeof WELCOME_BOUNDS): string | false => {

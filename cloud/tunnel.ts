@@ -60,6 +60,8 @@ export interface TunnelSettings {
   reconcileIntervalMs: number;
   /** Keep every received frame's text for `framesFrom` (tests); off for long-running clouds. */
   recordFrames: boolean;
+  /** Called with each received frame's text (benchmarks time frames with it). */
+  onFrame?: (agentId: string, text: string) => void;
 }
 
 /** One WebSocket of one instance of an agent. */
@@ -364,6 +366,7 @@ export class Tunnel {
       if (!list) this.frames.set(session.agentId, (list = []));
       list.push(raw.toString('utf8'));
     }
+    this.settings.onFrame?.(session.agentId, raw.toString('utf8'));
     if (!session.greeted && !isBinary && this.refuseOtherVersion(session, raw)) return;
     const decoded: DecodeResult = isBinary
       ? { ok: false, error: new Codes.SDR_ERR_FRAME_MALFORMED('binary frames are not part of the protocol') }

@@ -99,8 +99,32 @@ export async function inspectRedis(settings: RedisSettings | string, timeoutMs =
  * BullMQ loses jobs silently when Redis evicts keys: anything but `maxmemory-policy noeviction` is
  * refused (`SDR_ERR_REDIS_EVICTION`, the process exits 78). Redis without persistence loses the queue on
  * a restart; that is allowed (reconciliation with the cloud re-sends what it forgot) but warned about.
+ * On a cluster every master is checked: a keyless CONFIG GET reaches one random node, and the node that
+ * holds the queue's slot may be another.
  */
 export async function checkRedis(client: Redis | Cluster, where: string): Promise<RedisPreflight> {
+  if (!client.isCluster) return await checkNode(client, where);
+  const cluster = client as Cluster;
+  // Queued until the cluster is ready, after which its masters are known.
+  await cluster.call('PING');
+  const masters = cluster.nodes('master');
+  if (masters.length === 0) return await checkNode(client, where);
+  const found = await Promise.all(
+    masters.map((node) => checkNode(node, `${where} (node ${node.options.host}:${node.options.port})`)),
+  );
+  const persistent = found.some((node) => node.persistent === false)
+    ? false
+    : found.every((node) => node.persistent === true)
+      ? true
+      : undefined;
+  return {
+    maxmemoryPolicy: found[0]?.maxmemoryPolicy ?? 'unknown',
+    persistent,
+    warnings: found.flatMap((node) => node.warnings),
+  };
+}
+
+async function checkNode(client: Redis | Cluster, where: string): Promise<RedisPreflight> {
   const facts = await readRedisFacts(client);
   const policy = facts.policy;
   if (policy !== undefined && policy !== 'noeviction') throw new Codes.SDR_ERR_REDIS_EVICTION(where, policy);

@@ -61,6 +61,13 @@ console.log(JSON.stringify({
 }));
 `;
 
+/** One instance in GET /v1/agents/:id. */
+interface Instance {
+  instanceId: string;
+  connectedSince: string;
+  connections: { up: number; of: number };
+}
+
 interface CloudJob {
   jobId: string;
   state: string;
@@ -189,6 +196,34 @@ describe.skipIf(unavailable !== undefined)('the container path (Dockerfile + com
       expect(file.services[name]).not.toHaveProperty('ports');
     }
   });
+
+  it('scales to 3 runtimes on one agent token: the cloud lists 3 instances and none reconnects', async () => {
+    const scale = async (replicas: number) =>
+      await project.run(
+        ['up', '-d', '--no-recreate', '--scale', `demo-runtime=${replicas}`, 'demo-runtime'],
+        300_000,
+      );
+    const instances = async () =>
+      (await cloud<{ instances: Instance[] }>('GET', '/v1/agents/{agent}')).instances;
+    const connected = (count: number) => async () => {
+      const listed = await instances();
+      return listed.length === count && listed.every((i) => i.connections.up === i.connections.of)
+        ? listed
+        : undefined;
+    };
+    const seen = (listed: Instance[]) => listed.map((i) => `${i.instanceId}@${i.connectedSince}`).sort();
+
+    await scale(3);
+    const three = await until('3 instances connected', 180_000, connected(3));
+    expect(new Set(three.map((i) => i.instanceId)).size).toBe(3);
+    // Version 1 replaced one token's connections 2–3 times a second: with nothing failing, 10 s later
+    // every instance must still be on the connection it had.
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    expect(seen(await instances())).toEqual(seen(three));
+
+    await scale(1);
+    await until('back to 1 instance', 180_000, connected(1));
+  }, 600_000);
 
   it('is healthy only while Redis answers: stopping Redis turns the healthcheck unhealthy', async () => {
     await project.run(['stop', 'redis']);
