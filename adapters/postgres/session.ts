@@ -6,6 +6,9 @@ import type { ErrorTarget } from './errors.js';
 import { mapPgError } from './errors.js';
 import type { PostgresSettings, TlsSettings } from './options.js';
 
+/** Longest wait for a session's goodbye before its socket is destroyed. */
+const END_TIMEOUT_MS = 2_000;
+
 /** What DBAs see in `pg_stat_activity.application_name` for every crawler session. */
 export const APPLICATION_NAME = 'sdr-metadata-crawler';
 
@@ -110,7 +113,21 @@ export async function openReadOnlySession(
     if (ended) return;
     ended = true;
     signal.removeEventListener('abort', onAbort);
-    await client.end().catch(() => undefined);
+    // Bounded: pg's end() resolves on the socket's 'end' event, which a connection the server already
+    // dropped (a restart mid-crawl) may never emit again, and a job must not wait on it forever.
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = await Promise.race([
+      client.end().then(
+        () => false,
+        () => false,
+      ),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), END_TIMEOUT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (gaveUp)
+      (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
   };
   const onAbort = (): void => {
     cancelRunningQuery();
