@@ -115,7 +115,13 @@ async function measureThroughRuntime(database: string): Promise<Measurement> {
       '',
     ].join('\n'),
     connection: 'bench-pg',
-    runtimeEnv: { SDR_BENCH_PG_USER: benchServer.user, SDR_BENCH_PG_PASSWORD: benchServer.password },
+    runtimeEnv: {
+      SDR_BENCH_PG_USER: benchServer.user,
+      SDR_BENCH_PG_PASSWORD: benchServer.password,
+      // The heap cap compose.yaml gives the runtime (NODE_OPTIONS, not a node argument: job isolation's
+      // worker threads refuse V8 flags in their execArgv).
+      NODE_OPTIONS: '--max-old-space-size=128',
+    },
     // The compiled build, as the container image runs it (no tsx loader in the measured process).
     compiled: {},
   });
@@ -269,6 +275,8 @@ async function main(): Promise<void> {
       reuse: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       'skip-datahub': { type: 'boolean', default: false },
+      // Another name for the catalog databases, so parallel work on one server does not share them.
+      'database-prefix': { type: 'string', default: 'sdr_pg_bench_' },
       // DataHub takes roughly a minute per thousand tables here; above this size it is not run.
       'datahub-max-tables': { type: 'string', default: '10000' },
     },
@@ -282,7 +290,7 @@ async function main(): Promise<void> {
   }
   const results: CatalogResult[] = [];
   for (const tables of values.tables.split(',').map(Number)) {
-    const database = `sdr_pg_bench_${tables >= 1000 ? `${tables / 1000}k` : tables}`;
+    const database = `${values['database-prefix']}${tables >= 1000 ? `${tables / 1000}k` : tables}`;
     const catalog =
       values.reuse && (await databaseExists(database))
         ? await countCatalog(database)
