@@ -174,13 +174,7 @@ async function measureThroughRuntime(database: string): Promise<Measurement> {
       '',
     ].join('\n'),
     connection: 'bench-pg',
-    runtimeEnv: {
-      SDR_BENCH_PG_USER: benchServer.user,
-      SDR_BENCH_PG_PASSWORD: benchServer.password,
-      // The heap cap the image and compose.yaml give the runtime (NODE_OPTIONS, not a node argument: job
-      // isolation's worker threads refuse V8 flags in their execArgv).
-      NODE_OPTIONS: '--max-old-space-size=128',
-    },
+    runtimeEnv: { SDR_BENCH_PG_USER: benchServer.user, SDR_BENCH_PG_PASSWORD: benchServer.password },
     // The compiled build, as the container image runs it (no tsx loader in the measured process).
     compiled: {},
   });
