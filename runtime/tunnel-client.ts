@@ -1,5 +1,5 @@
-import { HttpsProxyAgent } from 'https-proxy-agent';
 import type { Logger } from 'pino';
+import type { Agent } from 'node:http';
 import WebSocket from 'ws';
 import {
   clampWelcome,
@@ -17,6 +17,7 @@ import {
 } from '../protocol/index.js';
 import { fullJitterDelay } from './backoff.js';
 import type { RuntimeMetrics } from './metrics.js';
+import { proxyAgent } from '../storage/http-agents.js';
 import { RateLimitedLog } from './rate-limited-log.js';
 
 /** The cloud's `welcome` as the runtime uses it: its numbers already clamped into `WELCOME_BOUNDS`. */
@@ -301,11 +302,11 @@ export class TunnelClient {
   private closing = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private pendingControl: string[] = [];
-  private readonly agent: HttpsProxyAgent<string> | undefined;
+  private readonly agent: Agent | undefined;
   private readonly refusals: RateLimitedLog;
 
   constructor(private readonly options: TunnelOptions) {
-    this.agent = options.proxyUrl ? new HttpsProxyAgent(options.proxyUrl) : undefined;
+    this.agent = options.proxyUrl ? proxyAgent(options.proxyUrl) : undefined;
     this.refusals = new RateLimitedLog(options.log, 'refused-frame');
   }
 

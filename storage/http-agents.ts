@@ -4,18 +4,27 @@ import { getProxyForUrl } from 'proxy-from-env';
 import { Agent as UndiciAgent, type Dispatcher, ProxyAgent } from 'undici';
 
 /**
- * The one place outbound storage traffic learns about the proxy: HTTPS_PROXY / HTTP_PROXY / NO_PROXY,
- * as the tunnel reads them. Every storage client is built with what these return.
+ * The one place outbound traffic learns about the proxy: HTTPS_PROXY / HTTP_PROXY / NO_PROXY. The
+ * tunnel, the storage clients, the adapters' and the secret providers' HTTP clients are all built with
+ * what these return (adapters and secret providers may import storage/, never runtime/).
  */
 export function proxyUrlFor(target: string): string | undefined {
   const proxy = getProxyForUrl(target);
   return proxy === '' ? undefined : proxy;
 }
 
+/**
+ * A Node agent that CONNECTs through `proxy`, for `http`/`https`/`ws` clients. The extra CA
+ * (NODE_EXTRA_CA_CERTS) applies to the target's handshake inside the tunnel, as to every TLS handshake.
+ */
+export function proxyAgent(proxy: string, options: { keepAlive?: boolean; maxSockets?: number } = {}): Agent {
+  return new HttpsProxyAgent(proxy, options);
+}
+
 /** A Node agent for clients built on `http`/`https` (the AWS SDK); undefined when the target goes direct. */
 export function nodeAgentFor(target: string): Agent | undefined {
   const proxy = proxyUrlFor(target);
-  return proxy === undefined ? undefined : new HttpsProxyAgent(proxy, { keepAlive: true });
+  return proxy === undefined ? undefined : proxyAgent(proxy, { keepAlive: true });
 }
 
 const dispatchers = new Map<string, Dispatcher>();
@@ -102,7 +111,7 @@ export function awsRequestHandlerFor(
       httpAgent: { keepAlive: true, ...sockets },
       httpsAgent: { keepAlive: true, ...sockets },
     };
-  const agent: Agent = new HttpsProxyAgent(proxy, { keepAlive: true, ...sockets });
+  const agent = proxyAgent(proxy, { keepAlive: true, ...sockets });
   return { ...timeouts, httpAgent: agent, httpsAgent: agent };
 }
 

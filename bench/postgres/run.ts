@@ -5,6 +5,7 @@
  * bench/results/postgres.json.
  *
  *   npm run bench:postgres -- [--tables 10000,50000] [--reuse] [--keep] [--skip-datahub] [--datahub-max-tables N]
+ *                             [--database-prefix sdr_pg_bench_]
  *
  * DataHub is looked up as `$SDR_BENCH_DATAHUB` or `datahub` on PATH (install it in a virtualenv:
  * `python3 -m venv /tmp/dh && /tmp/dh/bin/pip install 'acryl-datahub[postgres]'`, then
@@ -326,6 +327,8 @@ async function main(): Promise<void> {
       reuse: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       'skip-datahub': { type: 'boolean', default: false },
+      // Another name for the catalog databases, so parallel work on one server does not share them.
+      'database-prefix': { type: 'string', default: 'sdr_pg_bench_' },
       // DataHub takes roughly a minute per thousand tables here; above this size it is not run.
       'datahub-max-tables': { type: 'string', default: '10000' },
     },
@@ -339,7 +342,7 @@ async function main(): Promise<void> {
   }
   const results: CatalogResult[] = [];
   for (const tables of values.tables.split(',').map(Number)) {
-    const database = `sdr_pg_bench_${tables >= 1000 ? `${tables / 1000}k` : tables}`;
+    const database = `${values['database-prefix']}${tables >= 1000 ? `${tables / 1000}k` : tables}`;
     const catalog =
       values.reuse && (await databaseExists(database))
         ? await countCatalog(database)

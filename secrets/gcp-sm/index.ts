@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { Codes, SdrError } from '../../protocol/index.js';
+import { nodeAgentFor } from '../../storage/http-agents.js';
 import { raceAbort } from '../abort.js';
 import { selectKey } from '../reference.js';
 import type { SecretProvider, SecretReference } from '../types.js';
@@ -72,6 +73,16 @@ export function createGcpSecretManagerProvider(options: GcpSecretManagerOptions 
       ...(options.insecure ? { protocol: 'http' } : {}),
       fallback: (options.transport ?? 'rest') === 'rest',
     });
+    // google-gax's REST transport hands gaxios a plain keep-alive agent, and gaxios skips HTTPS_PROXY
+    // for a request that brings its own agent: without this the client went direct, past the proxy.
+    const agent = nodeAgentFor(
+      `${options.insecure ? 'http' : 'https'}://${host ?? 'secretmanager.googleapis.com'}`,
+    );
+    if (agent !== undefined) {
+      const auth = client.auth as unknown as { fetch(url: unknown, init?: Record<string, unknown>): unknown };
+      const fetchWithoutProxy = auth.fetch.bind(auth);
+      auth.fetch = (url, init) => fetchWithoutProxy(url, { ...init, agent });
+    }
     return client;
   }
 

@@ -1,13 +1,20 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SchemaRegistryClient } from '../../adapters/kafka/schema-registry.js';
 import { createSagemakerAdapter } from '../../adapters/sagemaker/index.js';
+import { createAzureKeyVaultProvider } from '../../secrets/azure-kv/index.js';
+import { createGcpSecretManagerProvider } from '../../secrets/gcp-sm/index.js';
 import { builtInSecretProviders, parseSecretReference } from '../../secrets/index.js';
+import { createVaultSecretProvider } from '../../secrets/vault/index.js';
 import { peers } from '../peers/endpoints.js';
 import { ConnectProxy } from '../support/connect-proxy.js';
+import {
+  startGcpSecretManagerDouble,
+  type GcpSecretManagerDouble,
+} from '../support/gcp-secret-manager-double.js';
 import { json, startHttpDouble, type HttpDouble } from '../support/http-double.js';
 import { randomAccount } from '../support/sagemaker-gateway.js';
 import { MOTO_CREDENTIALS } from '../support/sagemaker-fixtures.js';
@@ -15,8 +22,11 @@ import { captureContext, sagemakerConnection } from '../support/sagemaker-run.js
 
 /*
  * Every outbound client the adapters and secret providers build goes through HTTPS_PROXY unless
- * NO_PROXY names its host: SageMaker, STS (assume-role), Secrets Manager and the Schema Registry.
- * moto is reached as 127.0.0.1 and STS as localhost, so the proxy's CONNECT log tells them apart.
+ * NO_PROXY names its host: SageMaker, STS (assume-role), Secrets Manager, the Schema Registry, Vault,
+ * Azure Key Vault and GCP Secret Manager. moto is reached as 127.0.0.1 and STS as localhost, so the
+ * proxy's CONNECT log tells them apart. The Vault, Key Vault and Secret Manager hosts below do not
+ * resolve (`.invalid`): the proxy records the CONNECT, fails to reach the host, and the read fails,
+ * which a client that went direct would do too, without the CONNECT.
  */
 const moto = new URL(peers.motoUrl);
 const motoByName = `http://localhost:${moto.port}`;
@@ -25,6 +35,7 @@ let proxy: ConnectProxy;
 let registry: HttpDouble;
 let registryCa = '';
 let certDir = '';
+let gcpDouble: GcpSecretManagerDouble | undefined;
 
 function useProxy(noProxy = ''): void {
   for (const name of ['HTTPS_PROXY', 'HTTP_PROXY', 'https_proxy', 'http_proxy', 'NO_PROXY', 'no_proxy'])
@@ -74,6 +85,7 @@ afterEach(() => {
 });
 
 afterAll(async () => {
+  await gcpDouble?.close();
   await registry?.close();
   await proxy?.close();
   if (certDir) rmSync(certDir, { recursive: true, force: true });
@@ -130,6 +142,64 @@ describe('egress through HTTPS_PROXY', () => {
       await client.close();
     }
     expect(proxy.targets).toContain(`127.0.0.1:${registry.port}`);
+  });
+
+  it('Vault CONNECTs through the proxy', async () => {
+    useProxy();
+    const provider = createVaultSecretProvider({
+      address: 'https://vault.sdr-egress.invalid:8200',
+      auth: { method: 'token', token: 'sdr-egress-token' },
+      timeoutMs: 5_000,
+    });
+    try {
+      await expect(provider.resolve(parseSecretReference('vault://secret/pg'))).rejects.toThrow();
+    } finally {
+      await provider.close?.();
+    }
+    expect(proxy.targets).toContain('vault.sdr-egress.invalid:8200');
+  });
+
+  it('Azure Key Vault CONNECTs through the proxy', async () => {
+    useProxy();
+    const provider = createAzureKeyVaultProvider(
+      {
+        credential: { method: 'managed-identity' },
+        vaultUrlTemplate: 'https://{vault}.vault.sdr-egress.invalid',
+        timeoutMs: 5_000,
+      },
+      // A token needs no network here: the assertion is about the vault's own requests.
+      async () => ({
+        getToken: async () => ({ token: 'sdr-egress', expiresOnTimestamp: Date.now() + 3_600_000 }),
+      }),
+    );
+    try {
+      await expect(provider.resolve(parseSecretReference('azure-kv://kv1/pg'))).rejects.toThrow();
+    } finally {
+      await provider.close?.();
+    }
+    expect(proxy.targets).toContain('kv1.vault.sdr-egress.invalid:443');
+  });
+
+  it('GCP Secret Manager CONNECTs through the proxy', async () => {
+    useProxy();
+    // The double's key file signs locally (and names the double as its token endpoint), so no Google
+    // host is needed before the Secret Manager request itself.
+    gcpDouble ??= await startGcpSecretManagerDouble();
+    const keyFile = join(certDir, 'gcp-sa.json');
+    writeFileSync(keyFile, gcpDouble.keyFileJson, { mode: 0o600 });
+    const provider = createGcpSecretManagerProvider({
+      keyFile,
+      endpoint: 'secretmanager.sdr-egress.invalid:443',
+      timeoutMs: 5_000,
+    });
+    try {
+      await expect(
+        provider.resolve(parseSecretReference('gcp-sm://projects/sdr-egress/secrets/pg')),
+      ).rejects.toThrow();
+    } finally {
+      await provider.close?.();
+    }
+    expect(proxy.targets).toContain('secretmanager.sdr-egress.invalid:443');
   });
 
   it('NO_PROXY sends a client direct', async () => {

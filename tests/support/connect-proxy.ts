@@ -16,14 +16,19 @@ export class ConnectProxy {
       const target = request.url ?? '';
       proxy.targets.push(target);
       const [host, port] = target.split(':');
+      let established = false;
       const upstream = connect(Number(port), host, () => {
+        established = true;
         client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
         upstream.write(head);
         upstream.pipe(client);
         client.pipe(upstream);
       });
       proxy.sockets.add(upstream);
-      upstream.on('error', () => client.destroy());
+      // As a real proxy answers a CONNECT to a host it cannot reach (unknown name, refused port).
+      upstream.on('error', () =>
+        established ? client.destroy() : client.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n'),
+      );
       client.on('error', () => upstream.destroy());
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

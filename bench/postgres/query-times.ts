@@ -1,0 +1,71 @@
+/**
+ * Times each catalog query of one crawl through
+ * psql's \\timing, COPY … TO STDOUT into /dev/null, in the crawl's read-only snapshot transaction: which
+ * query dominates the psql floor.
+ *
+ *   tsx bench/postgres/query-times.ts <database>
+ */
+import { execFileSync } from 'node:child_process';
+import { crawlQueries } from '../../adapters/postgres/catalog.js';
+import { parseExtractOptions } from '../../adapters/postgres/options.js';
+import pg from 'pg';
+import { benchServer } from './generate.js';
+
+const database = process.argv[2];
+if (!database) throw new Error('usage: query-times.ts <database>');
+function inlineQuery(sql: string, params: unknown[]): string {
+  const literal = (value: unknown): string => {
+    if (Array.isArray(value))
+      return value.length === 0
+        ? `'{}'`
+        : `ARRAY[${value.map((v) => pg.Client.prototype.escapeLiteral(String(v))).join(', ')}]`;
+    if (typeof value === 'boolean') return value ? 'true' : 'false';
+    return pg.Client.prototype.escapeLiteral(String(value));
+  };
+  return sql.replace(/\$(\d+)\b/g, (_, n: string) => literal(params[Number(n) - 1]));
+}
+
+const queries = crawlQueries(parseExtractOptions({}, 'bench'));
+const script = [
+  "SET search_path = 'pg_catalog', 'public';",
+  'SET jit = off;',
+  'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;',
+  '\\timing on',
+  ...queries.flatMap(({ name, sql, params }) => [
+    `\\echo ${name}`,
+    `COPY (${inlineQuery(sql, params).trim()}) TO STDOUT;`,
+  ]),
+  'COMMIT;',
+].join('\n');
+const output = execFileSync(
+  'psql',
+  [
+    '-X',
+    '-q',
+    '-h',
+    benchServer.host,
+    '-p',
+    String(benchServer.port),
+    '-U',
+    benchServer.user,
+    '-d',
+    database,
+    '-o',
+    '/dev/null',
+  ],
+  {
+    input: script,
+    env: { ...process.env, PGPASSWORD: benchServer.password },
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  },
+);
+const totals = new Map<string, number>();
+let current = '';
+for (const line of output.split('\n')) {
+  const time = /^Time: ([\d.]+) ms/.exec(line);
+  if (time && current) totals.set(current, (totals.get(current) ?? 0) + Number(time[1]));
+  else if (/^[a-z]+$/.test(line)) current = line;
+}
+for (const [name, ms] of totals) console.log(`${name.padEnd(12)} ${(ms / 1000).toFixed(2)} s`);
+console.log(`${'total'.padEnd(12)} ${([...totals.values()].reduce((a, b) => a + b, 0) / 1000).toFixed(2)} s`);
