@@ -30,10 +30,13 @@ export interface SandboxSettings {
 // Under tsx (development, tests) the worker entry is TypeScript and needs tsx's loader too.
 const entryIsTypeScript = import.meta.url.endsWith('.ts');
 const workerEntry = new URL(`./job-sandbox-worker.${entryIsTypeScript ? 'ts' : 'js'}`, import.meta.url);
+/** Per-isolate V8 heap flags a worker refuses in execArgv (ERR_WORKER_INVALID_EXEC_ARGV); resourceLimits cap it. */
+const HEAP_FLAG = /^--(max-old-space-size|max-semi-space-size|max-young-generation-size)(=|$)/;
+const inheritedExecArgv = process.execArgv.filter((arg) => !HEAP_FLAG.test(arg));
 const workerExecArgv =
-  entryIsTypeScript && !process.execArgv.some((arg) => arg.includes('tsx'))
-    ? [...process.execArgv, '--import', 'tsx']
-    : process.execArgv;
+  entryIsTypeScript && !inheritedExecArgv.some((arg) => arg.includes('tsx'))
+    ? [...inheritedExecArgv, '--import', 'tsx']
+    : inheritedExecArgv;
 
 /**
  * Runs an adapter's `extract` in a worker thread of its own with a heap cap, so an adapter that leaks,
