@@ -303,16 +303,12 @@ async function* pages(rows: AsyncIterable<Row>, size: number): AsyncGenerator<Ro
 
 /** Exports the main session's snapshot for helper sessions; undefined where the server cannot. */
 async function exportSnapshot(session: ReadOnlySession): Promise<string | undefined> {
-  // In a savepoint: a failure (older standby servers) must not abort the crawl's transaction.
-  await session.query('SAVEPOINT sdr_export_snapshot');
-  try {
-    const [row] = await session.query('SELECT pg_export_snapshot() AS id');
-    await session.query('RELEASE SAVEPOINT sdr_export_snapshot');
-    return row?.id as string | undefined;
-  } catch {
-    await session.query('ROLLBACK TO SAVEPOINT sdr_export_snapshot');
-    return undefined;
-  }
+  // Not in a savepoint: PostgreSQL refuses to export a snapshot from a subtransaction. A hot standby may
+  // refuse it too, so there the helpers read with a snapshot of their own.
+  const [row] = await session.query(
+    'SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_export_snapshot() END AS id',
+  );
+  return (row?.id as string | null) ?? undefined;
 }
 
 /** The parameters every scoped catalog query takes ($1..$5): filters and visibility. */
