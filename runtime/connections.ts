@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { z } from 'zod';
+import type { SourceConnection } from '../adapters/index.js';
 import { Codes, type SdrError } from '../protocol/index.js';
 import {
   bucketSecretReferences,
@@ -146,4 +147,21 @@ function describePath(document: unknown, path: readonly PropertyKey[]): string {
   const entry = (document as { connections?: Array<{ name?: unknown }> }).connections?.[path[1]];
   const label = typeof entry?.name === 'string' ? `connection "${entry.name}"` : `connections[${path[1]}]`;
   return [label, ...path.slice(2).map(String)].join(' → ');
+}
+
+/** What an adapter sees of a connection: its definition, limits and resolved credentials. */
+export function sourceConnectionOf(
+  definition: ConnectionDefinition,
+  credentials: Readonly<Record<string, string>>,
+): SourceConnection {
+  return {
+    name: definition.name,
+    type: definition.type,
+    ...(definition.host === undefined ? {} : { host: definition.host }),
+    ...(definition.port === undefined ? {} : { port: definition.port }),
+    ...(definition.database === undefined ? {} : { database: definition.database }),
+    options: definition.options,
+    limits: definition.limits ?? {},
+    credentials,
+  };
 }

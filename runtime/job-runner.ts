@@ -13,7 +13,7 @@ import {
 } from '../protocol/index.js';
 import type { SecretResolver } from '../secrets/index.js';
 import { type AckDeadline, AttemptStream, type FrameLink } from './attempt-stream.js';
-import type { ConnectionDefinition } from './connections.js';
+import { type ConnectionDefinition, sourceConnectionOf } from './connections.js';
 import {
   openObjectSink,
   type PresignedSettings,
@@ -213,16 +213,7 @@ export class JobAttempt {
       sink = opened.sink;
       this.presigned = opened.presigned;
     }
-    const connection: SourceConnection = {
-      name: definition.name,
-      type: definition.type,
-      ...(definition.host === undefined ? {} : { host: definition.host }),
-      ...(definition.port === undefined ? {} : { port: definition.port }),
-      ...(definition.database === undefined ? {} : { database: definition.database }),
-      options: definition.options,
-      limits: definition.limits ?? {},
-      credentials,
-    };
+    const connection: SourceConnection = sourceConnectionOf(definition, credentials);
     const context: AdapterContext = {
       signal,
       log,

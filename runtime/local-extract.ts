@@ -8,7 +8,7 @@ import {
   SecretResolver,
 } from '../secrets/index.js';
 import type { RuntimeConfig } from './config.js';
-import { loadConnections } from './connections.js';
+import { loadConnections, sourceConnectionOf } from './connections.js';
 import { scrubSecrets } from './logger.js';
 
 /** Progress of a local extraction, reported at most every `progressIntervalMs`. */
@@ -65,23 +65,11 @@ export async function extractLocally(
     let bytes = 0;
     let kind: string | undefined;
     let lastReport = 0;
-    const records = adapter.extract(
-      {
-        name: definition.name,
-        type: definition.type,
-        ...(definition.host === undefined ? {} : { host: definition.host }),
-        ...(definition.port === undefined ? {} : { port: definition.port }),
-        ...(definition.database === undefined ? {} : { database: definition.database }),
-        options: definition.options,
-        credentials,
-      },
-      parsedOptions,
-      {
-        signal,
-        log: { debug: () => undefined, info: () => undefined, warn: () => undefined },
-        warn: (message) => warnings.push(message),
-      },
-    );
+    const records = adapter.extract(sourceConnectionOf(definition, credentials), parsedOptions, {
+      signal,
+      log: { debug: () => undefined, info: () => undefined, warn: () => undefined },
+      warn: (message) => warnings.push(message),
+    });
     for await (const record of records) {
       if (signal.aborted) throw signal.reason;
       const line = recordLine(record);

@@ -18,7 +18,7 @@ import {
 } from '../protocol/index.js';
 import { builtInSecretProviders, SecretResolver } from '../secrets/index.js';
 import type { RuntimeConfig } from './config.js';
-import { type ConnectionDefinition, loadConnections } from './connections.js';
+import { type ConnectionDefinition, loadConnections, sourceConnectionOf } from './connections.js';
 import { redactUrl, scrubSecrets } from './logger.js';
 import { inspectRedis } from './redis-preflight.js';
 import { describeRedis } from './redis-connection.js';
@@ -553,18 +553,11 @@ async function checkConnection(
     const facts = await within(
       timeoutMs,
       `check of "${definition.name}"`,
-      adapter.check(
-        {
-          name: definition.name,
-          type: definition.type,
-          ...(definition.host === undefined ? {} : { host: definition.host }),
-          ...(definition.port === undefined ? {} : { port: definition.port }),
-          ...(definition.database === undefined ? {} : { database: definition.database }),
-          options: definition.options,
-          credentials,
-        },
-        { signal: controller.signal, log: quiet, warn: (message) => warnings.push(message) },
-      ),
+      adapter.check(sourceConnectionOf(definition, credentials), {
+        signal: controller.signal,
+        log: quiet,
+        warn: (message) => warnings.push(message),
+      }),
     );
     const summary = scrubSecrets(JSON.stringify(facts), Object.values(credentials)).slice(0, 300);
     return warnings.length > 0
