@@ -23,12 +23,7 @@ const limitsSchema = z
 export type KafkaLimits = z.infer<typeof limitsSchema>;
 
 function parse(scope: ConnectionScope): KafkaLimits {
-  return parseLimits(
-    limitsSchema,
-    scope.limits,
-    scope.name,
-    (where, problem) => new Codes.SDR_ERR_CONNECTIONS_INVALID(where, problem),
-  );
+  return parseLimits(limitsSchema, scope.limits, scope.name);
 }
 
 /** Refuses options asking for what the connection's limits do not allow (at admission and job start). */

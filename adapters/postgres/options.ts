@@ -144,12 +144,7 @@ export type PostgresLimits = z.infer<typeof limitsSchema>;
 
 /** Parses a connection's limits; throws `SDR_ERR_CONNECTIONS_INVALID`. */
 export function parseLimitsOf(scope: ConnectionScope): PostgresLimits {
-  return parseLimits(
-    limitsSchema,
-    scope.limits,
-    scope.name,
-    (where, problem) => new Codes.SDR_ERR_CONNECTIONS_INVALID(where, problem),
-  );
+  return parseLimits(limitsSchema, scope.limits, scope.name);
 }
 
 /** The databases a connection allows: its own, plus those its `limits.databases` globs match. */

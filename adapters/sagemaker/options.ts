@@ -179,12 +179,7 @@ const limitsSchema = z
 export type SagemakerLimits = z.infer<typeof limitsSchema>;
 
 function limitsOf(scope: ConnectionScope): SagemakerLimits {
-  return parseLimits(
-    limitsSchema,
-    scope.limits,
-    scope.name,
-    (where, problem) => new Codes.SDR_ERR_CONNECTIONS_INVALID(where, problem),
-  );
+  return parseLimits(limitsSchema, scope.limits, scope.name);
 }
 
 /** Refuses options asking for resource types or tags the connection's limits do not allow. */

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { Codes } from '../../protocol/index.js';
 
 /** Longest problem description an options error carries; the cloud sees it in a rejection frame. */
 export const MAX_PROBLEM_CHARS = 2_000;
@@ -40,10 +41,12 @@ export function parseLimits<T>(
   schema: z.ZodType<T>,
   raw: Readonly<Record<string, unknown>>,
   connection: string,
-  invalid: (where: string, problem: string) => Error,
 ): T {
   const parsed = schema.safeParse(raw);
   if (!parsed.success)
-    throw invalid(`connection "${connection}" → limits`, describeIssues(parsed.error, 'limits'));
+    throw new Codes.SDR_ERR_CONNECTIONS_INVALID(
+      `connection "${connection}" → limits`,
+      describeIssues(parsed.error, 'limits'),
+    );
   return parsed.data;
 }
