@@ -290,6 +290,12 @@ export const Codes = {
     (names: string, waitedMs: number) =>
       `the cloud granted no upload URL for ${names} within ${waitedMs} ms; the attempt is retried`,
   ),
+  SDR_ERR_SOURCE_STALLED: define(
+    'SDR_ERR_SOURCE_STALLED',
+    true,
+    (connection: string, waitedMs: number) =>
+      `the extraction of "${connection}" produced nothing for ${waitedMs} ms: the source or its adapter hangs; the attempt was stopped and is retried (raise SDR_JOB_STALL_TIMEOUT_MS if one catalog call legitimately takes longer)`,
+  ),
   SDR_ERR_SOURCE_FAILED: define(
     'SDR_ERR_SOURCE_FAILED',
     true,

@@ -731,6 +731,7 @@ export class Daemon {
         log: this.log,
         batchMaxRecords: this.config.batchMaxRecords,
         batchMaxBytes: this.config.batchMaxBytes,
+        stallTimeoutMs: this.config.jobStallTimeoutMs,
         ackDeadline: {
           timeoutMs: this.config.trust.ackTimeoutMs,
           onExpired: (id) => this.tunnel.recycle(`job ${id} got no acknowledgement in time`),

@@ -54,6 +54,8 @@ export interface JobRunnerDeps {
   log: Logger;
   batchMaxRecords: number;
   batchMaxBytes: number;
+  /** Longest wait for the adapter's next record before the attempt is stopped with SDR_ERR_SOURCE_STALLED. */
+  stallTimeoutMs: number;
   ackDeadline?: AckDeadline;
   /** The agent id bound from `welcome`, for the bucket layout and the manifest. */
   agentId: () => string;
@@ -253,10 +255,23 @@ export class JobAttempt {
     });
     aborted.catch(() => undefined);
     const records = adapter.extract(connection, options, context)[Symbol.asyncIterator]();
+    // Nothing else bounds a source call that never settles (a driver waiting on a dead socket): without this
+    // watchdog such an attempt would hold its job, lock renewed, forever. Waits on the tunnel do not count.
+    let waitingSince: number | undefined;
+    const watchdog = setInterval(
+      () => {
+        if (waitingSince !== undefined && Date.now() - waitingSince >= deps.stallTimeoutMs)
+          this.controller.abort(new Codes.SDR_ERR_SOURCE_STALLED(job.connection, Date.now() - waitingSince));
+      },
+      Math.min(5_000, Math.max(100, Math.floor(deps.stallTimeoutMs / 10))),
+    );
+    watchdog.unref();
     try {
       for (;;) {
         signal.throwIfAborted();
+        waitingSince = Date.now();
         const next = await Promise.race([records.next(), aborted]);
+        waitingSince = undefined;
         if (next.done) break;
         const record = next.value;
         if (typeof record?.kind !== 'string' || typeof record.key !== 'string') {
@@ -282,6 +297,7 @@ export class JobAttempt {
       records.return?.(undefined).catch(() => undefined);
       throw error;
     } finally {
+      clearInterval(watchdog);
       signal.removeEventListener('abort', onAbort);
     }
     await flush();

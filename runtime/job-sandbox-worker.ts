@@ -52,6 +52,11 @@ async function run(port: NonNullable<typeof parentPort>, input: WorkerInput): Pr
   };
   let buffer: MetadataRecord[] = [];
   let bufferSince = Date.now();
+  const sendBuffer = () => {
+    credit -= 1;
+    send({ type: 'records', records: buffer });
+    buffer = [];
+  };
   const flush = async () => {
     while (credit === 0 && !controller.signal.aborted) {
       await new Promise<void>((resolve) => {
@@ -59,10 +64,13 @@ async function run(port: NonNullable<typeof parentPort>, input: WorkerInput): Pr
       });
     }
     if (controller.signal.aborted) throw controller.signal.reason;
-    credit -= 1;
-    send({ type: 'records', records: buffer });
-    buffer = [];
+    if (buffer.length > 0) sendBuffer();
   };
+  // Records yielded before a slow catalog call must not wait for the next record to leave.
+  const ageFlush = setInterval(() => {
+    if (buffer.length > 0 && credit > 0 && Date.now() - bufferSince >= CHUNK_MAX_AGE_MS) sendBuffer();
+  }, CHUNK_MAX_AGE_MS);
+  ageFlush.unref();
   try {
     const module = (await import(input.moduleUrl)) as Record<string, () => SourceAdapter<unknown>>;
     const create = module[input.factory];
@@ -80,6 +88,7 @@ async function run(port: NonNullable<typeof parentPort>, input: WorkerInput): Pr
     const described = describeError(error);
     send({ type: 'error', ...described });
   } finally {
+    clearInterval(ageFlush);
     port.close();
   }
 }

@@ -108,6 +108,15 @@ export async function openReadOnlySession(
   client.on('error', (error) => {
     lastError = error;
   });
+  // pg-cursor marks its portal closed on CommandComplete and ignores errors after that, so a connection
+  // lost before the ReadyForQuery that follows (a server restart as a query finishes) never settles the
+  // read or close waiting for it. Every cursor operation is therefore also settled by the client's end.
+  const connectionEnded = new Promise<never>((_, reject) => {
+    client.once('end', () =>
+      reject(lastError instanceof Error ? lastError : new Error('Connection terminated unexpectedly')),
+    );
+  });
+  connectionEnded.catch(() => undefined);
   let ended = false;
   const end = async (): Promise<void> => {
     if (ended) return;
@@ -209,7 +218,7 @@ export async function openReadOnlySession(
       const cursor = client.query(new Cursor<Row>(sql, params as unknown[]));
       let open = true;
       const read = (): Promise<Row[]> =>
-        cursor.read(settings.fetchSize).catch((error: unknown) => {
+        Promise.race([cursor.read(settings.fetchSize), connectionEnded]).catch((error: unknown) => {
           open = false;
           throw fail(error, 'query');
         });
@@ -231,7 +240,7 @@ export async function openReadOnlySession(
         // Let an in-flight read settle before closing the portal so the next query finds the client idle.
         await next.catch(() => undefined);
         // Closing the portal lets the next query of this session run; after an abort the client is gone.
-        if (open && !ended) await cursor.close().catch(() => undefined);
+        if (open && !ended) await Promise.race([cursor.close(), connectionEnded]).catch(() => undefined);
       }
     },
     close: end,

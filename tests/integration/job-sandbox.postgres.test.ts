@@ -7,7 +7,12 @@ import { builtInAdapterModules, type MetadataRecord, type SourceAdapter } from '
 import { createPostgresAdapter } from '../../adapters/postgres/index.js';
 import type { AdapterContext, SourceConnection } from '../../adapters/types.js';
 import { ResultDigest, SdrError } from '../../protocol/index.js';
+import pino from 'pino';
+import { TUNNEL_ONLY } from '../../runtime/delivery/settings.js';
+import { JobAttempt } from '../../runtime/job-runner.js';
 import { sandboxed } from '../../runtime/job-sandbox.js';
+import { RuntimeMetrics } from '../../runtime/metrics.js';
+import type { SecretResolver } from '../../secrets/index.js';
 import { peers } from '../peers/endpoints.js';
 import { createMisbehavingAdapter } from '../support/misbehaving-adapter.js';
 import { PgFixture } from '../support/pg-fixture.js';
@@ -166,5 +171,38 @@ describe('job isolation', () => {
     } finally {
       await iterator.return?.(undefined);
     }
+  });
+
+  it('an adapter that stops producing is stopped as stalled, so its job is retried instead of held forever', async () => {
+    // The daemon's own attempt around the sandbox, as a queued job runs; the adapter yields once, then
+    // waits on something that never settles and ignores its abort signal.
+    const stuck = sandboxed(createMisbehavingAdapter(), misbehavingModule, settings);
+    const attempt = new JobAttempt(
+      {
+        link: { isUp: true, sendText: () => true, send: () => true, creditWindow: () => 1 },
+        connections: new Map([
+          [
+            'misbehaving',
+            { name: 'misbehaving', type: 'misbehaving', options: {}, secrets: {}, delivery: TUNNEL_ONLY },
+          ],
+        ]),
+        adapters: new Map([['misbehaving', stuck]]),
+        secrets: { resolveAll: async () => ({}) } as unknown as SecretResolver,
+        agentId: () => 'ag_test',
+        presigned: { allowedOrigins: [], maxTries: 1, backoffMs: 0, grantTimeoutMs: 1_000 },
+        initialUploads: () => [],
+        metrics: new RuntimeMetrics(),
+        log: pino({ level: 'silent' }),
+        batchMaxRecords: 1_000,
+        batchMaxBytes: 1_000_000,
+        stallTimeoutMs: 1_000,
+      },
+      { requestId: 'stalled-job', connection: 'misbehaving', options: { mode: 'ignore-abort' } },
+      1,
+    );
+    const error = await failure(attempt.run());
+    expect(error.code).toBe('SDR_ERR_SOURCE_STALLED');
+    expect(error.retryable).toBe(true);
+    expect(error.message).toContain('SDR_JOB_STALL_TIMEOUT_MS');
   });
 });

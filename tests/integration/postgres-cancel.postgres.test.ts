@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileSettings } from '../../adapters/postgres/options.js';
 import { APPLICATION_NAME, openReadOnlySession } from '../../adapters/postgres/session.js';
 import { peers } from '../peers/endpoints.js';
+import { startPgWireRecorder } from '../support/pg-wire-recorder.js';
 import { PgFixture } from '../support/pg-fixture.js';
 
 let fixture: PgFixture;
@@ -54,6 +55,42 @@ describe('cancelling a job (finding 8)', () => {
     } finally {
       await admin.end();
       await session.close();
+    }
+  });
+});
+
+describe('the server goes away as a query finishes (issue 13: the job stuck after a source restart)', () => {
+  it('a read cut between CommandComplete and ReadyForQuery fails as a retryable source error instead of hanging', async () => {
+    // pg-cursor marks its portal closed on CommandComplete and then ignores the connection's end, so the
+    // read waiting for the ReadyForQuery that never comes was never settled: the crawl hung for good.
+    const relay = await startPgWireRecorder(peers.postgres, { cutAfterCommandComplete: 'sdr_cut_marker' });
+    const settings = compileSettings({
+      name: 'pg',
+      type: 'postgres',
+      host: '127.0.0.1',
+      port: relay.port,
+      database: fixture.database,
+      options: { sslmode: 'disable' },
+      credentials: { user: fixture.user, password: fixture.password },
+    });
+    const session = await openReadOnlySession(settings, new AbortController().signal);
+    try {
+      const drained = (async () => {
+        const rows: unknown[] = [];
+        for await (const row of session.stream(
+          "SELECT g, 'sdr_cut_marker' AS m FROM generate_series(1, 3) AS g",
+        ))
+          rows.push(row);
+        return rows;
+      })().catch((error: unknown) => error);
+      const hung = new Promise((resolve) =>
+        setTimeout(() => resolve('still waiting after 30 s'), 30_000).unref(),
+      );
+      const outcome = await Promise.race([drained, hung]);
+      expect(outcome).toMatchObject({ code: 'SDR_ERR_PG_UNREACHABLE', retryable: true });
+    } finally {
+      await session.close();
+      await relay.close();
     }
   });
 });

@@ -65,6 +65,7 @@ const deps = (type: string): JobRunnerDeps => ({
   log,
   batchMaxRecords: 1_000,
   batchMaxBytes: 1_000_000,
+  stallTimeoutMs: 600_000,
 });
 
 const healthyAttempt = new JobAttempt(

@@ -20,7 +20,11 @@ export interface PgWireRecorder {
 }
 
 /** Splits the client's byte stream into messages and records statements; forwards bytes unchanged. */
-function recordFrontend(statements: string[], onExecute: () => void): (chunk: Buffer) => void {
+function recordFrontend(
+  statements: string[],
+  onExecute: () => void,
+  onParse: (sql: string) => void = () => undefined,
+): (chunk: Buffer) => void {
   let pending = Buffer.alloc(0);
   let startup = true;
   return (chunk) => {
@@ -45,15 +49,39 @@ function recordFrontend(statements: string[], onExecute: () => void): (chunk: Bu
       if (type === 'P') {
         const nameEnd = body.indexOf(0);
         const queryEnd = body.indexOf(0, nameEnd + 1);
-        statements.push(body.subarray(nameEnd + 1, queryEnd).toString('utf8'));
+        const sql = body.subarray(nameEnd + 1, queryEnd).toString('utf8');
+        statements.push(sql);
+        onParse(sql);
       }
       if (type === 'E') onExecute();
     }
   };
 }
 
-/** Starts a relay on a free loopback port in front of `target`. */
-export async function startPgWireRecorder(target: { host: string; port: number }): Promise<PgWireRecorder> {
+/** Splits the server's byte stream into whole messages (all typed: no SSL with sslmode disable). */
+function splitBackend(onMessage: (type: string, message: Buffer) => void): (chunk: Buffer) => void {
+  let pending = Buffer.alloc(0);
+  return (chunk) => {
+    pending = Buffer.concat([pending, chunk]);
+    while (pending.length >= 5) {
+      const end = 1 + pending.readInt32BE(1);
+      if (pending.length < end) return;
+      const message = pending.subarray(0, end);
+      pending = pending.subarray(end);
+      onMessage(String.fromCharCode(message[0] as number), message);
+    }
+  };
+}
+
+/**
+ * Starts a relay on a free loopback port in front of `target`. With `cutAfterCommandComplete`, the first
+ * statement parsed that contains that text has its server connection cut right after its CommandComplete,
+ * before the ReadyForQuery that follows: the moment a server restart can hit a finishing query.
+ */
+export async function startPgWireRecorder(
+  target: { host: string; port: number },
+  options: { cutAfterCommandComplete?: string } = {},
+): Promise<PgWireRecorder> {
   const sockets = new Set<Socket>();
   const recorder: PgWireRecorder = {
     port: 0,
@@ -68,14 +96,36 @@ export async function startPgWireRecorder(target: { host: string; port: number }
   const server: Server = createServer((client) => {
     const upstream = connect(target.port, target.host);
     sockets.add(client).add(upstream);
-    const record = recordFrontend(recorder.statements, () => {
-      recorder.executes += 1;
-    });
+    let armed = false;
+    const record = recordFrontend(
+      recorder.statements,
+      () => {
+        recorder.executes += 1;
+      },
+      (sql) => {
+        if (options.cutAfterCommandComplete && sql.includes(options.cutAfterCommandComplete)) armed = true;
+      },
+    );
     client.on('data', (chunk: Buffer) => {
       record(chunk);
       upstream.write(chunk);
     });
-    upstream.pipe(client);
+    if (options.cutAfterCommandComplete) {
+      let cut = false;
+      const relay = splitBackend((type, message) => {
+        if (cut) return;
+        if (armed && type === 'C') {
+          cut = true;
+          upstream.destroy();
+          client.end(message);
+          return;
+        }
+        client.write(message);
+      });
+      upstream.on('data', relay);
+    } else {
+      upstream.pipe(client);
+    }
     const end = () => {
       client.destroy();
       upstream.destroy();
