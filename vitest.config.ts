@@ -41,7 +41,7 @@ export default defineConfig({
         test: {
           name: 'faults',
           include: ['tests/faults/**/*.test.ts'],
-          globalSetup: ['tests/peers/global-setup.ts'],
+          globalSetup: ['tests/peers/global-setup.ts', 'tests/faults/global-setup.ts'],
           testTimeout: 600_000 * scale,
           hookTimeout: 120_000 * scale,
         },

@@ -2,11 +2,13 @@
  * Shared benchmark harness: one full extraction through the real runtime process and the reference
  * cloud, timed from submission to commit, with the runtime's peak RSS read from /proc.
  */
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { compiledRuntime } from '../scripts/compiled-build.js';
 import { cloudApi, repoRoot, startLocalStack, waitForJob } from '../scripts/local-stack.js';
+
+export { compiledRuntime };
 
 /** What one extraction run measured. */
 export interface ExtractionMeasurement {
@@ -38,34 +40,6 @@ export interface ExtractionBenchOptions {
   /** Extra reference-cloud options (bucket readers for bucket delivery). */
   cloud?: Parameters<typeof startLocalStack>[0]['cloud'];
 }
-
-/**
- * Compiles the product once (tsc -p tsconfig.build.json into a temp dir with package.json beside it) and
- * returns the runtime entry, so benchmarks can measure what the container image runs.
- */
-export function compiledRuntime(): string {
-  if (compiledEntry) return compiledEntry;
-  const outDir = mkdtempSync(join(tmpdir(), 'sdr-build-'));
-  execFileSync(
-    process.execPath,
-    [
-      join(repoRoot, 'node_modules/typescript/bin/tsc'),
-      '-p',
-      'tsconfig.build.json',
-      '--outDir',
-      join(outDir, 'dist'),
-    ],
-    {
-      cwd: repoRoot,
-      stdio: 'inherit',
-    },
-  );
-  copyFileSync(join(repoRoot, 'package.json'), join(outDir, 'package.json'));
-  symlinkSync(join(repoRoot, 'node_modules'), join(outDir, 'node_modules'));
-  compiledEntry = join(outDir, 'dist/runtime/main.js');
-  return compiledEntry;
-}
-let compiledEntry: string | undefined;
 
 /** Runs one extraction end to end and returns its measurements; throws if the job does not commit. */
 export async function measureExtraction(options: ExtractionBenchOptions): Promise<ExtractionMeasurement> {

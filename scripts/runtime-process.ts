@@ -30,9 +30,9 @@ export class RuntimeProcess {
 
   /** Starts the process; resolves once it has spawned. */
   start(): this {
-    const entry = this.launch.compiledEntry
-      ? [this.launch.compiledEntry]
-      : ['--import', 'tsx', 'runtime/main.ts'];
+    // SDR_TEST_RUNTIME_ENTRY: a compiled build chosen for a whole suite (the fault suite's global setup).
+    const compiled = this.launch.compiledEntry ?? process.env.SDR_TEST_RUNTIME_ENTRY;
+    const entry = compiled ? [compiled] : ['--import', 'tsx', 'runtime/main.ts'];
     const child = spawn(process.execPath, [...(this.launch.nodeOptions ?? []), ...entry], {
       cwd: root,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...this.env },

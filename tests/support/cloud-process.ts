@@ -52,7 +52,8 @@ export class CloudProcess {
   /** Starts the process and waits until it listens. */
   async start(): Promise<void> {
     this.output = '';
-    const child = spawn(process.execPath, ['--import', 'tsx', 'cloud/main.ts'], {
+    const compiled = process.env.SDR_TEST_CLOUD_ENTRY;
+    const child = spawn(process.execPath, compiled ? [compiled] : ['--import', 'tsx', 'cloud/main.ts'], {
       cwd: repoRoot,
       env: {
         PATH: process.env.PATH ?? '',
