@@ -1,7 +1,7 @@
 import { type Dispatcher, request } from 'undici';
 import { ownDispatcherFor } from '../../storage/http-agents.js';
 import { Codes, SdrError } from '../../protocol/index.js';
-import { Limiter } from './limiter.js';
+import { Limiter } from '../shared/index.js';
 import type { SchemaRegistrySettings } from './settings.js';
 
 /** A reference from one schema to another subject's version (Avro named types, Protobuf imports, JSON $ref). */

@@ -2,6 +2,7 @@ import { SageMakerClient, type SageMakerClientConfig } from '@aws-sdk/client-sag
 import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { Codes, SdrError } from '../../protocol/index.js';
 import { awsRequestHandlerFor, awsTarget } from '../../storage/http-agents.js';
+import { delay } from '../shared/index.js';
 import type { SagemakerSettings } from './options.js';
 
 /** Requests sent per SageMaker operation (every HTTP attempt, retries included) and throttled attempts. */
@@ -29,34 +30,8 @@ export class RequestRateLimiter {
     const now = performance.now();
     const at = Math.max(now, this.next);
     this.next = at + this.interval;
-    if (at > now) await sleep(at - now, signal);
+    if (at > now) await delay(at - now, signal);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(abortError(signal));
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(abortError(signal));
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** The error to throw when a job is cancelled: the signal's reason when it is an Error. */
-export function abortError(signal: AbortSignal): Error {
-  if (signal.reason instanceof Error) return signal.reason;
-  const error = new Error('extraction was cancelled');
-  error.name = 'AbortError';
-  return error;
 }
 
 /** A client with its request cap and counters; `destroy()` closes its sockets. */

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { Codes, SdrError } from '../../protocol/index.js';
 import { nodeAgentFor } from '../../storage/http-agents.js';
-import { raceAbort } from '../abort.js';
+import { raceAbort } from '../../common/index.js';
 import { selectKey } from '../reference.js';
 import type { SecretProvider, SecretReference } from '../types.js';
 

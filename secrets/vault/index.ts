@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import nodeVault from 'node-vault';
 import { Codes, type SdrError } from '../../protocol/index.js';
-import { raceAbort } from '../abort.js';
+import { raceAbort } from '../../common/index.js';
 import type { SecretProvider, SecretProviderLogger, SecretReference } from '../types.js';
 import { loginRequest, readCredentialFile, type VaultAuth, type VaultLogin } from './auth.js';
 
