@@ -1,7 +1,7 @@
 import { SageMakerClient, type SageMakerClientConfig } from '@aws-sdk/client-sagemaker';
 import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { Codes, SdrError } from '../../protocol/index.js';
-import { awsRequestHandlerFor, awsTarget } from '../../storage/http-agents.js';
+import { awsRequestHandlerFor, awsTarget, noAnswerReason } from '../../storage/http-agents.js';
 import { delay } from '../shared/index.js';
 import type { SagemakerSettings } from './options.js';
 
@@ -63,16 +63,20 @@ function credentialsFor(settings: SagemakerSettings): Credentials {
   });
 }
 
+/** Until a socket to SageMaker is usable, proxy CONNECT included, per attempt. */
+const CONNECTION_TIMEOUT_MS = 10_000;
+
 /** Opens a SageMaker client honouring the connection's credentials, region, endpoint and request cap. */
 export function openSession(settings: SagemakerSettings, signal: AbortSignal): SagemakerSession {
+  const target = awsTarget('api.sagemaker', settings.endpoint, settings.region);
   const client = new SageMakerClient({
     ...(settings.region === undefined ? {} : { region: settings.region }),
     ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
     credentials: credentialsFor(settings),
     retryMode: 'adaptive',
     maxAttempts: settings.maxAttempts,
-    requestHandler: awsRequestHandlerFor(awsTarget('api.sagemaker', settings.endpoint, settings.region), {
-      connectionTimeout: 10_000,
+    requestHandler: awsRequestHandlerFor(target, {
+      connectionTimeout: CONNECTION_TIMEOUT_MS,
       requestTimeout: 60_000,
       // One socket per concurrent Describe plus the List call that feeds them.
       maxSockets: settings.describeConcurrency + 1,
@@ -91,6 +95,10 @@ export function openSession(settings: SagemakerSettings, signal: AbortSignal): S
         return await next(args);
       } catch (error) {
         if (isThrottling(error)) stats.throttled += 1;
+        // The SDK's connection timeout says only "Socket timed out"; a proxy that never answers the
+        // CONNECT is the usual cause, so the message names the proxy (if any) and the fix.
+        if (shape(error).name === 'TimeoutError' && error instanceof Error)
+          error.message = noAnswerReason(target, CONNECTION_TIMEOUT_MS);
         throw error;
       }
     },
@@ -128,6 +136,7 @@ const AUTH = new Set([
   'MissingAuthenticationToken',
 ]);
 const NETWORK = new Set([
+  'TimeoutError',
   'ECONNREFUSED',
   'ENOTFOUND',
   'EAI_AGAIN',

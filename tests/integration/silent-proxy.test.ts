@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SchemaRegistryClient } from '../../adapters/kafka/schema-registry.js';
+import { createSagemakerAdapter } from '../../adapters/sagemaker/index.js';
 import { createAzureKeyVaultProvider } from '../../secrets/azure-kv/index.js';
 import { createGcpSecretManagerProvider } from '../../secrets/gcp-sm/index.js';
 import { builtInSecretProviders, parseSecretReference } from '../../secrets/index.js';
@@ -13,6 +14,8 @@ import {
   startGcpSecretManagerDouble,
   type GcpSecretManagerDouble,
 } from '../support/gcp-secret-manager-double.js';
+import { MOTO_CREDENTIALS } from '../support/sagemaker-fixtures.js';
+import { captureContext, sagemakerConnection } from '../support/sagemaker-run.js';
 import { SilentProxy } from '../support/silent-proxy.js';
 
 /*
@@ -175,6 +178,23 @@ describe.concurrent('a proxy that never answers the CONNECT', () => {
     } finally {
       await client.close();
     }
+  });
+
+  it('the SageMaker adapter fails after its attempts (10 s to connect each), naming the proxy', async () => {
+    const adapter = createSagemakerAdapter();
+    const connection = sagemakerConnection(
+      {
+        region: 'eu-west-1',
+        endpoint: 'https://sagemaker.sdr-silent.invalid',
+        maxAttempts: 1,
+        maxRequestsPerSecond: 0,
+      },
+      MOTO_CREDENTIALS,
+    );
+    // Its connection timeout is fixed at 10 s, five times this file's TIMEOUT_MS.
+    const message = await failureWithin(5, () => adapter.check(connection, captureContext()));
+    expect(message).toMatch(/could not be reached/);
+    expect(message).toMatch(namesProxyAndFix('sagemaker.sdr-silent.invalid'));
   });
 
   it('the S3 store fails after its tries, naming the proxy', async () => {
