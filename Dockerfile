@@ -22,6 +22,7 @@ RUN --mount=type=secret,id=ca --mount=type=cache,target=/root/.npm,sharing=locke
  && npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY protocol ./protocol
+COPY common ./common
 COPY runtime ./runtime
 COPY adapters ./adapters
 COPY secrets ./secrets

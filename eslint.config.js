@@ -46,6 +46,21 @@ export default tseslint.config(
     },
   },
   {
+    // Helpers every layer may import (abort, secret scrubbing, zod-issue formatting), so they import
+    // nothing of ours but protocol/.
+    files: ['common/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['../*', '!../protocol/*'], message: 'common/ imports nothing of ours but protocol/' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['adapters/**', 'secrets/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: [runtimeInternals, cloudInternals] }] },
   },

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { describeIssues } from '../common/index.js';
 import { Codes } from '../protocol/index.js';
 import type { StoreOptions } from '../storage/index.js';
 
@@ -87,10 +88,7 @@ export function loadBucketReaders(file: string, env: NodeJS.ProcessEnv): StoreOp
   }
   const parsed = readersFileSchema.safeParse(document);
   if (!parsed.success) {
-    throw invalid(
-      file,
-      parsed.error.issues.map((issue) => `${issue.path.join('.') || 'file'}: ${issue.message}`).join('; '),
-    );
+    throw invalid(file, describeIssues(parsed.error, 'file'));
   }
   return parsed.data.readers.map((reader, index) => {
     const resolve = (field: string, ref: string): string => {

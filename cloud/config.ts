@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { describeIssues } from '../common/index.js';
 import {
   Codes,
   DEFAULT_CREDIT_WINDOW,
@@ -76,10 +77,7 @@ export function loadCloudConfig(env: NodeJS.ProcessEnv): CloudMainConfig {
   );
   const parsed = envSchema.safeParse(present);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map(
-      (issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`,
-    );
-    throw new Codes.SDR_ERR_CONFIG_INVALID(lines.join('; '));
+    throw new Codes.SDR_ERR_CONFIG_INVALID(describeIssues(parsed.error, 'environment'));
   }
   const e = parsed.data;
   return Object.freeze({

@@ -19,6 +19,12 @@ const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
     .min(min, { error: `expected at least ${min}` })
     .max(max, { error: `expected at most ${max}` });
 
+/**
+ * A secret store's deadline for one request, proxy CONNECT included: never unbounded (0 used to mean
+ * "wait for ever", which a silent proxy turned into a hung job).
+ */
+const secretStoreTimeout = integer(100, 600_000).optional();
+
 /** One boolean grammar for every switch, so `yes` means the same to SDR_HEALTH_ENABLED and SDR_AWS_SM_ENABLED. */
 const flag = z
   .string()
@@ -99,7 +105,7 @@ export const settingsSchema = z.object({
   SDR_VAULT_ADDR: z.url({ error: 'expected the Vault address, e.g. https://vault.internal:8200' }).optional(),
   SDR_VAULT_NAMESPACE: text.optional(),
   SDR_VAULT_CA_FILE: text.optional(),
-  SDR_VAULT_TIMEOUT_MS: integer(0).optional(),
+  SDR_VAULT_TIMEOUT_MS: secretStoreTimeout,
   SDR_VAULT_AUTH_METHOD: z
     .enum(['token', 'approle', 'kubernetes', 'aws'], {
       error: 'expected token, approle, kubernetes or aws',
@@ -121,7 +127,7 @@ export const settingsSchema = z.object({
   SDR_AWS_SM_ACCESS_KEY_ID_REF: text.optional(),
   SDR_AWS_SM_SECRET_ACCESS_KEY_REF: text.optional(),
   SDR_AWS_SM_SESSION_TOKEN_REF: text.optional(),
-  SDR_AWS_SM_TIMEOUT_MS: integer(0).optional(),
+  SDR_AWS_SM_TIMEOUT_MS: secretStoreTimeout,
   SDR_AZURE_KV_CREDENTIAL: z
     .enum(['default', 'client-secret', 'managed-identity', 'workload-identity'], {
       error: 'expected default, client-secret, managed-identity or workload-identity',
@@ -135,13 +141,13 @@ export const settingsSchema = z.object({
   SDR_AZURE_KV_AUTHORITY_HOST: text.optional(),
   SDR_AZURE_KV_DISABLE_INSTANCE_DISCOVERY: flag.default(false),
   SDR_AZURE_KV_CA_FILE: text.optional(),
-  SDR_AZURE_KV_TIMEOUT_MS: integer(0).optional(),
+  SDR_AZURE_KV_TIMEOUT_MS: secretStoreTimeout,
   SDR_GCP_SM_ENABLED: flag.default(false),
   SDR_GCP_SM_KEY_FILE: text.optional(),
   SDR_GCP_SM_PROJECT: text.optional(),
   SDR_GCP_SM_ENDPOINT: text.optional(),
   SDR_GCP_SM_TRANSPORT: z.enum(['rest', 'grpc'], { error: 'expected rest or grpc' }).default('rest'),
-  SDR_GCP_SM_TIMEOUT_MS: integer(0).optional(),
+  SDR_GCP_SM_TIMEOUT_MS: secretStoreTimeout,
 });
 
 type Settings = z.infer<typeof settingsSchema>;

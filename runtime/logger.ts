@@ -1,5 +1,8 @@
 import { pino, type Logger } from 'pino';
 
+// The one secret scrubber lives in common/; the runtime's callers (job runner, daemon, preflight) import it from here.
+export { scrubSecrets } from '../common/index.js';
+
 /** Paths pino censors wherever they appear: anything that could carry a credential. */
 export const REDACTED_PATHS = [
   'credentials',
@@ -86,16 +89,6 @@ export function createLogger(
     },
     streams,
   );
-}
-
-/** Removes known secret values from text about to leave the process (error messages sent to the cloud). */
-export function scrubSecrets(text: string, secretValues: Iterable<string>): string {
-  let scrubbed = text;
-  for (const value of secretValues) {
-    // Very short values would redact ordinary words; they are also too weak to be real credentials.
-    if (value.length >= 4) scrubbed = scrubbed.split(value).join('[redacted]');
-  }
-  return scrubbed;
 }
 
 /** Strips the password from a URL for logging. */

@@ -1,5 +1,5 @@
 import { Codes, SdrError } from '../protocol/index.js';
-import { raceAbort } from './abort.js';
+import { raceAbort } from '../common/index.js';
 import { parseSecretReference } from './reference.js';
 import { SECRET_STORE_SETTINGS } from './store-settings.js';
 import type { SecretProvider } from './types.js';

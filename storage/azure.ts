@@ -4,6 +4,9 @@ import { azureProxyFor } from './http-agents.js';
 
 const MAX_TRIES = 5;
 
+/** One try of one request, upload of a part included; generous, so only a silent peer reaches it. */
+const DEFAULT_TRY_TIMEOUT_MS = 120_000;
+
 const PERMISSION: Record<StoreAction, string> = {
   put: 'blob write (Storage Blob Data Contributor, or a SAS with c and w)',
   get: 'blob read (Storage Blob Data Reader, or a SAS with r)',
@@ -16,6 +19,10 @@ export async function createAzureStore(options: AzureStoreOptions): Promise<Obje
   const blob = await import('@azure/storage-blob');
   const accountUrl = options.accountUrl.replace(/\/+$/, '');
   const proxyOptions = azureProxyFor(accountUrl);
+  const tryTimeoutMs = options.requestTimeoutMs ?? DEFAULT_TRY_TIMEOUT_MS;
+  // The SDK has no client-side try timeout (tryTimeoutInMs is only sent to the server), so a proxy that
+  // never answers the CONNECT held every operation for ever: each operation gets a deadline of its own.
+  const deadline = () => ({ abortSignal: AbortSignal.timeout(tryTimeoutMs * MAX_TRIES) });
   const pipelineOptions = {
     retryOptions: { maxTries: MAX_TRIES },
     ...(proxyOptions && { proxyOptions }),
@@ -49,6 +56,7 @@ export async function createAzureStore(options: AzureStoreOptions): Promise<Obje
       status: rest.statusCode,
       code: rest.code,
       tries: MAX_TRIES,
+      deadline: { endpoint: accountUrl, timeoutMs: tryTimeoutMs * MAX_TRIES },
     });
   };
   return {
@@ -64,6 +72,7 @@ export async function createAzureStore(options: AzureStoreOptions): Promise<Obje
           maxSingleShotSize: 8 * 1024 * 1024,
           blockSize: 4 * 1024 * 1024,
           concurrency: 2,
+          ...deadline(),
           ...(options.encryptionScope && { encryptionScope: options.encryptionScope }),
         });
       } catch (error) {
@@ -72,14 +81,14 @@ export async function createAzureStore(options: AzureStoreOptions): Promise<Obje
     },
     async get(key) {
       try {
-        return await container.getBlockBlobClient(key).downloadToBuffer();
+        return await container.getBlockBlobClient(key).downloadToBuffer(0, undefined, deadline());
       } catch (error) {
         throw fail('get', key, error);
       }
     },
     async *list(prefix): AsyncIterable<StoredObject> {
       try {
-        for await (const item of container.listBlobsFlat({ prefix })) {
+        for await (const item of container.listBlobsFlat({ prefix, ...deadline() })) {
           yield { key: item.name, lastModified: item.properties.lastModified };
         }
       } catch (error) {
@@ -89,7 +98,7 @@ export async function createAzureStore(options: AzureStoreOptions): Promise<Obje
     async remove(keys) {
       for (const key of keys) {
         try {
-          await container.getBlockBlobClient(key).deleteIfExists();
+          await container.getBlockBlobClient(key).deleteIfExists(deadline());
         } catch (error) {
           throw fail('remove', key, error);
         }

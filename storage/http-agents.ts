@@ -1,7 +1,8 @@
-import type { Agent } from 'node:http';
+import type { Agent, ClientRequest } from 'node:http';
+import type { Socket } from 'node:net';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { getProxyForUrl } from 'proxy-from-env';
-import { Agent as UndiciAgent, type Dispatcher, ProxyAgent } from 'undici';
+import { Agent as UndiciAgent, type Dispatcher, Pool, ProxyAgent } from 'undici';
 
 /**
  * The one place outbound traffic learns about the proxy: HTTPS_PROXY / HTTP_PROXY / NO_PROXY. The
@@ -13,18 +14,119 @@ export function proxyUrlFor(target: string): string | undefined {
   return proxy === '' ? undefined : proxy;
 }
 
-/**
- * A Node agent that CONNECTs through `proxy`, for `http`/`https`/`ws` clients. The extra CA
- * (NODE_EXTRA_CA_CERTS) applies to the target's handshake inside the tunnel, as to every TLS handshake.
- */
-export function proxyAgent(proxy: string, options: { keepAlive?: boolean; maxSockets?: number } = {}): Agent {
-  return new HttpsProxyAgent(proxy, options);
+/** The proxy's URL without its credentials, safe to put in a message. */
+export function proxyForMessage(proxy: string): string {
+  try {
+    const url = new URL(proxy);
+    url.username = '';
+    url.password = '';
+    return url.origin;
+  } catch {
+    return '(unparseable proxy URL)';
+  }
 }
 
-/** A Node agent for clients built on `http`/`https` (the AWS SDK); undefined when the target goes direct. */
-export function nodeAgentFor(target: string): Agent | undefined {
+/**
+ * The one-line reason a request to `target` got no answer within `timeoutMs`. Through a proxy it names
+ * the proxy and the fix: a proxy that accepts the connection and never answers the CONNECT is the
+ * usual cause (a filtering proxy that drops hosts it does not allow), and clients otherwise wait forever.
+ */
+export function noAnswerReason(target: string, timeoutMs: number, proxyUrl = proxyUrlFor(target)): string {
+  const url = new URL(target);
+  const port = url.port || (url.protocol === 'http:' ? '80' : '443');
+  const host = `${url.hostname}:${port}`;
+  const within = `within ${timeoutMs % 1000 === 0 ? `${timeoutMs / 1000} s` : `${timeoutMs} ms`}`;
+  const proxy = proxyUrl;
+  if (proxy === undefined) return `no answer from ${host} ${within}`;
+  return (
+    `no answer from ${host} ${within} through the proxy ${proxyForMessage(proxy)} (HTTPS_PROXY); ` +
+    `check that the proxy allows CONNECT to ${host}, or list ${url.hostname} in NO_PROXY`
+  );
+}
+
+/** Longest a proxy may take to answer a CONNECT when the client names no deadline of its own. */
+export const DEFAULT_PROXY_CONNECT_TIMEOUT_MS = 30_000;
+
+/** What https-proxy-agent's connect is told about the target. */
+type AgentConnectOpts = Parameters<HttpsProxyAgent<string>['connect']>[1];
+
+/**
+ * https-proxy-agent waits for the CONNECT's answer with no deadline, and clients' own timers (gaxios,
+ * the ws handshake) start only once the agent hands over a socket: a proxy that accepts and never
+ * answers held the request forever. Past the deadline the request fails with `noAnswerReason`; the
+ * socket to the proxy is closed when the proxy's answer or close finally comes.
+ */
+class BoundedHttpsProxyAgent extends HttpsProxyAgent<string> {
+  constructor(
+    private readonly proxyUrl: string,
+    private readonly connectTimeoutMs: number,
+    options: { keepAlive?: boolean; maxSockets?: number },
+  ) {
+    super(proxyUrl, options);
+  }
+
+  override connect(req: ClientRequest, opts: AgentConnectOpts): Promise<Socket> {
+    const tunnel = super.connect(req, opts);
+    return new Promise<Socket>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const target = `${opts.secureEndpoint ? 'https' : 'http'}://${opts.host}:${opts.port}`;
+        reject(
+          Object.assign(new Error(noAnswerReason(target, this.connectTimeoutMs, this.proxyUrl)), {
+            code: 'ETIMEDOUT',
+          }),
+        );
+        tunnel.then(
+          (socket) => socket.destroy(),
+          () => undefined,
+        );
+      }, this.connectTimeoutMs);
+      tunnel.then(resolve, reject).finally(() => clearTimeout(timer));
+    });
+  }
+}
+
+/**
+ * A Node agent that CONNECTs through `proxy`, for `http`/`https`/`ws` clients; a CONNECT unanswered
+ * after `connectTimeoutMs` fails the request. The extra CA (NODE_EXTRA_CA_CERTS) applies to the
+ * target's handshake inside the tunnel, as to every TLS handshake.
+ */
+export function proxyAgent(
+  proxy: string,
+  options: { keepAlive?: boolean; maxSockets?: number; connectTimeoutMs?: number } = {},
+): Agent {
+  const { connectTimeoutMs = DEFAULT_PROXY_CONNECT_TIMEOUT_MS, ...agentOptions } = options;
+  return new BoundedHttpsProxyAgent(proxy, connectTimeoutMs, agentOptions);
+}
+
+/**
+ * A Node agent for clients built on `http`/`https` (the AWS SDK, gaxios); undefined when the target
+ * goes direct. A CONNECT unanswered after `connectTimeoutMs` fails the request.
+ */
+export function nodeAgentFor(
+  target: string,
+  connectTimeoutMs = DEFAULT_PROXY_CONNECT_TIMEOUT_MS,
+): Agent | undefined {
   const proxy = proxyUrlFor(target);
-  return proxy === undefined ? undefined : proxyAgent(proxy, { keepAlive: true });
+  return proxy === undefined ? undefined : proxyAgent(proxy, { keepAlive: true, connectTimeoutMs });
+}
+
+/**
+ * An undici ProxyAgent whose CONNECT ends within `timeoutMs`. undici applies a request's signal only
+ * once the tunnel exists, and the pool carrying the CONNECTs waits 300 s for an answer: a proxy that
+ * accepts the connection and never answers held every request that long. That pool's header wait is
+ * the CONNECT's deadline.
+ */
+function boundedProxyAgent(
+  proxy: string,
+  timeoutMs: number,
+  options: Omit<ProxyAgent.Options, 'uri' | 'clientFactory'> = {},
+): ProxyAgent {
+  return new ProxyAgent({
+    ...options,
+    uri: proxy,
+    clientFactory: (origin, poolOptions) =>
+      new Pool(origin, { ...poolOptions, headersTimeout: timeoutMs, connectTimeout: timeoutMs }),
+  });
 }
 
 const dispatchers = new Map<string, Dispatcher>();
@@ -34,7 +136,10 @@ export function dispatcherFor(target: string): Dispatcher {
   const proxy = proxyUrlFor(target) ?? '';
   let dispatcher = dispatchers.get(proxy);
   if (!dispatcher) {
-    dispatcher = proxy === '' ? new UndiciAgent({ keepAliveTimeout: 10_000 }) : new ProxyAgent(proxy);
+    dispatcher =
+      proxy === ''
+        ? new UndiciAgent({ keepAliveTimeout: 10_000 })
+        : boundedProxyAgent(proxy, DEFAULT_PROXY_CONNECT_TIMEOUT_MS);
     dispatchers.set(proxy, dispatcher);
   }
   return dispatcher;
@@ -71,18 +176,32 @@ export interface TlsSettings {
 
 /**
  * An undici dispatcher of its own (the caller closes it) for `target`: through the proxy when
- * HTTPS_PROXY / NO_PROXY say so, with `tls` applied to the target's handshake, not the proxy's.
+ * HTTPS_PROXY / NO_PROXY say so, with `tls` applied to the target's handshake, not the proxy's. A
+ * proxy that does not answer the CONNECT within `proxyTimeoutMs` fails the request.
  */
-export function ownDispatcherFor(target: string, tls: TlsSettings, connections: number): Dispatcher {
+export function ownDispatcherFor(
+  target: string,
+  tls: TlsSettings,
+  connections: number,
+  proxyTimeoutMs = DEFAULT_PROXY_CONNECT_TIMEOUT_MS,
+): Dispatcher {
   const proxy = proxyUrlFor(target);
   return proxy === undefined
     ? new UndiciAgent({ connections, connect: { ...tls } })
-    : new ProxyAgent({ uri: proxy, connections, requestTls: { ...tls } });
+    : boundedProxyAgent(proxy, proxyTimeoutMs, { connections, requestTls: { ...tls } });
 }
 
-/** Options for an AWS SDK v3 client's default Node handler: timeouts as given, agents through the proxy. */
+/** An AWS client's connection deadline (TCP, TLS and the proxy's CONNECT) when it names none. */
+export const DEFAULT_AWS_CONNECTION_TIMEOUT_MS = 10_000;
+
+/** An AWS client's deadline for a silent socket once connected, when it names none. */
+export const DEFAULT_AWS_REQUEST_TIMEOUT_MS = 60_000;
+
+/** Options for an AWS SDK v3 client's default Node handler: timeouts (or defaults), agents through the proxy. */
 export interface AwsRequestHandlerOptions {
+  /** Until the socket is usable, proxy CONNECT included; default 10 s. */
   readonly connectionTimeout?: number;
+  /** Longest silence on a connected socket; default 60 s. */
   readonly requestTimeout?: number;
   /** Sockets per agent; the SDK's default (50) when absent. */
   readonly maxSockets?: number;
@@ -91,18 +210,26 @@ export interface AwsRequestHandlerOptions {
 /**
  * The `requestHandler` for an AWS SDK v3 client calling `target` (its endpoint, or the regional
  * default): plain keep-alive agents when it goes direct, an HTTPS_PROXY agent when it does not.
- * Both honour NODE_EXTRA_CA_CERTS, which Node applies to every TLS handshake.
+ * Both honour NODE_EXTRA_CA_CERTS, which Node applies to every TLS handshake. Every request is
+ * bounded: the SDK's connection timer runs until the proxy agent hands over the tunnel, so a proxy that
+ * never answers the CONNECT fails the attempt; a request timeout only warns unless told to throw.
  */
 export function awsRequestHandlerFor(
   target: string,
   options: AwsRequestHandlerOptions = {},
 ): {
-  connectionTimeout?: number;
-  requestTimeout?: number;
+  connectionTimeout: number;
+  requestTimeout: number;
+  throwOnRequestTimeout: true;
   httpAgent: Agent | { keepAlive: boolean; maxSockets?: number };
   httpsAgent: Agent | { keepAlive: boolean; maxSockets?: number };
 } {
-  const { maxSockets, ...timeouts } = options;
+  const { maxSockets } = options;
+  const timeouts = {
+    connectionTimeout: options.connectionTimeout ?? DEFAULT_AWS_CONNECTION_TIMEOUT_MS,
+    requestTimeout: options.requestTimeout ?? DEFAULT_AWS_REQUEST_TIMEOUT_MS,
+    throwOnRequestTimeout: true as const,
+  };
   const sockets = maxSockets === undefined ? {} : { maxSockets };
   const proxy = proxyUrlFor(target);
   if (proxy === undefined)

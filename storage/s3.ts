@@ -1,6 +1,6 @@
 import type { S3StoreOptions, ObjectStore, StoredObject, StoreAction } from './index.js';
 import { storageError } from './errors.js';
-import { nodeAgentFor } from './http-agents.js';
+import { awsRequestHandlerFor, DEFAULT_AWS_CONNECTION_TIMEOUT_MS } from './http-agents.js';
 
 const MAX_ATTEMPTS = 5;
 
@@ -13,20 +13,16 @@ const PERMISSION: Record<StoreAction, string> = {
 
 /** An S3 (or S3-compatible) bucket; the SDK is loaded on first use only. */
 export async function createS3Store(options: S3StoreOptions): Promise<ObjectStore> {
-  const [s3, { Upload }, { NodeHttpHandler }] = await Promise.all([
-    import('@aws-sdk/client-s3'),
-    import('@aws-sdk/lib-storage'),
-    import('@smithy/node-http-handler'),
-  ]);
+  const [s3, { Upload }] = await Promise.all([import('@aws-sdk/client-s3'), import('@aws-sdk/lib-storage')]);
   const endpoint = options.endpoint ?? `https://s3.${options.region}.amazonaws.com`;
-  const agent = nodeAgentFor(endpoint);
+  const connectionTimeout = options.requestTimeoutMs ?? DEFAULT_AWS_CONNECTION_TIMEOUT_MS;
   const client = new s3.S3Client({
     region: options.region,
     maxAttempts: MAX_ATTEMPTS,
     ...(options.endpoint && { endpoint: options.endpoint }),
     forcePathStyle: options.forcePathStyle ?? false,
     ...(options.credentials && { credentials: options.credentials }),
-    ...(agent && { requestHandler: new NodeHttpHandler({ httpAgent: agent, httpsAgent: agent }) }),
+    requestHandler: awsRequestHandlerFor(endpoint, { connectionTimeout, requestTimeout: 120_000 }),
   });
   const { bucket } = options;
   const fail = (action: StoreAction, key: string, error: unknown) => {
@@ -41,6 +37,7 @@ export async function createS3Store(options: S3StoreOptions): Promise<ObjectStor
       status: meta.$metadata?.httpStatusCode,
       code: meta.Code ?? meta.name,
       tries: MAX_ATTEMPTS,
+      deadline: { endpoint, timeoutMs: connectionTimeout },
     });
   };
   const encryption =

@@ -22,8 +22,14 @@ export interface ObjectStore {
   remove(keys: readonly string[]): Promise<void>;
 }
 
+/** Every store's deadline for one try of one request (connection and proxy CONNECT included). */
+interface StoreDeadline {
+  /** Milliseconds; each store's default when absent (S3: 10 s to connect, 120 s of silence; others: 120 s a try). */
+  requestTimeoutMs?: number | undefined;
+}
+
 /** S3 or an S3-compatible store; credentials unset uses the AWS default chain. */
-export interface S3StoreOptions {
+export interface S3StoreOptions extends StoreDeadline {
   provider: 's3';
   bucket: string;
   region: string;
@@ -37,7 +43,7 @@ export interface S3StoreOptions {
 }
 
 /** Azure Blob; credentials unset uses DefaultAzureCredential. */
-export interface AzureStoreOptions {
+export interface AzureStoreOptions extends StoreDeadline {
   provider: 'azure';
   accountUrl: string;
   container: string;
@@ -46,7 +52,7 @@ export interface AzureStoreOptions {
 }
 
 /** Google Cloud Storage; credentials unset uses Application Default Credentials. */
-export interface GcsStoreOptions {
+export interface GcsStoreOptions extends StoreDeadline {
   provider: 'gcs';
   bucket: string;
   projectId?: string | undefined;

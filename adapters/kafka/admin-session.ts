@@ -19,7 +19,7 @@ import {
   type RawClassicGroup,
   type RawConsumerGroup,
 } from './group-protocol.js';
-import { Limiter } from './limiter.js';
+import { Limiter } from '../shared/index.js';
 import type { KafkaSettings } from './settings.js';
 
 /** Kafka's fixed timestamps for ListOffsets: earliest (log start) and latest (high watermark). */

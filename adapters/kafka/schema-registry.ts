@@ -1,7 +1,7 @@
 import { type Dispatcher, request } from 'undici';
-import { ownDispatcherFor } from '../../storage/http-agents.js';
+import { noAnswerReason, ownDispatcherFor } from '../../storage/http-agents.js';
 import { Codes, SdrError } from '../../protocol/index.js';
-import { Limiter } from './limiter.js';
+import { Limiter } from '../shared/index.js';
 import type { SchemaRegistrySettings } from './settings.js';
 
 /** A reference from one schema to another subject's version (Avro named types, Protobuf imports, JSON $ref). */
@@ -30,9 +30,17 @@ export class SchemaRegistryClient {
   readonly #limiter: Limiter;
   readonly #signal: AbortSignal;
   readonly #authorization: string | undefined;
+  readonly #timeoutMs: number;
 
-  constructor(settings: SchemaRegistrySettings, signal: AbortSignal, maxInFlight: number) {
+  /** `timeoutMs` bounds the proxy's CONNECT and the wait for an answer's headers. */
+  constructor(
+    settings: SchemaRegistrySettings,
+    signal: AbortSignal,
+    maxInFlight: number,
+    timeoutMs = 30_000,
+  ) {
     this.#settings = settings;
+    this.#timeoutMs = timeoutMs;
     this.#signal = signal;
     this.#limiter = new Limiter(maxInFlight);
     // Through HTTPS_PROXY unless NO_PROXY names the registry; the TLS settings are the registry's own.
@@ -45,6 +53,7 @@ export class SchemaRegistryClient {
         rejectUnauthorized: true,
       },
       maxInFlight,
+      timeoutMs,
     );
     this.#authorization =
       settings.username !== undefined
@@ -77,14 +86,17 @@ export class SchemaRegistryClient {
             accept: 'application/vnd.schemaregistry.v1+json, application/json',
             ...(this.#authorization ? { authorization: this.#authorization } : {}),
           },
-          headersTimeout: 30_000,
+          headersTimeout: this.#timeoutMs,
           bodyTimeout: 60_000,
         });
       } catch (error) {
         this.#signal.throwIfAborted();
         const code = (error as { code?: string }).code ?? '';
         const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-        const detail = [code, cause?.code, (error as Error).message].filter(Boolean).join(': ');
+        const detail =
+          code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT'
+            ? noAnswerReason(url, this.#timeoutMs)
+            : [code, cause?.code, (error as Error).message].filter(Boolean).join(': ');
         throw new Codes.SDR_ERR_SCHEMA_REGISTRY_UNREACHABLE(url, detail, { cause: error });
       }
       const status = response.statusCode;

@@ -1,6 +1,7 @@
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { z } from 'zod';
 import { Codes } from '../../protocol/index.js';
+import { describeIssues } from '../shared/index.js';
 import type { SourceConnection } from '../types.js';
 
 /** Security protocols a Kafka connection may name; the plaintext ones need `allowPlaintext: true`. */
@@ -75,9 +76,7 @@ export function compileKafkaSettings(connection: SourceConnection): KafkaSetting
   const invalid = (problem: string) => new Codes.SDR_ERR_KAFKA_CONNECTION_INVALID(connection.name, problem);
   const parsed = connectionOptionsSchema.safeParse(connection.options);
   if (!parsed.success) {
-    throw invalid(
-      parsed.error.issues.map((issue) => `${issue.path.join('.') || 'options'}: ${issue.message}`).join('; '),
-    );
+    throw invalid(describeIssues(parsed.error, 'options'));
   }
   const options = parsed.data;
   const credentials = connection.credentials;

@@ -1,3 +1,4 @@
+import { delay } from '../shared/index.js';
 import type { MetadataRecord } from '../types.js';
 import { childKey, columnKey, databaseKey, relationKey, schemaKey } from './keys.js';
 import type { PostgresExtractOptions } from './options.js';
@@ -85,21 +86,6 @@ export const VIEW_DEFINITION_RETRY_DELAYS_MS: readonly number[] = [500, 1_500, 4
 function timedOut(error: unknown): boolean {
   const cause = (error as { cause?: { code?: unknown } } | undefined)?.cause;
   return cause?.code === '57014' || cause?.code === '55P03';
-}
-
-async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  signal?.throwIfAborted();
-  await new Promise<void>((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason as Error);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** Plural nouns for the vanished-objects summary. */
@@ -270,7 +256,7 @@ class ViewDefinitions {
       this.helpers.note?.(
         `view ${view.name}: definition timed out; reading it again in ${delayMs} ms (retry ${index + 1} of ${VIEW_DEFINITION_RETRY_DELAYS_MS.length})`,
       );
-      await pause(delayMs, this.helpers.signal);
+      await delay(delayMs, this.helpers.signal);
       await helper.query('ROLLBACK TO SAVEPOINT sdr_view_definitions');
       try {
         const [row] = await helper.query(sql.VIEW_DEFINITIONS, [[view.oid]]);

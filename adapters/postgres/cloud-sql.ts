@@ -1,4 +1,5 @@
 import { Codes, SdrError } from '../../protocol/index.js';
+import { raceAbort } from '../shared/index.js';
 import type { PostgresSettings } from './options.js';
 import type { SessionTransport } from './session.js';
 
@@ -80,22 +81,7 @@ export async function openCloudSqlTransport(
     authType: cloudSql.auth === 'iam' ? AuthTypes.IAM : AuthTypes.PASSWORD,
   });
   try {
-    const options = await new Promise<Awaited<typeof pending>>((resolve, reject) => {
-      const onAbort = (): void => {
-        const reason: unknown = signal.reason;
-        reject(
-          reason instanceof Error ? reason : new DOMException('This operation was aborted', 'AbortError'),
-        );
-        // Once the connector finishes, release what it set up (refresh timers) for nobody.
-        pending.then(
-          () => connector.close(),
-          () => undefined,
-        );
-      };
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      pending.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-    });
+    const options = await raceAbort(pending, signal);
     return {
       transport: { stream: options.stream },
       release: async () => connector.close(),
@@ -103,7 +89,15 @@ export async function openCloudSqlTransport(
   } catch (error) {
     // No connector.close() here: after a failed first refresh there is nothing to release, and
     // close() would derive an unhandled rejection from the failed instance promise (connector 1.13).
-    if (signal.aborted || error instanceof SdrError) throw error;
+    if (signal.aborted) {
+      // Once the connector finishes, release what it set up (refresh timers) for nobody.
+      pending.then(
+        () => connector.close(),
+        () => undefined,
+      );
+      throw error;
+    }
+    if (error instanceof SdrError) throw error;
     throw new Codes.SDR_ERR_PG_CLOUDSQL(describe(error, cloudSql.instanceConnectionName), { cause: error });
   }
 }

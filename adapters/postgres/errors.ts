@@ -1,4 +1,5 @@
 import { Codes, SdrError } from '../../protocol/index.js';
+import { scrubSecrets } from '../shared/index.js';
 
 /** What an error message may name about the session: never the password. */
 export interface ErrorTarget {
@@ -32,16 +33,6 @@ function seconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
-/** Replaces every occurrence of a secret value in a text with `***` (defence in depth: servers do not echo passwords). */
-export function scrub(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret === '') continue;
-    out = out.split(secret).join('***');
-  }
-  return out;
-}
-
 /**
  * Maps anything `pg`, `net` or `tls` throws to a catalogued error with an actionable message.
  * Errors that already are `SdrError`s pass through.
@@ -50,7 +41,7 @@ export function mapPgError(error: unknown, target: ErrorTarget, phase: 'connect'
   if (error instanceof SdrError) return error;
   const err = error as { code?: unknown; message?: unknown; routine?: unknown };
   const code = typeof err.code === 'string' ? err.code : '';
-  const raw = scrub(typeof err.message === 'string' ? err.message : String(error), target.secrets);
+  const raw = scrubSecrets(typeof err.message === 'string' ? err.message : String(error), target.secrets);
   const server = `${target.host}:${target.port}`;
   const options = { cause: error };
 

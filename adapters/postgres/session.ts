@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
+import { abortReason } from '../shared/index.js';
 import type { ErrorTarget } from './errors.js';
 import { mapPgError } from './errors.js';
 import type { PostgresSettings, TlsSettings } from './options.js';
@@ -71,10 +72,6 @@ export function errorTarget(settings: PostgresSettings, database = settings.data
       (s): s is string => s !== undefined && s.length > 0 && s !== settings.user && s !== database,
     ),
   };
-}
-
-function abortError(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
 
 /**
@@ -167,7 +164,7 @@ export async function openReadOnlySession(
   signal.addEventListener('abort', onAbort, { once: true });
 
   const fail = (error: unknown, phase: 'connect' | 'query'): unknown =>
-    signal.aborted ? abortError(signal) : mapPgError(lastError ?? error, target, phase);
+    signal.aborted ? abortReason(signal) : mapPgError(lastError ?? error, target, phase);
 
   try {
     await client.connect();
@@ -232,7 +229,7 @@ export async function openReadOnlySession(
           // A read-ahead that fails while this page is consumed is reported when awaited, not before.
           next.catch(() => undefined);
           for (const row of rows) {
-            if (signal.aborted) throw abortError(signal);
+            if (signal.aborted) throw abortReason(signal);
             yield row;
           }
         }

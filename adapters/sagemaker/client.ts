@@ -1,7 +1,8 @@
 import { SageMakerClient, type SageMakerClientConfig } from '@aws-sdk/client-sagemaker';
 import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { Codes, SdrError } from '../../protocol/index.js';
-import { awsRequestHandlerFor, awsTarget } from '../../storage/http-agents.js';
+import { awsRequestHandlerFor, awsTarget, noAnswerReason } from '../../storage/http-agents.js';
+import { delay } from '../shared/index.js';
 import type { SagemakerSettings } from './options.js';
 
 /** Requests sent per SageMaker operation (every HTTP attempt, retries included) and throttled attempts. */
@@ -29,34 +30,8 @@ export class RequestRateLimiter {
     const now = performance.now();
     const at = Math.max(now, this.next);
     this.next = at + this.interval;
-    if (at > now) await sleep(at - now, signal);
+    if (at > now) await delay(at - now, signal);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(abortError(signal));
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(abortError(signal));
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** The error to throw when a job is cancelled: the signal's reason when it is an Error. */
-export function abortError(signal: AbortSignal): Error {
-  if (signal.reason instanceof Error) return signal.reason;
-  const error = new Error('extraction was cancelled');
-  error.name = 'AbortError';
-  return error;
 }
 
 /** A client with its request cap and counters; `destroy()` closes its sockets. */
@@ -88,16 +63,20 @@ function credentialsFor(settings: SagemakerSettings): Credentials {
   });
 }
 
+/** Until a socket to SageMaker is usable, proxy CONNECT included, per attempt. */
+const CONNECTION_TIMEOUT_MS = 10_000;
+
 /** Opens a SageMaker client honouring the connection's credentials, region, endpoint and request cap. */
 export function openSession(settings: SagemakerSettings, signal: AbortSignal): SagemakerSession {
+  const target = awsTarget('api.sagemaker', settings.endpoint, settings.region);
   const client = new SageMakerClient({
     ...(settings.region === undefined ? {} : { region: settings.region }),
     ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
     credentials: credentialsFor(settings),
     retryMode: 'adaptive',
     maxAttempts: settings.maxAttempts,
-    requestHandler: awsRequestHandlerFor(awsTarget('api.sagemaker', settings.endpoint, settings.region), {
-      connectionTimeout: 10_000,
+    requestHandler: awsRequestHandlerFor(target, {
+      connectionTimeout: CONNECTION_TIMEOUT_MS,
       requestTimeout: 60_000,
       // One socket per concurrent Describe plus the List call that feeds them.
       maxSockets: settings.describeConcurrency + 1,
@@ -116,6 +95,10 @@ export function openSession(settings: SagemakerSettings, signal: AbortSignal): S
         return await next(args);
       } catch (error) {
         if (isThrottling(error)) stats.throttled += 1;
+        // The SDK's connection timeout says only "Socket timed out"; a proxy that never answers the
+        // CONNECT is the usual cause, so the message names the proxy (if any) and the fix.
+        if (shape(error).name === 'TimeoutError' && error instanceof Error)
+          error.message = noAnswerReason(target, CONNECTION_TIMEOUT_MS);
         throw error;
       }
     },
@@ -153,6 +136,7 @@ const AUTH = new Set([
   'MissingAuthenticationToken',
 ]);
 const NETWORK = new Set([
+  'TimeoutError',
   'ECONNREFUSED',
   'ENOTFOUND',
   'EAI_AGAIN',

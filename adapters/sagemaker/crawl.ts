@@ -4,8 +4,8 @@ import type {
   SageMakerPaginationConfiguration,
 } from '@aws-sdk/client-sagemaker';
 import type { AdapterContext, MetadataRecord } from '../types.js';
-import { abortError, isAccessDenied, isNotFound, toSdrError } from './client.js';
-import { mapOrdered } from './map-ordered.js';
+import { isAccessDenied, isNotFound, toSdrError } from './client.js';
+import { mapOrdered, throwIfAborted } from '../shared/index.js';
 import { nameFilter, type SagemakerExtractOptions } from './options.js';
 import * as R from './records.js';
 
@@ -97,7 +97,7 @@ export class Crawl {
 
   private checkAborted(): void {
     // The SDK rejects in-flight calls with its own "Request aborted"; the job's reason says more.
-    if (this.signal.aborted) throw abortError(this.signal);
+    throwIfAborted(this.signal);
   }
 
   private recentEnough(created: Date | undefined): boolean {

@@ -1,7 +1,8 @@
 /** Amazon SageMaker: models, jobs, endpoints, feature groups, pipelines and their lineage, read-only. */
 import { ListModelsCommand } from '@aws-sdk/client-sagemaker';
 import type { AdapterContext, MetadataRecord, SourceAdapter, SourceConnection } from '../types.js';
-import { abortError, openSession, toSdrError } from './client.js';
+import { throwIfAborted } from '../shared/index.js';
+import { openSession, toSdrError } from './client.js';
 import { Extraction } from './extraction.js';
 import {
   checkSagemakerLimits,
@@ -29,7 +30,7 @@ export function createSagemakerAdapter(): SourceAdapter<SagemakerExtractOptions>
         const out = await session.client
           .send(new ListModelsCommand({ MaxResults: 1 }), { abortSignal: context.signal })
           .catch((error: unknown) => {
-            if (context.signal.aborted) throw abortError(context.signal);
+            throwIfAborted(context.signal);
             throw toSdrError(error, connection.name, 'sagemaker:ListModels');
           });
         const arn = out.Models?.[0]?.ModelArn;

@@ -1,7 +1,23 @@
 /**
- * Helpers every adapter shares (one of each, not a copy per adapter). Adapters may import this module
- * and nothing of another adapter (lint-enforced).
+ * Helpers every adapter shares (one of each, not a copy per adapter): name filter, bounded concurrency,
+ * abort, error formatting, secret scrubbing. Adapters may import this module and nothing of another
+ * adapter (lint-enforced); what secret providers and the runtime also need lives in common/ and is
+ * re-exported here.
  */
+export {
+  abortReason,
+  delay,
+  describeIssues,
+  isDeadline,
+  MAX_PROBLEM_CHARS,
+  quote,
+  raceAbort,
+  scrubSecrets,
+  throwIfAborted,
+  truncate,
+  withDeadline,
+} from '../../common/index.js';
+export { Limiter, mapOrdered } from './concurrency.js';
 export {
   compileGlob,
   createNameFilter,
@@ -13,4 +29,4 @@ export {
   type NameCase,
   type NameFilterLists,
 } from './name-filter.js';
-export { describeIssues, MAX_PROBLEM_CHARS, parseLimits, quote, truncate } from './options.js';
+export { parseLimits } from './options.js';

@@ -6,7 +6,7 @@ import {
 import { Codes, SdrError } from '../../protocol/index.js';
 import { selectKey } from '../reference.js';
 import type { ReferenceResolver, SecretProvider, SecretReference } from '../types.js';
-import { awsRequestHandlerFor, awsTarget } from '../../storage/http-agents.js';
+import { awsRequestHandlerFor, awsTarget, noAnswerReason } from '../../storage/http-agents.js';
 
 /** Settings of the `aws-sm://` provider; without static keys the SDK's default credential chain is used. */
 export interface AwsSecretsManagerOptions {
@@ -35,6 +35,7 @@ const ARN_REGION = /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):/;
 export function createAwsSecretsManagerProvider(options: AwsSecretsManagerOptions = {}): SecretProvider {
   const clients = new Map<string, SecretsManagerClient>();
   const credentials = staticCredentials(options);
+  const timeoutMs = options.timeoutMs ?? 10_000;
 
   function clientFor(region: string | undefined): SecretsManagerClient {
     const key = region ?? '';
@@ -46,7 +47,8 @@ export function createAwsSecretsManagerProvider(options: AwsSecretsManagerOption
         ...(credentials ? { credentials } : {}),
         maxAttempts: 3,
         requestHandler: awsRequestHandlerFor(awsTarget('secretsmanager', options.endpoint, region), {
-          requestTimeout: options.timeoutMs ?? 10_000,
+          connectionTimeout: timeoutMs,
+          requestTimeout: timeoutMs,
         }),
       });
       clients.set(key, client);
@@ -71,6 +73,13 @@ export function createAwsSecretsManagerProvider(options: AwsSecretsManagerOption
           signal ? { abortSignal: signal } : {},
         );
       } catch (error) {
+        if (isTimeout(error)) {
+          const target = awsTarget('secretsmanager', options.endpoint, region);
+          throw new Codes.SDR_ERR_SECRET_UNAVAILABLE(
+            reference.raw,
+            `aws-sm: 3 attempts to read ${secretId}: ${noAnswerReason(target, timeoutMs)}`,
+          );
+        }
         throw awsError(reference, error);
       }
       if (output.SecretString !== undefined) return selectKey(reference, output.SecretString);
@@ -118,6 +127,12 @@ const DENIED = new Set([
   'DecryptionFailure',
   'CredentialsProviderError',
 ]);
+
+/** The SDK's connection or request deadline passed (its handler rejects with a TimeoutError). */
+function isTimeout(error: unknown): boolean {
+  const { name, code } = error as { name?: string; code?: string };
+  return name === 'TimeoutError' || code === 'ETIMEDOUT';
+}
 
 /** Maps an SDK error to a coded one. The SDK error is not kept as a cause: it carries request metadata only,
  * but a catalogue error with a short reason is what operators need. */

@@ -9,6 +9,7 @@ import { SecretClient } from '@azure/keyvault-secrets';
 import { readFile } from 'node:fs/promises';
 import { rootCertificates } from 'node:tls';
 import { Codes, SdrError } from '../../protocol/index.js';
+import { noAnswerReason } from '../../storage/http-agents.js';
 import { selectKey } from '../reference.js';
 import type { ReferenceResolver, SecretProvider, SecretReference } from '../types.js';
 
@@ -106,6 +107,14 @@ export function createAzureKeyVaultProvider(
           requestOptions: { timeout: options.timeoutMs ?? 10_000 },
         });
       } catch (error) {
+        // The pipeline reports its own per-request timeout as an AbortError too; only ours means "cancelled".
+        if ((error as { name?: string }).name === 'AbortError' && !signal?.aborted) {
+          const timeoutMs = options.timeoutMs ?? 10_000;
+          throw new Codes.SDR_ERR_SECRET_UNAVAILABLE(
+            reference.raw,
+            `azure-kv: reading ${vault}/${name}: ${noAnswerReason(template.replace('{vault}', vault), timeoutMs)}`,
+          );
+        }
         throw azureError(reference, `${vault}/${name}${version ? `@${version}` : ''}`, error);
       }
       if (secret.value === undefined) {

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { Codes, SdrError } from '../../protocol/index.js';
 import { nodeAgentFor } from '../../storage/http-agents.js';
-import { raceAbort } from '../abort.js';
+import { raceAbort } from '../../common/index.js';
 import { selectKey } from '../reference.js';
 import type { SecretProvider, SecretReference } from '../types.js';
 
@@ -77,6 +77,7 @@ export function createGcpSecretManagerProvider(options: GcpSecretManagerOptions 
     // for a request that brings its own agent: without this the client went direct, past the proxy.
     const agent = nodeAgentFor(
       `${options.insecure ? 'http' : 'https'}://${host ?? 'secretmanager.googleapis.com'}`,
+      timeout,
     );
     if (agent !== undefined) {
       const auth = client.auth as unknown as { fetch(url: unknown, init?: Record<string, unknown>): unknown };
@@ -175,6 +176,13 @@ function gcpError(reference: SecretReference, name: string, error: unknown): Sdr
   const code = (error as { code?: unknown }).code;
   const raw = (error as { details?: unknown }).details ?? (error as { message?: unknown }).message;
   let details = typeof raw === 'string' ? raw : '';
+  // A proxy that never answered the CONNECT: the agent's reason names the proxy and the fix.
+  const noAnswer = details.indexOf('no answer from');
+  if (code === 'ETIMEDOUT' && noAnswer >= 0)
+    return new Codes.SDR_ERR_SECRET_UNAVAILABLE(
+      reference.raw,
+      `gcp-sm: reading ${name}: ${details.slice(noAnswer).split('\n')[0]}`,
+    );
   let status: string | undefined;
   try {
     // REST errors carry Google's JSON error body as their message.

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import nodeVault from 'node-vault';
 import { Codes, type SdrError } from '../../protocol/index.js';
-import { raceAbort } from '../abort.js';
+import { raceAbort } from '../../common/index.js';
 import type { SecretProvider, SecretProviderLogger, SecretReference } from '../types.js';
 import { loginRequest, readCredentialFile, type VaultAuth, type VaultLogin } from './auth.js';
+import { VaultNoAnswer, vaultTransport, type VaultTransport } from './transport.js';
 
 export type { VaultAuth } from './auth.js';
 
@@ -16,7 +17,7 @@ export interface VaultOptions {
   namespace?: string;
   /** PEM file of the CA that signed Vault's certificate. */
   caFile?: string;
-  /** Per-request timeout; default 10 s. */
+  /** Longest wait for any one request (login, lookup, read, renewal), proxy CONNECT included; default 10 s. */
   timeoutMs?: number;
   logger?: SecretProviderLogger | undefined;
 }
@@ -42,6 +43,7 @@ class VaultSecretProvider implements SecretProvider {
   readonly scheme = 'vault';
   private readonly client: nodeVault.client;
   private readonly timeoutMs: number;
+  private readonly transport: VaultTransport;
   private token: string | undefined;
   private login: Promise<void> | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
@@ -57,10 +59,11 @@ class VaultSecretProvider implements SecretProvider {
         throw new Codes.SDR_ERR_CONFIG_INVALID(`vault CA file ${options.caFile} cannot be read`, { cause });
       }
     }
+    this.transport = vaultTransport(options.address, ca, this.timeoutMs);
     this.client = nodeVault({
       endpoint: options.address,
-      // strictSSL is set explicitly so node-vault's VAULT_SKIP_VERIFY fallback never weakens TLS.
-      requestOptions: { strictSSL: true, ...(ca ? { ca } : {}), timeout: this.timeoutMs },
+      // Our transport: through the one proxy decision, TLS verified against `ca`, every request bounded.
+      'request-promise': this.transport.requestPromise,
     });
     // node-vault falls back to VAULT_TOKEN / VAULT_NAMESPACE / VAULT_PREFIX; our settings come only from options.
     this.client.token = '';
@@ -86,6 +89,7 @@ class VaultSecretProvider implements SecretProvider {
     this.renewTimer = undefined;
     this.token = undefined;
     this.client.token = '';
+    await this.transport.close();
   }
 
   /** Reads once; when Vault says 403 and the token itself is no longer valid, logs in again and retries. */
@@ -338,10 +342,11 @@ function encodePath(path: string): string {
 }
 
 /**
- * Status and a safe reason from a node-vault or axios error. The raw error is never kept as a cause: an
- * axios error carries the request's headers (the Vault token) and body (an AppRole secret id).
+ * Status and a safe reason from a node-vault or transport error. The raw error is never kept as a cause:
+ * it may carry the request's headers (the Vault token) and body (an AppRole secret id).
  */
 function describeVaultError(error: unknown, address: string): VaultHttpError {
+  if (error instanceof VaultNoAnswer) return { status: 0, reason: error.message };
   const response = (error as { response?: { statusCode?: number; body?: { errors?: unknown[] } } }).response;
   if (response?.statusCode !== undefined) {
     const first = response.body?.errors?.find((e) => typeof e === 'string' && e !== '');

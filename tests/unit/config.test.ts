@@ -47,6 +47,9 @@ describe('compileConfig', () => {
     ['SDR_REDIS_URL', 'http://x', 'SDR_REDIS_URL: expected a redis:// or rediss:// URL'],
     ['SDR_HEALTH_ENABLED', 'maybe', 'SDR_HEALTH_ENABLED: expected true or false'],
     ['SDR_CLOUD_URL', 'https://cloud', 'SDR_CLOUD_URL: expected a ws:// or wss:// URL'],
+    // 0 used to mean "no timeout": a silent proxy then hung every secret read.
+    ['SDR_VAULT_TIMEOUT_MS', '0', 'SDR_VAULT_TIMEOUT_MS: expected at least 100'],
+    ['SDR_GCP_SM_TIMEOUT_MS', '0', 'SDR_GCP_SM_TIMEOUT_MS: expected at least 100'],
   ])('refuses %s=%s with a line naming it', (name, value, line) => {
     expect(problemsOf({ ...minimal, [name]: value })).toContain(line);
   });

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RequestRateLimiter, toSdrError } from '../../adapters/sagemaker/client.js';
-import { mapOrdered } from '../../adapters/sagemaker/map-ordered.js';
+import { mapOrdered } from '../../adapters/shared/index.js';
 import { nameFilter, parseExtractOptions, parseSettings } from '../../adapters/sagemaker/options.js';
 import {
   envNames,
