@@ -36,7 +36,7 @@ export default defineConfig({
       },
       {
         // Fault suite (real runtime processes killed, links cut, Redis restarted or failed over): minutes
-        // long, run with `npm run test:faults`; not yet part of `npm test`.
+        // long, mostly waiting; part of `npm test`, alone with `npm run test:faults`.
         extends: true,
         test: {
           name: 'faults',
