@@ -1,12 +1,13 @@
 import type { Agent } from 'node:http';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { getProxyForUrl } from 'proxy-from-env';
-import { Agent as UndiciAgent, type Dispatcher, ProxyAgent } from 'undici';
 
 /**
  * The one place outbound traffic learns about the proxy: HTTPS_PROXY / HTTP_PROXY / NO_PROXY. The
  * tunnel, the storage clients, the adapters' and the secret providers' HTTP clients are all built with
- * what these return (adapters and secret providers may import storage/, never runtime/).
+ * what these return (adapters and secret providers may import storage/, never runtime/). The undici
+ * dispatchers for the clients built on undici are in ./dispatchers.ts, so that the tunnel, which needs
+ * only a Node agent, does not load undici.
  */
 export function proxyUrlFor(target: string): string | undefined {
   const proxy = getProxyForUrl(target);
@@ -25,19 +26,6 @@ export function proxyAgent(proxy: string, options: { keepAlive?: boolean; maxSoc
 export function nodeAgentFor(target: string): Agent | undefined {
   const proxy = proxyUrlFor(target);
   return proxy === undefined ? undefined : proxyAgent(proxy, { keepAlive: true });
-}
-
-const dispatchers = new Map<string, Dispatcher>();
-
-/** An undici dispatcher for `target` (pre-signed uploads), shared per proxy. */
-export function dispatcherFor(target: string): Dispatcher {
-  const proxy = proxyUrlFor(target) ?? '';
-  let dispatcher = dispatchers.get(proxy);
-  if (!dispatcher) {
-    dispatcher = proxy === '' ? new UndiciAgent({ keepAliveTimeout: 10_000 }) : new ProxyAgent(proxy);
-    dispatchers.set(proxy, dispatcher);
-  }
-  return dispatcher;
 }
 
 /** Host, port and credentials of the proxy for `target`, in the shape Azure's pipeline takes. */
@@ -67,17 +55,6 @@ export interface TlsSettings {
   readonly key?: string | Buffer;
   readonly servername?: string;
   readonly rejectUnauthorized?: boolean;
-}
-
-/**
- * An undici dispatcher of its own (the caller closes it) for `target`: through the proxy when
- * HTTPS_PROXY / NO_PROXY say so, with `tls` applied to the target's handshake, not the proxy's.
- */
-export function ownDispatcherFor(target: string, tls: TlsSettings, connections: number): Dispatcher {
-  const proxy = proxyUrlFor(target);
-  return proxy === undefined
-    ? new UndiciAgent({ connections, connect: { ...tls } })
-    : new ProxyAgent({ uri: proxy, connections, requestTls: { ...tls } });
 }
 
 /** Options for an AWS SDK v3 client's default Node handler: timeouts as given, agents through the proxy. */

@@ -1,5 +1,5 @@
 import { type Dispatcher, request } from 'undici';
-import { ownDispatcherFor } from '../../storage/http-agents.js';
+import { ownDispatcherFor } from '../../storage/dispatchers.js';
 import { Codes, SdrError } from '../../protocol/index.js';
 import { Limiter } from './limiter.js';
 import type { SchemaRegistrySettings } from './settings.js';
