@@ -25,10 +25,10 @@ const extraEnv = JSON.parse(process.env.SDR_BENCH_ENV ?? '{}') as Record<string,
 const startupSettleMs = 8_000;
 /**
  * How long the runtime idles before "idle RSS" is read. V8's memory reducer shrinks the young generation
- * that start-up grew (16 MiB semi-spaces) only 10–60 s after allocation calms down; before that the
+ * that start-up grew (16 MiB semi-spaces) only 10–90 s after allocation calms down (later on a loaded machine); before that the
  * RSS is ~20 MB higher than where it stays.
  */
-const idleMs = Number(process.env.SDR_BENCH_IDLE_MS ?? '60000');
+const idleMs = Number(process.env.SDR_BENCH_IDLE_MS ?? '90000');
 
 /** Compiles `ref`'s sources (git archive, so the worktree is untouched) and returns its runtime entry. */
 function compiledAt(ref: string): string {
@@ -159,7 +159,7 @@ function memoryStages(entry: string): { stage: string; rssMb: number; anonMb: nu
     script,
     `import { readFileSync } from 'node:fs';
 const stages = ${JSON.stringify(stages)};
-const mb = (field) => Number(new RegExp('^' + field + ':\\s+(\\d+) kB$', 'm').exec(readFileSync('/proc/self/status', 'utf8'))[1]) / 1024;
+const mb = (field) => Number(readFileSync('/proc/self/status', 'utf8').split(String.fromCharCode(10)).find((line) => line.startsWith(field + ':')).replace(/[^0-9]/g, '')) / 1024;
 const rows = [];
 for (const [stage, specifiers] of stages) {
   for (const specifier of specifiers) await import(specifier);
