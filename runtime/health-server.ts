@@ -1,4 +1,5 @@
-import Fastify from 'fastify';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { Codes } from '../protocol/index.js';
 
@@ -17,9 +18,24 @@ export interface Readiness {
   [dependency: string]: string | boolean;
 }
 
+interface Reply {
+  status: number;
+  body: string;
+  type: string;
+}
+
+const json = (status: number, value: unknown): Reply => ({
+  status,
+  body: JSON.stringify(value),
+  type: 'application/json; charset=utf-8',
+});
+
 /**
  * Liveness, readiness (naming what is down), a JSON status for `sdr status`, and Prometheus metrics on a
  * local port; it serves nothing else. A port in use is `SDR_ERR_HEALTH_PORT_IN_USE`.
+ *
+ * Four GET routes on node's own HTTP server: a web framework (fastify with its schema compilers) cost the
+ * idle daemon about 4 MB of memory for them (bench/README.md, idle memory).
  */
 export async function startHealthServer(options: {
   host: string;
@@ -31,33 +47,76 @@ export async function startHealthServer(options: {
   /** Problems that do not stop the runtime but need an operator (Redis without persistence). */
   warnings?: () => readonly string[];
 }): Promise<HealthServer> {
-  const app = Fastify({ logger: false });
-  app.get('/livez', async (_request, reply) => {
-    const live = options.live();
-    return reply.code(live ? 200 : 503).send({ live });
-  });
-  app.get('/readyz', async (_request, reply) => {
-    const readiness = await options.ready();
-    const warnings = options.warnings?.() ?? [];
-    return reply
-      .code(readiness.ready ? 200 : 503)
-      .send(warnings.length > 0 ? { ...readiness, warnings } : readiness);
-  });
+  const routes: Record<string, () => Promise<Reply>> = {
+    '/livez': async () => {
+      const live = options.live();
+      return json(live ? 200 : 503, { live });
+    },
+    '/readyz': async () => {
+      const readiness = await options.ready();
+      const warnings = options.warnings?.() ?? [];
+      return json(readiness.ready ? 200 : 503, warnings.length > 0 ? { ...readiness, warnings } : readiness);
+    },
+    '/metrics': async () => ({
+      status: 200,
+      body: await options.registry.metrics(),
+      type: options.registry.contentType,
+    }),
+  };
   const status = options.status;
-  if (status) app.get('/status', async () => await status());
-  app.get('/metrics', async (_request, reply) => {
-    const body = await options.registry.metrics();
-    return reply.type(options.registry.contentType).send(body);
+  if (status) routes['/status'] = async () => json(200, await status());
+
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const path = (request.url ?? '/').split('?')[0] as string;
+    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+    let reply: Reply;
+    if (!route) {
+      reply = json(404, {
+        error: 'Not Found',
+        message: `${request.method ?? 'GET'} ${path} is not a health route`,
+      });
+    } else if (request.method !== 'GET' && request.method !== 'HEAD') {
+      reply = json(405, { error: 'Method Not Allowed', message: `${path} answers GET only` });
+    } else {
+      try {
+        reply = await route();
+      } catch (error) {
+        reply = json(500, { error: 'Internal Server Error', message: (error as Error).message });
+      }
+    }
+    const body = Buffer.from(reply.body, 'utf8');
+    response.writeHead(reply.status, { 'content-type': reply.type, 'content-length': body.length });
+    response.end(request.method === 'HEAD' ? undefined : body);
+  };
+
+  const server = createServer((request, response) => {
+    // A request body is never read: drain it so the connection can be reused.
+    request.resume();
+    void handle(request, response);
   });
-  let address: string;
   try {
-    address = await app.listen({ host: options.host, port: options.port });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: options.host, port: options.port }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
   } catch (cause) {
-    await app.close();
     if ((cause as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw new Codes.SDR_ERR_HEALTH_PORT_IN_USE(`${options.host}:${options.port}`, { cause });
     }
     throw cause;
   }
-  return { url: address, close: () => app.close() };
+  const bound = server.address() as AddressInfo;
+  const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+  return {
+    url: `http://${host}:${bound.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Probes keep connections alive; a stopping daemon does not wait for them.
+        server.closeAllConnections();
+      }),
+  };
 }

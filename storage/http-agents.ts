@@ -2,12 +2,13 @@ import type { Agent, ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { getProxyForUrl } from 'proxy-from-env';
-import { Agent as UndiciAgent, type Dispatcher, Pool, ProxyAgent } from 'undici';
 
 /**
  * The one place outbound traffic learns about the proxy: HTTPS_PROXY / HTTP_PROXY / NO_PROXY. The
  * tunnel, the storage clients, the adapters' and the secret providers' HTTP clients are all built with
- * what these return (adapters and secret providers may import storage/, never runtime/).
+ * what these return (adapters and secret providers may import storage/, never runtime/). The undici
+ * dispatchers for the clients built on undici are in ./dispatchers.ts, so that the tunnel, which needs
+ * only a Node agent, does not load undici.
  */
 export function proxyUrlFor(target: string): string | undefined {
   const proxy = getProxyForUrl(target);
@@ -110,41 +111,6 @@ export function nodeAgentFor(
   return proxy === undefined ? undefined : proxyAgent(proxy, { keepAlive: true, connectTimeoutMs });
 }
 
-/**
- * An undici ProxyAgent whose CONNECT ends within `timeoutMs`. undici applies a request's signal only
- * once the tunnel exists, and the pool carrying the CONNECTs waits 300 s for an answer: a proxy that
- * accepts the connection and never answers held every request that long. That pool's header wait is
- * the CONNECT's deadline.
- */
-function boundedProxyAgent(
-  proxy: string,
-  timeoutMs: number,
-  options: Omit<ProxyAgent.Options, 'uri' | 'clientFactory'> = {},
-): ProxyAgent {
-  return new ProxyAgent({
-    ...options,
-    uri: proxy,
-    clientFactory: (origin, poolOptions) =>
-      new Pool(origin, { ...poolOptions, headersTimeout: timeoutMs, connectTimeout: timeoutMs }),
-  });
-}
-
-const dispatchers = new Map<string, Dispatcher>();
-
-/** An undici dispatcher for `target` (pre-signed uploads), shared per proxy. */
-export function dispatcherFor(target: string): Dispatcher {
-  const proxy = proxyUrlFor(target) ?? '';
-  let dispatcher = dispatchers.get(proxy);
-  if (!dispatcher) {
-    dispatcher =
-      proxy === ''
-        ? new UndiciAgent({ keepAliveTimeout: 10_000 })
-        : boundedProxyAgent(proxy, DEFAULT_PROXY_CONNECT_TIMEOUT_MS);
-    dispatchers.set(proxy, dispatcher);
-  }
-  return dispatcher;
-}
-
 /** Host, port and credentials of the proxy for `target`, in the shape Azure's pipeline takes. */
 export function azureProxyFor(
   target: string,
@@ -172,23 +138,6 @@ export interface TlsSettings {
   readonly key?: string | Buffer;
   readonly servername?: string;
   readonly rejectUnauthorized?: boolean;
-}
-
-/**
- * An undici dispatcher of its own (the caller closes it) for `target`: through the proxy when
- * HTTPS_PROXY / NO_PROXY say so, with `tls` applied to the target's handshake, not the proxy's. A
- * proxy that does not answer the CONNECT within `proxyTimeoutMs` fails the request.
- */
-export function ownDispatcherFor(
-  target: string,
-  tls: TlsSettings,
-  connections: number,
-  proxyTimeoutMs = DEFAULT_PROXY_CONNECT_TIMEOUT_MS,
-): Dispatcher {
-  const proxy = proxyUrlFor(target);
-  return proxy === undefined
-    ? new UndiciAgent({ connections, connect: { ...tls } })
-    : boundedProxyAgent(proxy, proxyTimeoutMs, { connections, requestTls: { ...tls } });
 }
 
 /** An AWS client's connection deadline (TCP, TLS and the proxy's CONNECT) when it names none. */

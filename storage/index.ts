@@ -6,7 +6,8 @@ import type { ObjectStore, StoreOptions } from './types.js';
 
 export * from './types.js';
 export type { StoreAction } from './errors.js';
-export { dispatcherFor, proxyUrlFor } from './http-agents.js';
+export { proxyUrlFor } from './http-agents.js';
+export { dispatcherFor } from './dispatchers.js';
 
 /** Opens a store; loads that provider's SDK on first use. */
 export async function openStore(options: StoreOptions): Promise<ObjectStore> {

@@ -1,5 +1,6 @@
 import { type Dispatcher, request } from 'undici';
-import { noAnswerReason, ownDispatcherFor } from '../../storage/http-agents.js';
+import { ownDispatcherFor } from '../../storage/dispatchers.js';
+import { noAnswerReason } from '../../storage/http-agents.js';
 import { Codes, SdrError } from '../../protocol/index.js';
 import { Limiter } from '../shared/index.js';
 import type { SchemaRegistrySettings } from './settings.js';

@@ -1,16 +1,23 @@
+/**
+ * Result delivery besides the tunnel. The object sink, the presigned target (undici) and the object stores
+ * (their proxy agents and SDKs) are imported when an attempt or a retention sweep first needs them: a
+ * runtime that only delivers over the tunnel, the default, never loads them (see docs/operations.md, Memory).
+ */
 import type { Logger } from 'pino';
 import type { DeliveryMode, FrameOf, UploadUrl } from '../../protocol/index.js';
-import { type ObjectStore, openStore, type StoreOptions } from '../../storage/index.js';
+import type { ObjectStore, StoreOptions } from '../../storage/index.js';
 import type { AttemptStream } from '../attempt-stream.js';
-import { attemptPrefix, BucketTarget } from './bucket-target.js';
-import { type AttemptIdentity, ObjectSink } from './object-sink.js';
-import { PresignedTarget, type PresignedSettings } from './presigned-target.js';
+import type { AttemptIdentity } from './object-sink.js';
+import type { PresignedSettings, PresignedTarget } from './presigned-target.js';
 import type { BucketSettings, DeliverySettings } from './settings.js';
 import type { ResultSink } from './sink.js';
 
-export type { PresignedSettings } from './presigned-target.js';
-export { PresignedTarget } from './presigned-target.js';
+export type { PresignedSettings, PresignedTarget } from './presigned-target.js';
 export type { ResultSink } from './sink.js';
+
+async function openStore(options: StoreOptions): Promise<ObjectStore> {
+  return (await import('../../storage/index.js')).openStore(options);
+}
 
 /** Store options for a connection's bucket, with its credential references resolved to `credentials`. */
 export function storeOptionsFor(
@@ -85,7 +92,9 @@ export async function openObjectSink(
 ): Promise<{ sink: ResultSink; presigned?: PresignedTarget }> {
   const { settings, identity, signal } = context;
   const sinkOptions = { compression: settings.compression, partBytes: settings.partBytes, signal };
+  const { ObjectSink } = await import('./object-sink.js');
   if (context.mode === 'presigned') {
+    const { PresignedTarget } = await import('./presigned-target.js');
     const target = new PresignedTarget(
       context.link,
       identity.requestId,
@@ -97,6 +106,7 @@ export async function openObjectSink(
     return { sink: new ObjectSink(target, stream, identity, sinkOptions), presigned: target };
   }
   const bucket = settings.bucket as BucketSettings;
+  const { attemptPrefix, BucketTarget } = await import('./bucket-target.js');
   const store = await openStore(storeOptionsFor(bucket, context.bucketCredentials, settings.partBytes));
   const keyPrefix = attemptPrefix(bucket.prefix, identity.agentId, identity.requestId, identity.attempt);
   return { sink: new ObjectSink(new BucketTarget(store, keyPrefix), stream, identity, sinkOptions) };

@@ -1,6 +1,7 @@
 import { type Dispatcher, request } from 'undici';
 import { isDeadline, withDeadline } from '../../common/index.js';
-import { noAnswerReason, ownDispatcherFor } from '../../storage/http-agents.js';
+import { ownDispatcherFor } from '../../storage/dispatchers.js';
+import { noAnswerReason } from '../../storage/http-agents.js';
 
 /** What node-vault hands its request function: the method, the full URI, headers and a JSON body. */
 interface VaultRequest {
