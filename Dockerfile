@@ -51,8 +51,12 @@ RUN set -e; \
 
 FROM scratch AS runtime
 COPY --from=rootfs /rootfs/ /
+# The heap cap compose.yaml also sets (docs/operations.md, "Memory"): without it V8 lets short-lived
+# objects pile up to ~100 MB before a major collection. NODE_OPTIONS, not a node argument: job
+# isolation's worker threads refuse V8 flags in their execArgv.
 ENV PATH=/usr/local/bin \
     NODE_ENV=production \
+    NODE_OPTIONS=--max-old-space-size=128 \
     SDR_CONNECTIONS_FILE=/etc/sdr/connections.yaml \
     SDR_HEALTH_HOST=0.0.0.0 \
     SDR_HEALTH_PORT=9464

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'pino';
-import type { AdapterContext, SourceAdapter, SourceConnection } from '../adapters/index.js';
+import type { AdapterContext, MetadataRecord, SourceAdapter, SourceConnection } from '../adapters/index.js';
 import {
   Codes,
   type DeliveryMode,
@@ -248,12 +248,12 @@ export class JobAttempt {
 
     log.info({ delivery: mode }, 'extraction started');
     // An adapter whose callback crashed may never settle its pending promise: the abort ends the wait.
-    let onAbort = (): void => undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(signal.reason as Error);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    aborted.catch(() => undefined);
+    // Only the wait in progress is rejected. Racing every next() against one promise that lives as long
+    // as the attempt (Promise.race) would add a reaction to it per record, each keeping that record
+    // reachable until the attempt ends: a 10k-table job died of heap exhaustion under a 128 MB cap.
+    let rejectWait: ((reason: unknown) => void) | undefined;
+    const onAbort = (): void => rejectWait?.(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
     const records = adapter.extract(connection, options, context)[Symbol.asyncIterator]();
     // Nothing else bounds a source call that never settles (a driver waiting on a dead socket): without this
     // watchdog such an attempt would hold its job, lock renewed, forever. Waits on the tunnel do not count.
@@ -270,7 +270,11 @@ export class JobAttempt {
       for (;;) {
         signal.throwIfAborted();
         waitingSince = Date.now();
-        const next = await Promise.race([records.next(), aborted]);
+        const next = await new Promise<IteratorResult<MetadataRecord>>((resolve, reject) => {
+          rejectWait = reject;
+          records.next().then(resolve, reject);
+        });
+        rejectWait = undefined;
         waitingSince = undefined;
         if (next.done) break;
         const record = next.value;

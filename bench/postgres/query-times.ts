@@ -1,5 +1,5 @@
 /**
- * Times each catalog query of one crawl through
+ * Times each catalog query of one crawl (per slice for the per-relation ones, summed per query) through
  * psql's \\timing, COPY … TO STDOUT into /dev/null, in the crawl's read-only snapshot transaction: which
  * query dominates the psql floor.
  *
@@ -8,24 +8,13 @@
 import { execFileSync } from 'node:child_process';
 import { crawlQueries } from '../../adapters/postgres/catalog.js';
 import { parseExtractOptions } from '../../adapters/postgres/options.js';
-import pg from 'pg';
+import { crawlScopeOf, inlineQuery } from './floor.js';
 import { benchServer } from './generate.js';
 
 const database = process.argv[2];
 if (!database) throw new Error('usage: query-times.ts <database>');
-function inlineQuery(sql: string, params: unknown[]): string {
-  const literal = (value: unknown): string => {
-    if (Array.isArray(value))
-      return value.length === 0
-        ? `'{}'`
-        : `ARRAY[${value.map((v) => pg.Client.prototype.escapeLiteral(String(v))).join(', ')}]`;
-    if (typeof value === 'boolean') return value ? 'true' : 'false';
-    return pg.Client.prototype.escapeLiteral(String(value));
-  };
-  return sql.replace(/\$(\d+)\b/g, (_, n: string) => literal(params[Number(n) - 1]));
-}
-
-const queries = crawlQueries(parseExtractOptions({}, 'bench'));
+const { scope } = await crawlScopeOf(database);
+const queries = crawlQueries(parseExtractOptions({}, 'bench'), scope);
 const script = [
   "SET search_path = 'pg_catalog', 'public';",
   'SET jit = off;',

@@ -18,10 +18,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { crawlQueries } from '../../adapters/postgres/catalog.js';
-import { parseExtractOptions } from '../../adapters/postgres/options.js';
-import { SCOPE, VIEW_DEFINITIONS } from '../../adapters/postgres/queries.js';
 import { measureExtraction } from '../harness.js';
+import { crawlScopeOf, psqlFloorScript } from './floor.js';
 import { benchServer, dropCatalog, generateCatalog, type GeneratedCatalog } from './generate.js';
 import { measure } from './measure.js';
 
@@ -42,62 +40,6 @@ interface CatalogResult {
   catalog: GeneratedCatalog;
   measurements: Measurement[];
   ratios: Record<string, number | null>;
-}
-
-/** The adapter's queries with their parameters inlined as literals, for psql. */
-function inlineQuery(sql: string, params: unknown[]): string {
-  const literal = (value: unknown): string => {
-    if (Array.isArray(value))
-      return value.length === 0
-        ? `'{}'`
-        : `ARRAY[${value.map((v) => pg.Client.prototype.escapeLiteral(String(v))).join(', ')}]`;
-    if (typeof value === 'boolean') return value ? 'true' : 'false';
-    return pg.Client.prototype.escapeLiteral(String(value));
-  };
-  return sql.replace(/\$(\d+)\b/g, (_, n: string) => literal(params[Number(n) - 1]));
-}
-
-/**
- * The adapter's queries as one psql script: every bulk query as `COPY (...) TO STDOUT`, and the view
- * definitions as the adapter reads them, 200 views per savepoint rolled back (`viewOids` in crawl order).
- */
-function psqlFloorScript(viewOids: number[]): string {
-  const options = parseExtractOptions({}, 'bench');
-  const statements = crawlQueries(options).map(
-    ({ sql, params }) => `COPY (${inlineQuery(sql, params).trim()}) TO STDOUT;`,
-  );
-  const definitions: string[] = [];
-  for (let i = 0; i < viewOids.length; i += 200)
-    definitions.push(
-      'SAVEPOINT sdr_view_definitions;',
-      `COPY (${inlineQuery(VIEW_DEFINITIONS, [viewOids.slice(i, i + 200)])}) TO STDOUT;`,
-      'ROLLBACK TO SAVEPOINT sdr_view_definitions;',
-    );
-  // The same session setup as the adapter: read-only snapshot transaction, pinned search_path.
-  return [
-    "SET search_path = 'pg_catalog', 'public';",
-    'SET jit = off;',
-    'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;',
-    ...statements.slice(0, 7),
-    ...definitions,
-    ...statements.slice(7),
-    'COMMIT;',
-  ].join('\n');
-}
-
-/** The crawl's views in crawl order (prepared outside the timed floor run). */
-async function viewOidsInCrawlOrder(database: string): Promise<number[]> {
-  const client = new pg.Client({ ...benchServer, database });
-  await client.connect();
-  try {
-    const { rows } = await client.query(
-      `${SCOPE} SELECT ord.oid FROM ord WHERE ord.relkind IN ('v', 'm') ORDER BY ord.pos`,
-      [[], [], [], [], 'catalog'],
-    );
-    return rows.map((row: { oid: number }) => row.oid);
-  } finally {
-    await client.end();
-  }
 }
 
 async function databaseExists(database: string): Promise<boolean> {
@@ -174,7 +116,13 @@ async function measureThroughRuntime(database: string): Promise<Measurement> {
       '',
     ].join('\n'),
     connection: 'bench-pg',
-    runtimeEnv: { SDR_BENCH_PG_USER: benchServer.user, SDR_BENCH_PG_PASSWORD: benchServer.password },
+    runtimeEnv: {
+      SDR_BENCH_PG_USER: benchServer.user,
+      SDR_BENCH_PG_PASSWORD: benchServer.password,
+      // The heap cap the image and compose.yaml give the runtime (NODE_OPTIONS, not a node argument:
+      // job isolation's worker threads refuse V8 flags in their execArgv).
+      NODE_OPTIONS: '--max-old-space-size=128',
+    },
     // The compiled build, as the container image runs it (no tsx loader in the measured process).
     compiled: {},
   });
@@ -190,7 +138,8 @@ async function measureThroughRuntime(database: string): Promise<Measurement> {
 
 async function measurePsqlFloor(database: string, objects: number): Promise<Measurement> {
   const script = join(tmpdir(), `sdr-bench-floor-${process.pid}.sql`);
-  writeFileSync(script, psqlFloorScript(await viewOidsInCrawlOrder(database)));
+  const { scope, viewOids } = await crawlScopeOf(database);
+  writeFileSync(script, psqlFloorScript(scope, viewOids));
   try {
     const run = await measure(
       'psql',

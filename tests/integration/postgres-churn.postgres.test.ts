@@ -197,10 +197,10 @@ describe('postgres adapter: a deparser failing mid-query', () => {
     const conn = connection();
     const settings = compileSettings(conn);
     const signal = new AbortController().signal;
-    const real = await openReadOnlySession(settings, signal);
     let injected = false;
-    // The real session, except that the first read of the columns query fails on the server after three rows.
-    const session: ReadOnlySession = {
+    // Real sessions, except that the first read of the columns query fails on the server after three rows
+    // (on whichever session runs it: the per-relation queries alternate with a prefetch session).
+    const injecting = (real: ReadOnlySession): ReadOnlySession => ({
       database: real.database,
       query: (sql, params) => real.query(sql, params),
       async *stream(sql, params) {
@@ -219,7 +219,8 @@ describe('postgres adapter: a deparser failing mid-query', () => {
         );
       },
       close: () => real.close(),
-    };
+    });
+    const session = injecting(await openReadOnlySession(settings, signal));
     const warnings: string[] = [];
     const records: MetadataRecord[] = [];
     try {
@@ -228,8 +229,10 @@ describe('postgres adapter: a deparser failing mid-query', () => {
         serverKey(settings.host, settings.port),
         adapter.parseOptions({}, conn.name),
         {
-          openSession: (snapshot) =>
-            openReadOnlySession(settings, signal, snapshot !== undefined ? { snapshot } : {}),
+          openSession: async (snapshot) =>
+            injecting(
+              await openReadOnlySession(settings, signal, snapshot !== undefined ? { snapshot } : {}),
+            ),
           warn: (message) => warnings.push(message),
         },
       ))

@@ -1,0 +1,84 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { MetadataRecord, SourceAdapter } from '../../adapters/types.js';
+import type { SecretResolver } from '../../secrets/index.js';
+import { TUNNEL_ONLY } from '../../runtime/delivery/settings.js';
+import { JobAttempt, type JobRunnerDeps } from '../../runtime/job-runner.js';
+import { RuntimeMetrics } from '../../runtime/metrics.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const RECORDS = 3_000;
+const CHECKED = 2_000;
+
+/**
+ * A job's memory must not grow with the records it has already sent: a 10k-table PostgreSQL job under
+ * the image's 128 MB heap cap died of "JavaScript heap out of memory" at 63,000-106,000 records because
+ * every record stayed reachable until the attempt ended.
+ */
+describe('JobAttempt memory', () => {
+  it('keeps no record the cloud has acknowledged reachable while the extraction goes on', async () => {
+    const sent = new Array<WeakRef<MetadataRecord>>();
+    let aliveWhenChecked = -1;
+    const adapter: SourceAdapter<unknown> = {
+      type: 'many',
+      parseOptions: () => ({}),
+      check: async () => ({}),
+      async *extract() {
+        for (let i = 0; i < RECORDS; i++) {
+          if (i === RECORDS - 1) {
+            // Every batch before this one has been sent and acknowledged: nothing should hold its records.
+            await new Promise((resolve) => setImmediate(resolve));
+            gc();
+            aliveWhenChecked = sent.slice(0, CHECKED).filter((ref) => ref.deref() !== undefined).length;
+          }
+          const record: MetadataRecord = { kind: 'test.record', key: `r${i}`, payload: 'x'.repeat(200) + i };
+          sent.push(new WeakRef(record));
+          yield record;
+        }
+      },
+    };
+    const running: { attempt?: JobAttempt } = {};
+    const deps: JobRunnerDeps = {
+      // A cloud that stores and acknowledges each batch at once and commits on job.end.
+      link: {
+        isUp: true,
+        creditWindow: () => 1,
+        send: () => true,
+        sendText: (text) => {
+          const frame = JSON.parse(text) as { type: string; seq?: number; records?: unknown };
+          queueMicrotask(() => {
+            if (frame.type === 'job.batch') running.attempt?.stream.acknowledge(frame.seq ?? -1);
+            if (frame.type === 'job.end')
+              running.attempt?.stream.committed({
+                type: 'job.committed',
+                requestId: 'job-1',
+                attempt: 1,
+                records: RECORDS,
+              });
+          });
+          return true;
+        },
+      },
+      connections: new Map([
+        ['many', { name: 'many', type: 'many', options: {}, secrets: {}, delivery: TUNNEL_ONLY }],
+      ]),
+      adapters: new Map([['many', adapter]]),
+      secrets: { resolveAll: async () => ({}) } as unknown as SecretResolver,
+      agentId: () => 'ag_test',
+      presigned: { allowedOrigins: [], maxTries: 1, backoffMs: 0, grantTimeoutMs: 1_000 },
+      initialUploads: () => [],
+      metrics: new RuntimeMetrics(),
+      log: pino({ level: 'silent' }),
+      batchMaxRecords: 100,
+      batchMaxBytes: 1_000_000,
+    };
+    const attempt = new JobAttempt(deps, { requestId: 'job-1', connection: 'many', options: {} }, 1);
+    running.attempt = attempt;
+    await expect(attempt.run()).resolves.toMatchObject({ records: RECORDS });
+    expect(aliveWhenChecked).toBe(0);
+  });
+});
