@@ -75,6 +75,7 @@ describe('JobAttempt memory', () => {
       log: pino({ level: 'silent' }),
       batchMaxRecords: 100,
       batchMaxBytes: 1_000_000,
+      stallTimeoutMs: 600_000,
     };
     const attempt = new JobAttempt(deps, { requestId: 'job-1', connection: 'many', options: {} }, 1);
     running.attempt = attempt;
