@@ -236,6 +236,14 @@ export class JobService {
    * `onSyncReport` acts on the answer. Paged at SYNC_PAGE_SIZE ids.
    */
   reconcile(agentId: string, link: Link): void {
+    // A request the runtime refused for a reason that passes (Redis down, draining, queue full) is offered
+    // again at each tick; waiting for the next connect left it pending for as long as the link stayed up.
+    for (const job of this.options.store.jobs.values()) {
+      if (job.agentId !== agentId || job.state !== 'pending' || job.cancelRequested) continue;
+      void this.enqueue(job.jobId, async () => {
+        if (job.state === 'pending') await this.sendRequest(job, this.pickLink(agentId) ?? link);
+      }).catch((error: unknown) => this.options.log.error({ err: error, jobId: job.jobId }, 'resend failed'));
+    }
     const expected = [...this.options.store.jobs.values()]
       .filter((job) => job.agentId === agentId && LIVE_STATES.has(job.state))
       .map((job) => job.jobId);
@@ -499,7 +507,7 @@ export class JobService {
       case 'job.rejected':
         if (!['pending', 'sent', 'accepted'].includes(job.state)) return;
         if (Codes[frame.code].retryable) {
-          // The runtime cannot take it now (draining, Redis down): send it again on the next connect.
+          // The runtime cannot take it now (draining, Redis down): offered again at the next reconciliation.
           job.state = 'pending';
           job.lastError = { code: frame.code, message: frame.message };
         } else {

@@ -130,6 +130,7 @@ export class JobQueue {
 
   /** Jobs waiting to run (waiting, prioritized, delayed); the cap on what a cloud may queue counts these. */
   async queuedCount(): Promise<number> {
+    this.requireAvailable();
     const counts = await this.queue.getJobCounts('waiting', 'delayed', 'prioritized');
     return (counts.waiting ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0);
   }
@@ -173,10 +174,14 @@ export class JobQueue {
     return { duplicate: false, state: 'queued', attempts: 0 };
   }
 
-  /** The state of a job by request id, or undefined when Redis has no such job. */
+  /**
+   * The state of a job by request id, or undefined when Redis has no such job. Fails at once while Redis
+   * is down: ioredis would hold the command until Redis answers, and the request with it.
+   */
   async find(
     requestId: string,
   ): Promise<{ state: ExistingState; attempts: number; failedReason?: string } | undefined> {
+    this.requireAvailable();
     const job = await this.queue.getJob(requestId);
     if (!job) return undefined;
     const state = await job.getState();

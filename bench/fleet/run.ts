@@ -1,6 +1,6 @@
 /**
  * The fleet benchmark: 200 small jobs (a 3-table PostgreSQL catalog each) through 1, 2 and 3 runtime
- * processes of one agent token on one Redis queue, with the reference cloud in this process. For each
+ * processes (compiled, as the image runs them) of one agent token on one Redis queue, with the reference cloud in this process. For each
  * fleet size: jobs/s from the first submission to the last commit, and the dispatch latency of every
  * job from its submission (POST /v1/agents/:id/jobs) to the cloud receiving `job.accepted`, and to its
  * first `job.batch`. Prints a table and writes bench/results/fleet.json.
@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { peers } from '../../tests/peers/endpoints.js';
 import { Fleet } from '../../tests/support/fleet.js';
 import { PgFixture } from '../../tests/support/pg-fixture.js';
-import { printTable, writeResults } from '../harness.js';
+import { compiledRuntime, printTable, writeResults } from '../harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -60,7 +60,8 @@ async function measure(fixture: PgFixture, instances: number) {
     },
   });
   try {
-    for (let i = 0; i < instances; i++) fleet.startInstance();
+    // The compiled runtime, as the image runs it.
+    for (let i = 0; i < instances; i++) fleet.startInstance({}, { compiledEntry: compiledRuntime() });
     await fleet.waitForInstances(instances, 300_000);
     const load = loadavg()[0] ?? NaN;
     const started = performance.now();

@@ -5,7 +5,7 @@ import { PgFixture } from '../support/pg-fixture.js';
 import { scaled } from '../support/wait.js';
 import { RedisServer } from '../support/redis-server.js';
 
-// Issue 13 (2, 3): Redis restarted without persistence forgot accepted jobs and nothing re-sent them;
+// Issue 13 (2, 3, 5): Redis restarted without persistence forgot accepted jobs and nothing re-sent them;
 // reconciliation (sync.request / sync.report) makes the cloud re-send what the queue forgot. Redis killed
 // with AOF on comes back with its queue (up to a second of writes lost, which reconciliation covers). A
 // Redis that may evict keys is refused at start. Each test has its own redis-server on its own port.
@@ -114,6 +114,47 @@ describe('Redis killed with SIGKILL, AOF on', () => {
       expect(lines.filter((line) => line.includes('answers again')).length).toBe(1);
     },
     scaled(8 * 60_000),
+  );
+});
+
+describe('Redis down while the runtime runs', () => {
+  it(
+    'rejects job requests with SDR_ERR_QUEUE_UNAVAILABLE, takes the job once Redis is back, and SIGTERM exits within the drain time while Redis is down',
+    async () => {
+      redis = await new RedisServer(16_396, ['--maxmemory-policy', 'noeviction']).start();
+      fleet = await Fleet.start({
+        connectionsYaml: fixture.connectionYaml(),
+        redisUrl: redis.url,
+        env: { ...fixture.secretEnv, SDR_DRAIN_TIMEOUT_MS: '2000' },
+        cloud: { heartbeatIntervalMs: 1_000, reconcileIntervalMs: 1_500 },
+      });
+      const f = fleet;
+      const runtime = f.startInstance();
+      await f.waitForInstances(1);
+      const outages = () =>
+        runtime.lines.filter((line) => String(line.msg).includes('is unreachable')).length;
+      await redis.kill();
+      await eventually(async () => (outages() === 1 ? true : undefined), 60_000, 'the outage logged');
+      // Refused at once, retryably: the cloud keeps it pending with the reason instead of losing it.
+      const jobId = await f.submit('pg');
+      const refused = await eventually(
+        async () => {
+          const job = (await f.jobs()).find((j) => j.jobId === jobId) as
+            { state: string; lastError?: { code: string } } | undefined;
+          return job?.lastError?.code === 'SDR_ERR_QUEUE_UNAVAILABLE' ? job : undefined;
+        },
+        60_000,
+        'the job refused with SDR_ERR_QUEUE_UNAVAILABLE',
+      );
+      expect(refused.state).toBe('pending');
+      await redis.start();
+      expectAllCommittedOnce(await f.waitAllFinal(3 * 60_000), 1);
+      // Down again, then SIGTERM: the drain does not wait for a Redis that never answers.
+      await redis.kill();
+      await eventually(async () => (outages() === 2 ? true : undefined), 60_000, 'the second outage logged');
+      expect(await runtime.stop('SIGTERM', 2_000 + 15_000)).toBe(0);
+    },
+    scaled(6 * 60_000),
   );
 });
 

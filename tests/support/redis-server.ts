@@ -52,7 +52,8 @@ export class RedisServer {
   /** Kills the server (SIGKILL: no save, as a crash) and waits for it to be gone. */
   async kill(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    // A child killed by a signal keeps exitCode null: without signalCode a second kill waited forever.
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
       child.kill('SIGKILL');
