@@ -79,14 +79,13 @@ describe('an agent deployed as several instances', () => {
   );
 
   it(
-    '2 instances × 2 connections: 30 jobs commit exactly once while connections are cut again and again',
+    '3 instances × 2 connections: 60 jobs commit exactly once while connections are cut again and again and one instance is SIGKILLed and restarted',
     async () => {
       const f = await startFleet({ SDR_TUNNEL_CONNECTIONS: '2' }, { ackDelayMs: 30 });
-      f.startInstance();
-      f.startInstance();
-      const instances = await f.waitForInstances(2);
-      expect(instances.map((instance) => instance.connections.of)).toEqual([2, 2]);
-      for (let i = 0; i < 30; i++) await f.submit('pg');
+      for (let i = 0; i < 3; i++) f.startInstance();
+      const instances = await f.waitForInstances(3);
+      expect(instances.map((instance) => instance.connections.of)).toEqual([2, 2, 2]);
+      for (let i = 0; i < 60; i++) await f.submit('pg');
       let cuts = 0;
       const cutting = (async () => {
         for (;;) {
@@ -97,10 +96,16 @@ describe('an agent deployed as several instances', () => {
           await sleep(700);
         }
       })();
+      for (let kill = 0; kill < 2; kill++) {
+        await sleep(1_000 + Math.random() * 2_000);
+        const [victim] = f.processes.splice(Math.floor(Math.random() * f.processes.length), 1);
+        await victim?.stop('SIGKILL');
+        f.startInstance();
+      }
       const jobs = await f.waitAllFinal(8 * 60_000);
       await cutting;
       expect(cuts).toBeGreaterThan(3);
-      expectAllCommittedOnce(jobs, 30);
+      expectAllCommittedOnce(jobs, 60);
     },
     scaled(12 * 60_000),
   );
