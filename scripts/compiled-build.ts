@@ -13,10 +13,8 @@ import { fileURLToPath } from 'node:url';
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 let buildDir: string | undefined;
 
-/** Builds once; returns the directory holding `dist/`. */
-export function compiledBuild(): string {
-  if (buildDir) return buildDir;
-  const outDir = mkdtempSync(join(tmpdir(), 'sdr-build-'));
+/** Compiles the sources under `sourceDir` (tsconfig.build.json) into `outDir/dist`. */
+export function compileInto(sourceDir: string, outDir: string): void {
   execFileSync(
     process.execPath,
     [
@@ -26,8 +24,15 @@ export function compiledBuild(): string {
       '--outDir',
       join(outDir, 'dist'),
     ],
-    { cwd: repoRoot, stdio: 'inherit' },
+    { cwd: sourceDir, stdio: 'inherit' },
   );
+}
+
+/** Builds once; returns the directory holding `dist/`. */
+export function compiledBuild(): string {
+  if (buildDir) return buildDir;
+  const outDir = mkdtempSync(join(tmpdir(), 'sdr-build-'));
+  compileInto(repoRoot, outDir);
   copyFileSync(join(repoRoot, 'package.json'), join(outDir, 'package.json'));
   symlinkSync(join(repoRoot, 'node_modules'), join(outDir, 'node_modules'));
   buildDir = outDir;

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { compileInto } from '../../scripts/compiled-build.js';
 import { compiledRuntime, printTable, writeResults } from '../harness.js';
 import { createCloud } from '../../cloud/index.js';
 import { cloudApi, repoRoot } from '../../scripts/local-stack.js';
@@ -35,17 +36,7 @@ function compiledAt(ref: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'sdr-baseline-'));
   execFileSync('sh', ['-c', `git archive ${ref} | tar -x -C ${dir}`], { cwd: repoRoot });
   symlinkSync(join(repoRoot, 'node_modules'), join(dir, 'node_modules'));
-  execFileSync(
-    process.execPath,
-    [
-      join(repoRoot, 'node_modules/typescript/bin/tsc'),
-      '-p',
-      'tsconfig.build.json',
-      '--outDir',
-      join(dir, 'dist'),
-    ],
-    { cwd: dir, stdio: 'inherit' },
-  );
+  compileInto(dir, dir);
   return join(dir, 'dist/runtime/main.js');
 }
 

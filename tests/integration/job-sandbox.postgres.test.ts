@@ -7,15 +7,12 @@ import { builtInAdapterModules, type MetadataRecord, type SourceAdapter } from '
 import { createPostgresAdapter } from '../../adapters/postgres/index.js';
 import type { AdapterContext, SourceConnection } from '../../adapters/types.js';
 import { ResultDigest, SdrError } from '../../protocol/index.js';
-import pino from 'pino';
-import { TUNNEL_ONLY } from '../../runtime/delivery/settings.js';
 import { JobAttempt } from '../../runtime/job-runner.js';
 import { sandboxed } from '../../runtime/job-sandbox.js';
-import { RuntimeMetrics } from '../../runtime/metrics.js';
-import type { SecretResolver } from '../../secrets/index.js';
 import { peers } from '../peers/endpoints.js';
 import { createMisbehavingAdapter } from '../support/misbehaving-adapter.js';
 import { PgFixture } from '../support/pg-fixture.js';
+import { runnerDeps } from '../support/runner-deps.js';
 import { waitFor } from '../support/wait.js';
 
 const misbehavingModule = {
@@ -178,25 +175,7 @@ describe('job isolation', () => {
     // waits on something that never settles and ignores its abort signal.
     const stuck = sandboxed(createMisbehavingAdapter(), misbehavingModule, settings);
     const attempt = new JobAttempt(
-      {
-        link: { isUp: true, sendText: () => true, send: () => true, creditWindow: () => 1 },
-        connections: new Map([
-          [
-            'misbehaving',
-            { name: 'misbehaving', type: 'misbehaving', options: {}, secrets: {}, delivery: TUNNEL_ONLY },
-          ],
-        ]),
-        adapters: new Map([['misbehaving', stuck]]),
-        secrets: { resolveAll: async () => ({}) } as unknown as SecretResolver,
-        agentId: () => 'ag_test',
-        presigned: { allowedOrigins: [], maxTries: 1, backoffMs: 0, grantTimeoutMs: 1_000 },
-        initialUploads: () => [],
-        metrics: new RuntimeMetrics(),
-        log: pino({ level: 'silent' }),
-        batchMaxRecords: 1_000,
-        batchMaxBytes: 1_000_000,
-        stallTimeoutMs: 1_000,
-      },
+      runnerDeps({ misbehaving: stuck }, { stallTimeoutMs: 1_000 }),
       { requestId: 'stalled-job', connection: 'misbehaving', options: { mode: 'ignore-abort' } },
       1,
     );

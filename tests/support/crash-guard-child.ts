@@ -4,14 +4,13 @@
  * describeGroups did inside a socket callback), one healthy attempt running beside it, and one exception
  * thrown outside any attempt. Prints one JSON line with what happened, then exits 0 if it is still alive.
  */
-import { TUNNEL_ONLY } from '../../runtime/delivery/settings.js';
 import pino from 'pino';
 import type { AdapterContext, MetadataRecord, SourceAdapter } from '../../adapters/types.js';
 import { SdrError } from '../../protocol/index.js';
-import type { SecretResolver } from '../../secrets/index.js';
 import { installCrashGuard } from '../../runtime/crash-guard.js';
 import { JobAttempt, type JobRunnerDeps } from '../../runtime/job-runner.js';
 import { RuntimeMetrics } from '../../runtime/metrics.js';
+import { runnerDeps } from './runner-deps.js';
 
 const seen: { crashySignalAborted?: boolean; healthySignalAborted?: boolean } = {};
 let crashyContext: AdapterContext | undefined;
@@ -50,35 +49,15 @@ const healthy = adapter('healthy', async function* (context) {
 const log = pino({ level: 'silent' });
 const metrics = new RuntimeMetrics();
 installCrashGuard(log, metrics);
-const deps = (type: string): JobRunnerDeps => ({
-  link: { isUp: true, sendText: () => true, send: () => true, creditWindow: () => 1 },
-  connections: new Map([[type, { name: type, type, options: {}, secrets: {}, delivery: TUNNEL_ONLY }]]),
-  adapters: new Map([
-    ['crashy', crashy],
-    ['healthy', healthy],
-  ]),
-  secrets: { resolveAll: async () => ({}) } as unknown as SecretResolver,
-  agentId: () => 'ag_test',
-  presigned: { allowedOrigins: [], maxTries: 1, backoffMs: 0, grantTimeoutMs: 1_000 },
-  initialUploads: () => [],
-  metrics,
-  log,
-  batchMaxRecords: 1_000,
-  batchMaxBytes: 1_000_000,
-  stallTimeoutMs: 600_000,
-});
+const deps = (): JobRunnerDeps => runnerDeps({ crashy, healthy }, { log, metrics });
 
 const healthyAttempt = new JobAttempt(
-  deps('healthy'),
+  deps(),
   { requestId: 'healthy-job', connection: 'healthy', options: {} },
   1,
 );
 const healthyRun = healthyAttempt.run().catch((error: unknown) => error);
-const crashyRun = new JobAttempt(
-  deps('crashy'),
-  { requestId: 'crashy-job', connection: 'crashy', options: {} },
-  1,
-)
+const crashyRun = new JobAttempt(deps(), { requestId: 'crashy-job', connection: 'crashy', options: {} }, 1)
   .run()
   .then(
     () => ({ code: 'resolved' }),

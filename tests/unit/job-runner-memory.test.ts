@@ -1,12 +1,9 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { MetadataRecord, SourceAdapter } from '../../adapters/types.js';
-import type { SecretResolver } from '../../secrets/index.js';
-import { TUNNEL_ONLY } from '../../runtime/delivery/settings.js';
-import { JobAttempt, type JobRunnerDeps } from '../../runtime/job-runner.js';
-import { RuntimeMetrics } from '../../runtime/metrics.js';
+import { JobAttempt } from '../../runtime/job-runner.js';
+import { runnerDeps } from '../support/runner-deps.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -42,41 +39,32 @@ describe('JobAttempt memory', () => {
       },
     };
     const running: { attempt?: JobAttempt } = {};
-    const deps: JobRunnerDeps = {
-      // A cloud that stores and acknowledges each batch at once and commits on job.end.
-      link: {
-        isUp: true,
-        creditWindow: () => 1,
-        send: () => true,
-        sendText: (text) => {
-          const frame = JSON.parse(text) as { type: string; seq?: number; records?: unknown };
-          queueMicrotask(() => {
-            if (frame.type === 'job.batch') running.attempt?.stream.acknowledge(frame.seq ?? -1);
-            if (frame.type === 'job.end')
-              running.attempt?.stream.committed({
-                type: 'job.committed',
-                requestId: 'job-1',
-                attempt: 1,
-                records: RECORDS,
-              });
-          });
-          return true;
+    const deps = runnerDeps(
+      { many: adapter },
+      {
+        // A cloud that stores and acknowledges each batch at once and commits on job.end.
+        link: {
+          isUp: true,
+          creditWindow: () => 1,
+          send: () => true,
+          sendText: (text) => {
+            const frame = JSON.parse(text) as { type: string; seq?: number; records?: unknown };
+            queueMicrotask(() => {
+              if (frame.type === 'job.batch') running.attempt?.stream.acknowledge(frame.seq ?? -1);
+              if (frame.type === 'job.end')
+                running.attempt?.stream.committed({
+                  type: 'job.committed',
+                  requestId: 'job-1',
+                  attempt: 1,
+                  records: RECORDS,
+                });
+            });
+            return true;
+          },
         },
+        batchMaxRecords: 100,
       },
-      connections: new Map([
-        ['many', { name: 'many', type: 'many', options: {}, secrets: {}, delivery: TUNNEL_ONLY }],
-      ]),
-      adapters: new Map([['many', adapter]]),
-      secrets: { resolveAll: async () => ({}) } as unknown as SecretResolver,
-      agentId: () => 'ag_test',
-      presigned: { allowedOrigins: [], maxTries: 1, backoffMs: 0, grantTimeoutMs: 1_000 },
-      initialUploads: () => [],
-      metrics: new RuntimeMetrics(),
-      log: pino({ level: 'silent' }),
-      batchMaxRecords: 100,
-      batchMaxBytes: 1_000_000,
-      stallTimeoutMs: 600_000,
-    };
+    );
     const attempt = new JobAttempt(deps, { requestId: 'job-1', connection: 'many', options: {} }, 1);
     running.attempt = attempt;
     await expect(attempt.run()).resolves.toMatchObject({ records: RECORDS });
