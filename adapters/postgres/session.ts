@@ -108,12 +108,30 @@ export async function openReadOnlySession(
   // pg-cursor marks its portal closed on CommandComplete and ignores errors after that, so a connection
   // lost before the ReadyForQuery that follows (a server restart as a query finishes) never settles the
   // read or close waiting for it. Every cursor operation is therefore also settled by the client's end.
-  const connectionEnded = new Promise<never>((_, reject) => {
-    client.once('end', () =>
-      reject(lastError instanceof Error ? lastError : new Error('Connection terminated unexpectedly')),
-    );
+  // A listener per operation, not a race against one session-long promise: each race would keep its page
+  // of rows reachable until the session ends.
+  let clientEnded = false;
+  client.once('end', () => {
+    clientEnded = true;
   });
-  connectionEnded.catch(() => undefined);
+  const endedError = (): Error =>
+    lastError instanceof Error ? lastError : new Error('Connection terminated unexpectedly');
+  const untilEnded = <T>(operation: Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const onEnd = (): void => reject(endedError());
+      if (clientEnded) onEnd();
+      else client.once('end', onEnd);
+      operation.then(
+        (value) => {
+          client.off('end', onEnd);
+          resolve(value);
+        },
+        (error: Error) => {
+          client.off('end', onEnd);
+          reject(error);
+        },
+      );
+    });
   let ended = false;
   const end = async (): Promise<void> => {
     if (ended) return;
@@ -215,7 +233,7 @@ export async function openReadOnlySession(
       const cursor = client.query(new Cursor<Row>(sql, params as unknown[]));
       let open = true;
       const read = (): Promise<Row[]> =>
-        Promise.race([cursor.read(settings.fetchSize), connectionEnded]).catch((error: unknown) => {
+        untilEnded(cursor.read(settings.fetchSize)).catch((error: unknown) => {
           open = false;
           throw fail(error, 'query');
         });
@@ -237,7 +255,7 @@ export async function openReadOnlySession(
         // Let an in-flight read settle before closing the portal so the next query finds the client idle.
         await next.catch(() => undefined);
         // Closing the portal lets the next query of this session run; after an abort the client is gone.
-        if (open && !ended) await Promise.race([cursor.close(), connectionEnded]).catch(() => undefined);
+        if (open && !ended) await untilEnded(cursor.close()).catch(() => undefined);
       }
     },
     close: end,
