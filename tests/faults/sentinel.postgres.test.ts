@@ -28,8 +28,15 @@ async function currentMaster(): Promise<number> {
   }
 }
 
+/** Starts the peer, or brings a killed data node back as a replica; returns once a failover could succeed. */
+function sentinelPeer(...args: string[]): void {
+  execFileSync('bash', [join(repoRoot, 'tests/peers/redis-sentinel.sh'), ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+}
+
 beforeAll(async () => {
-  execFileSync('bash', [join(repoRoot, 'tests/peers/redis-sentinel.sh')], { stdio: 'ignore' });
+  sentinelPeer();
   fixture = await PgFixture.create('sdr_sentinel', 3);
 });
 afterAll(async () => {
@@ -38,6 +45,8 @@ afterAll(async () => {
 afterEach(async () => {
   await fleet?.close();
   fleet = undefined;
+  // Bring the killed node back as a replica, so the peer stays highly available for the next run.
+  sentinelPeer('node');
 });
 
 describe('Redis Sentinel', () => {
@@ -82,10 +91,6 @@ describe('Redis Sentinel', () => {
       const jobs = await fleet.waitAllFinal(6 * 60_000);
       expect(jobs.map((job) => job.state)).toEqual(Array(20).fill('committed'));
       expect(new Set(jobs.map((job) => job.result?.sha256)).size).toBe(1);
-      // Bring the killed node back as a replica, so the peer stays highly available for the next run.
-      execFileSync('bash', [join(repoRoot, 'tests/peers/redis-sentinel.sh'), 'node', String(master)], {
-        stdio: 'ignore',
-      });
     },
     scaled(10 * 60_000),
   );

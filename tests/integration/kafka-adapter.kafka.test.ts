@@ -12,6 +12,7 @@ import { SdrError } from '../../protocol/index.js';
 import { peers } from '../peers/endpoints.js';
 import {
   byName,
+  createAclsAndWait,
   extractAll,
   produce,
   saslConnection,
@@ -335,7 +336,7 @@ describe('kafka adapter against a real broker (SASL_SSL + SCRAM-SHA-512)', () =>
         operation: AclOperations.DESCRIBE_CONFIGS,
       },
     ];
-    await admin.createAcls({ creations: acls });
+    await createAclsAndWait(admin, acls);
     try {
       const context = testContext();
       const records = await extractAll(

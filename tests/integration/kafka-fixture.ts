@@ -1,7 +1,7 @@
 /** Shared set-up for tests against the real Kafka peer (tests/peers/kafka.sh). */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Admin, Producer, stringSerializers } from '@platformatic/kafka';
+import { type Acl, Admin, Producer, stringSerializers } from '@platformatic/kafka';
 import type {
   AdapterContext,
   MetadataRecord,
@@ -9,6 +9,7 @@ import type {
   SourceConnection,
 } from '../../adapters/types.js';
 import { peers } from '../peers/endpoints.js';
+import { waitFor } from '../support/wait.js';
 
 /** PEM text of the peer's throwaway CA and client certificate. */
 export function tlsMaterial(): { ca: string; cert: string; key: string } {
@@ -25,12 +26,56 @@ export function setupAdmin(): Admin {
   return new Admin({ clientId: 'sdr-test-setup', bootstrapBrokers: [peers.kafka.plaintext] });
 }
 
+/**
+ * Creates ACLs and waits until the broker's authorizer answers with each: KRaft applies them
+ * asynchronously, and a client that connects before that is authorized as if they were absent.
+ */
+export async function createAclsAndWait(admin: Admin, acls: Acl[]): Promise<void> {
+  await admin.createAcls({ creations: acls });
+  await waitFor(
+    `Kafka to apply ${acls.length} new ACLs`,
+    async () => {
+      for (const acl of acls) {
+        const found = await admin.describeAcls({ filter: acl });
+        if (!found.some((resource) => resource.acls.length > 0)) return false;
+      }
+      return true;
+    },
+    { timeoutMs: 30_000, intervalMs: 100 },
+  );
+}
+
+/**
+ * Waits until every listed partition of a just-created topic has a leader: on a loaded broker the
+ * controller can take seconds to elect them, and a produce before that fails.
+ */
+async function waitForLeaders(topic: string, partitions: number[]): Promise<void> {
+  const admin = setupAdmin();
+  try {
+    await waitFor(
+      `a leader for partitions ${partitions.join(', ')} of Kafka topic ${topic}`,
+      async () => {
+        const metadata = await admin.metadata({ topics: [topic], forceUpdate: true });
+        const found = metadata.topics.get(topic)?.partitions ?? [];
+        return partitions.every((p) => (found[p]?.leader ?? -1) >= 0);
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+  } finally {
+    await admin.close();
+  }
+}
+
 /** Writes `count` small messages to each listed partition. */
 export async function produce(topic: string, perPartition: Record<number, number>): Promise<void> {
+  await waitForLeaders(topic, Object.keys(perPartition).map(Number));
   const producer = new Producer({
     clientId: 'sdr-test-producer',
     bootstrapBrokers: [peers.kafka.plaintext],
     serializers: stringSerializers,
+    // A leader can still move just after election; ride that out rather than fail the set-up.
+    retries: 10,
+    retryDelay: 500,
   });
   try {
     const messages = Object.entries(perPartition).flatMap(([partition, count]) =>
