@@ -74,9 +74,11 @@ export class PgFixture {
   }
 
   async drop(): Promise<void> {
-    await PgFixture.admin(this.server, async (client) =>
-      client.query(`DROP DATABASE IF EXISTS ${this.database} WITH (FORCE)`),
-    );
+    await PgFixture.admin(this.server, async (client) => {
+      await client.query(`DROP DATABASE IF EXISTS ${this.database} WITH (FORCE)`);
+      // Its privileges went with the database, so the role can go too; otherwise every run leaves one.
+      await client.query(`DROP ROLE IF EXISTS ${this.user}`);
+    });
   }
 
   private static async admin<T>(server: PgServer, work: (client: pg.Client) => Promise<T>): Promise<T> {
