@@ -137,7 +137,7 @@ async function measureThroughRuntime(database: string): Promise<Measurement> {
     peakRssMb: result.runtimePeakRssMb,
     objects: result.records,
     objectsPerSecond: result.objectsPerSecond,
-    note: `job submitted to committed; compiled runtime, NODE_OPTIONS=${image.nodeOptions}, node ${nodeArgs.join(' ')}; RSS is the runtime process; ${result.batches} batches, ${(result.bytes / 1e6).toFixed(0)} MB; result sha256 ${result.sha256}`,
+    note: `job submitted to committed; compiled runtime, NODE_OPTIONS=${image.nodeOptions}, node ${nodeArgs.join(' ')}; RSS is the runtime process; runtime CPU ${result.runtimeCpuSeconds.toFixed(1)} s; ${result.batches} batches, ${(result.bytes / 1e6).toFixed(0)} MB; result sha256 ${result.sha256}`,
   };
 }
 
