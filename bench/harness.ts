@@ -18,6 +18,8 @@ export interface ExtractionMeasurement {
   batches: number;
   objectsPerSecond: number;
   runtimePeakRssMb: number;
+  /** CPU the runtime process used from submission to commit (user + system, every thread). */
+  runtimeCpuSeconds: number;
   sha256: string;
 }
 
@@ -60,6 +62,7 @@ export async function measureExtraction(options: ExtractionBenchOptions): Promis
   });
   try {
     const started = process.hrtime.bigint();
+    const cpuBefore = stack.runtime.cpuSeconds() ?? Number.NaN;
     const { jobId } = await cloudApi<{ jobId: string }>(
       stack.cloud,
       'POST',
@@ -77,6 +80,7 @@ export async function measureExtraction(options: ExtractionBenchOptions): Promis
       throw new Error(`bench job ended ${job.state}: ${job.error?.code ?? ''} ${job.error?.message ?? ''}`);
     }
     const peak = stack.runtime.peakRssBytes() ?? Number.NaN;
+    const cpu = (stack.runtime.cpuSeconds() ?? Number.NaN) - cpuBefore;
     return {
       wallSeconds,
       records: job.result.records,
@@ -84,6 +88,7 @@ export async function measureExtraction(options: ExtractionBenchOptions): Promis
       batches: job.progress?.batches ?? 0,
       objectsPerSecond: job.result.records / wallSeconds,
       runtimePeakRssMb: peak / (1024 * 1024),
+      runtimeCpuSeconds: cpu,
       sha256: job.result.sha256,
     };
   } finally {

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'pino';
-import type { AdapterContext, MetadataRecord, SourceAdapter, SourceConnection } from '../adapters/index.js';
+import type { AdapterContext, SourceAdapter, SourceConnection } from '../adapters/index.js';
 import {
   Codes,
   type DeliveryMode,
@@ -24,6 +24,7 @@ import { bucketSecretReferences } from './delivery/settings.js';
 import { scrubSecrets } from './logger.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { scopeOf } from './request-gate.js';
+import { extractSerialised, keyOfSerialised, type SerialisedChunk } from './serialised-records.js';
 
 /**
  * What a queued job holds in Redis: the cloud's signed request, verified again when the job starts (so a
@@ -254,7 +255,9 @@ export class JobAttempt {
     let rejectWait: ((reason: unknown) => void) | undefined;
     const onAbort = (): void => rejectWait?.(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
-    const records = adapter.extract(connection, options, context)[Symbol.asyncIterator]();
+    // Records arrive as JSON text, serialised once (in the job's worker when isolated), and are batched,
+    // hashed and sent as they are.
+    const chunks = extractSerialised(adapter, connection, options, context)[Symbol.asyncIterator]();
     // Nothing else bounds a source call that never settles (a driver waiting on a dead socket): without this
     // watchdog such an attempt would hold its job, lock renewed, forever. Waits on the tunnel do not count.
     let waitingSince: number | undefined;
@@ -270,35 +273,33 @@ export class JobAttempt {
       for (;;) {
         signal.throwIfAborted();
         waitingSince = Date.now();
-        const next = await new Promise<IteratorResult<MetadataRecord>>((resolve, reject) => {
+        const next = await new Promise<IteratorResult<SerialisedChunk>>((resolve, reject) => {
           rejectWait = reject;
-          records.next().then(resolve, reject);
+          chunks.next().then(resolve, reject);
         });
         rejectWait = undefined;
         waitingSince = undefined;
         if (next.done) break;
-        const record = next.value;
-        if (typeof record?.kind !== 'string' || typeof record.key !== 'string') {
-          throw new Codes.SDR_ERR_SOURCE_FAILED(
-            job.connection,
-            'adapter produced a record without a string kind and key',
-          );
+        const { lines, bytes: sizes } = next.value;
+        for (let index = 0; index < lines.length; index += 1) {
+          const json = lines[index] as string;
+          const bytes = sizes[index] as number;
+          if (bytes > deps.batchMaxBytes)
+            throw new Codes.SDR_ERR_RECORD_TOO_LARGE(keyOfSerialised(json), bytes, deps.batchMaxBytes);
+          if (batch.length >= deps.batchMaxRecords || batchBytes + bytes + 1 > deps.batchMaxBytes) {
+            await flush();
+            signal.throwIfAborted();
+          }
+          batch.push(json);
+          batchBytes += bytes + 1;
+          digest.updateLine(`${json}\n`);
+          progress.records += 1;
+          progress.bytes += bytes + 1;
         }
-        const json = JSON.stringify(record);
-        const bytes = Buffer.byteLength(json);
-        if (bytes > deps.batchMaxBytes)
-          throw new Codes.SDR_ERR_RECORD_TOO_LARGE(record.key, bytes, deps.batchMaxBytes);
-        if (batch.length >= deps.batchMaxRecords || batchBytes + bytes + 1 > deps.batchMaxBytes)
-          await flush();
-        batch.push(json);
-        batchBytes += bytes + 1;
-        digest.updateLine(`${json}\n`);
-        progress.records += 1;
-        progress.bytes += bytes + 1;
       }
     } catch (error) {
       // Let the adapter release what it holds without waiting on a generator that may never answer.
-      records.return?.(undefined).catch(() => undefined);
+      chunks.return?.(undefined).catch(() => undefined);
       throw error;
     } finally {
       clearInterval(watchdog);

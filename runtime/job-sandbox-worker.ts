@@ -1,10 +1,12 @@
 /**
  * Entry of a job's extraction worker (see job-sandbox.ts): loads one adapter module, runs `extract`, and
- * sends records to the daemon in chunks, never more than the daemon has asked for.
+ * sends records to the daemon in chunks, never more than the daemon has asked for. Each record leaves as
+ * its JSON text (serialised-records.ts), which the daemon sends and hashes as it is.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { AdapterContext, MetadataRecord, SourceAdapter, SourceConnection } from '../adapters/types.js';
+import type { AdapterContext, SourceAdapter, SourceConnection } from '../adapters/types.js';
 import { describeError } from '../protocol/index.js';
+import { type SerialisedChunk, serialiseRecord } from './serialised-records.js';
 
 /** What the daemon hands a worker. */
 export interface WorkerInput {
@@ -19,7 +21,7 @@ export type ParentMessage = { type: 'pull'; chunks: number } | { type: 'abort'; 
 
 /** Worker → daemon. */
 export type WorkerMessage =
-  | { type: 'records'; records: MetadataRecord[] }
+  | ({ type: 'records' } & SerialisedChunk)
   | { type: 'log'; level: 'debug' | 'info' | 'warn'; fields: Record<string, unknown>; message: string }
   | { type: 'warn'; message: string }
   | { type: 'done' }
@@ -50,12 +52,14 @@ async function run(port: NonNullable<typeof parentPort>, input: WorkerInput): Pr
     log: { debug: log('debug'), info: log('info'), warn: log('warn') },
     warn: (message) => send({ type: 'warn', message }),
   };
-  let buffer: MetadataRecord[] = [];
+  let lines: string[] = [];
+  let bytes: number[] = [];
   let bufferSince = Date.now();
   const sendBuffer = () => {
     credit -= 1;
-    send({ type: 'records', records: buffer });
-    buffer = [];
+    send({ type: 'records', lines, bytes });
+    lines = [];
+    bytes = [];
   };
   const flush = async () => {
     while (credit === 0 && !controller.signal.aborted) {
@@ -64,11 +68,11 @@ async function run(port: NonNullable<typeof parentPort>, input: WorkerInput): Pr
       });
     }
     if (controller.signal.aborted) throw controller.signal.reason;
-    if (buffer.length > 0) sendBuffer();
+    if (lines.length > 0) sendBuffer();
   };
   // Records yielded before a slow catalog call must not wait for the next record to leave.
   const ageFlush = setInterval(() => {
-    if (buffer.length > 0 && credit > 0 && Date.now() - bufferSince >= CHUNK_MAX_AGE_MS) sendBuffer();
+    if (lines.length > 0 && credit > 0 && Date.now() - bufferSince >= CHUNK_MAX_AGE_MS) sendBuffer();
   }, CHUNK_MAX_AGE_MS);
   ageFlush.unref();
   try {
@@ -78,11 +82,13 @@ async function run(port: NonNullable<typeof parentPort>, input: WorkerInput): Pr
     const adapter = create();
     const options = adapter.parseOptions(input.rawOptions, input.connection.name);
     for await (const record of adapter.extract(input.connection, options, context)) {
-      if (buffer.length === 0) bufferSince = Date.now();
-      buffer.push(record);
-      if (buffer.length >= CHUNK_RECORDS || Date.now() - bufferSince >= CHUNK_MAX_AGE_MS) await flush();
+      if (lines.length === 0) bufferSince = Date.now();
+      const json = serialiseRecord(record, input.connection.name);
+      lines.push(json);
+      bytes.push(Buffer.byteLength(json));
+      if (lines.length >= CHUNK_RECORDS || Date.now() - bufferSince >= CHUNK_MAX_AGE_MS) await flush();
     }
-    if (buffer.length > 0) await flush();
+    if (lines.length > 0) await flush();
     send({ type: 'done' });
   } catch (error) {
     const described = describeError(error);

@@ -8,6 +8,7 @@ import type {
 } from '../adapters/index.js';
 import { Codes, SdrError } from '../protocol/index.js';
 import type { ParentMessage, WorkerInput, WorkerMessage } from './job-sandbox-worker.js';
+import type { SerialisedChunk, SerialisingAdapter } from './serialised-records.js';
 
 /** Chunks of records a worker may have in flight to the parent: memory stays bounded by this. */
 const CHUNKS_IN_FLIGHT = 2;
@@ -42,13 +43,14 @@ const workerExecArgv =
  * Runs an adapter's `extract` in a worker thread of its own with a heap cap, so an adapter that leaks,
  * runs out of memory or throws inside a client library's callback ends only its own attempt (with
  * `SDR_ERR_JOB_OUT_OF_MEMORY` or `SDR_ERR_ADAPTER_CRASHED`); the tunnel and the other jobs carry on.
- * `parseOptions` and `check` run in the daemon as before.
+ * `parseOptions` and `check` run in the daemon as before. Records arrive serialised (`extractSerialised`,
+ * what a job attempt reads); `extract` parses them back, for callers that want objects.
  */
 export function sandboxed(
   inProcess: SourceAdapter<unknown>,
   module: AdapterModule,
   settings: SandboxSettings,
-): SourceAdapter<SandboxedOptions> {
+): SerialisingAdapter<SandboxedOptions> {
   const checkLimits = inProcess.checkLimits?.bind(inProcess);
   return {
     type: inProcess.type,
@@ -60,9 +62,15 @@ export function sandboxed(
       checkLimits: (options, scope) => checkLimits(options?.parsed, scope),
     }),
     check: (connection, context) => inProcess.check(connection, context),
-    extract: (connection, options, context) =>
+    extractSerialised: (connection, options, context) =>
       extractInWorker(module, connection, options, context, settings),
+    extract: (connection, options, context) =>
+      parsed(extractInWorker(module, connection, options, context, settings)),
   };
+}
+
+async function* parsed(chunks: AsyncIterable<SerialisedChunk>): AsyncGenerator<MetadataRecord> {
+  for await (const { lines } of chunks) for (const line of lines) yield JSON.parse(line) as MetadataRecord;
 }
 
 async function* extractInWorker(
@@ -71,7 +79,7 @@ async function* extractInWorker(
   options: SandboxedOptions,
   context: AdapterContext,
   settings: SandboxSettings,
-): AsyncGenerator<MetadataRecord> {
+): AsyncGenerator<SerialisedChunk> {
   const { signal } = context;
   if (signal.aborted) throw signal.reason;
   const input: WorkerInput = {
@@ -91,7 +99,7 @@ async function* extractInWorker(
     stdout: false,
     stderr: false,
   });
-  const chunks: MetadataRecord[][] = [];
+  const chunks: SerialisedChunk[] = [];
   let finished = false;
   let failure: Error | undefined;
   let exited = false;
@@ -104,7 +112,7 @@ async function* extractInWorker(
   worker.on('message', (message: WorkerMessage) => {
     switch (message.type) {
       case 'records':
-        chunks.push(message.records);
+        chunks.push({ lines: message.lines, bytes: message.bytes });
         break;
       case 'log':
         context.log[message.level](message.fields, message.message);
@@ -145,7 +153,7 @@ async function* extractInWorker(
       const chunk = chunks.shift();
       if (chunk) {
         post({ type: 'pull', chunks: 1 });
-        yield* chunk;
+        yield chunk;
         continue;
       }
       if (signal.aborted) throw signal.reason;

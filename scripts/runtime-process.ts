@@ -12,6 +12,9 @@ export type LogLine = Record<string, unknown> & { msg?: string; level?: string }
  * The runtime as a real child process (`node --import tsx runtime/main.ts`), so tests exercise the same
  * start-up, signals and kill -9 behaviour as production.
  */
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat's CPU times (100 on every mainstream architecture). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 export class RuntimeProcess {
   readonly lines: LogLine[] = [];
   readonly rawOutput: string[] = [];
@@ -81,6 +84,22 @@ export class RuntimeProcess {
       const status = readFileSync(`/proc/${this.child.pid}/status`, 'utf8');
       const kb = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1];
       return kb === undefined ? undefined : Number(kb) * 1024;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * CPU time the process has used so far, user + system, all its threads (a job's worker included), in
+   * seconds; Linux only. Less sensitive than wall time to what else runs on the machine.
+   */
+  cpuSeconds(): number | undefined {
+    if (!this.child?.pid) return undefined;
+    try {
+      const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8');
+      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
     } catch {
       return undefined;
     }

@@ -18,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { imageNodeFlags } from '../../scripts/image-node-flags.js';
 import { measureExtraction } from '../harness.js';
 import { crawlScopeOf, psqlFloorScript } from './floor.js';
 import { benchServer, dropCatalog, generateCatalog, type GeneratedCatalog } from './generate.js';
@@ -103,6 +104,12 @@ async function measureSdr(database: string): Promise<Measurement> {
 
 /** The full path: reference cloud submits a signed job, the runtime process extracts and streams it back. */
 async function measureThroughRuntime(database: string): Promise<Measurement> {
+  // The node flags of the image (Dockerfile); SDR_BENCH_NODE_ARGS replaces its entrypoint's, to compare.
+  const image = imageNodeFlags();
+  const nodeArgs =
+    process.env.SDR_BENCH_NODE_ARGS === undefined
+      ? image.nodeArgs
+      : process.env.SDR_BENCH_NODE_ARGS.split(' ').filter(Boolean);
   const result = await measureExtraction({
     connectionsYaml: [
       'connections:',
@@ -119,12 +126,10 @@ async function measureThroughRuntime(database: string): Promise<Measurement> {
     runtimeEnv: {
       SDR_BENCH_PG_USER: benchServer.user,
       SDR_BENCH_PG_PASSWORD: benchServer.password,
-      // The heap cap the image and compose.yaml give the runtime (NODE_OPTIONS, not a node argument:
-      // job isolation's worker threads refuse V8 flags in their execArgv).
-      NODE_OPTIONS: '--max-old-space-size=128',
+      NODE_OPTIONS: image.nodeOptions,
     },
     // The compiled build, as the container image runs it (no tsx loader in the measured process).
-    compiled: {},
+    compiled: { nodeOptions: nodeArgs },
   });
   return {
     tool: 'sdr through runtime + reference cloud',
@@ -132,7 +137,7 @@ async function measureThroughRuntime(database: string): Promise<Measurement> {
     peakRssMb: result.runtimePeakRssMb,
     objects: result.records,
     objectsPerSecond: result.objectsPerSecond,
-    note: `job submitted to committed; compiled runtime; RSS is the runtime process; ${result.batches} batches, ${(result.bytes / 1e6).toFixed(0)} MB`,
+    note: `job submitted to committed; compiled runtime, NODE_OPTIONS=${image.nodeOptions}, node ${nodeArgs.join(' ')}; RSS is the runtime process; runtime CPU ${result.runtimeCpuSeconds.toFixed(1)} s; ${result.batches} batches, ${(result.bytes / 1e6).toFixed(0)} MB; result sha256 ${result.sha256}`,
   };
 }
 

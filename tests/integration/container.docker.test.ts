@@ -58,6 +58,7 @@ console.log(JSON.stringify({
   rootfs: write('/sdr-probe'), app: write('/app/sdr-probe'), tmp: write('/tmp/sdr-probe'),
   capEff: field('CapEff'), capPrm: field('CapPrm'), noNewPrivs: field('NoNewPrivs'),
   nodeOptions: process.env.NODE_OPTIONS, heapLimitMb: Math.round(require('v8').getHeapStatistics().heap_size_limit / 1048576),
+  runtimeArgv: fs.readFileSync('/proc/1/cmdline', 'utf8').split('\\0').filter(Boolean),
 }));
 `;
 
@@ -152,6 +153,8 @@ describe.skipIf(unavailable !== undefined)('the container path (Dockerfile + com
       noNewPrivs: '1',
       nodeOptions: '--max-old-space-size=128',
     });
+    // The image's entrypoint (PID 1, the runtime) caps V8's young generation; see the Dockerfile.
+    expect(self.runtimeArgv).toEqual(expect.arrayContaining(['node', '--max-semi-space-size=2']));
     expect(self.uid).not.toBe(0);
     expect(self.heapLimitMb).toBeLessThanOrEqual(200);
 

@@ -9,6 +9,7 @@ import type { AdapterContext, SourceConnection } from '../../adapters/types.js';
 import { ResultDigest, SdrError } from '../../protocol/index.js';
 import { JobAttempt } from '../../runtime/job-runner.js';
 import { sandboxed } from '../../runtime/job-sandbox.js';
+import type { SerialisedChunk } from '../../runtime/serialised-records.js';
 import { peers } from '../peers/endpoints.js';
 import { createMisbehavingAdapter } from '../support/misbehaving-adapter.js';
 import { PgFixture } from '../support/pg-fixture.js';
@@ -94,6 +95,40 @@ describe('job isolation', () => {
     );
     expect(isolated.records.length).toBeGreaterThan(30);
     expect(isolated.sha256).toBe(direct.sha256);
+  });
+
+  it('hands the daemon each record as the JSON text the daemon would have made, with its UTF-8 length', async () => {
+    const direct = await extract(createPostgresAdapter(), pgConnection, {});
+    const isolated = sandboxed(createPostgresAdapter(), postgresModule, settings);
+    const lines: string[] = [];
+    const bytes: number[] = [];
+    const options = isolated.parseOptions({}, pgConnection.name);
+    for await (const chunk of isolated.extractSerialised(pgConnection, options, context().ctx)) {
+      lines.push(...chunk.lines);
+      bytes.push(...chunk.bytes);
+    }
+    expect(lines).toEqual(direct.records.map((record) => JSON.stringify(record)));
+    expect(bytes).toEqual(lines.map((line) => Buffer.byteLength(line)));
+  });
+
+  it('a record without a string kind and key fails the extraction in the worker', async () => {
+    const odd = sandboxed(createMisbehavingAdapter(), misbehavingModule, settings);
+    const chunks: SerialisedChunk[] = [];
+    const options = odd.parseOptions({ mode: 'unkeyed', count: 300 }, 'm');
+    const error = await failure(
+      (async () => {
+        for await (const chunk of odd.extractSerialised(misbehavingConnection, options, context().ctx))
+          chunks.push(chunk);
+      })(),
+    );
+    expect(error.code).toBe('SDR_ERR_SOURCE_FAILED');
+    expect(error.message).toContain('without a string kind and key');
+    // The first full chunk left the worker before the bad record; multi-byte lengths are in bytes.
+    const lines = chunks.flatMap((chunk) => chunk.lines);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(JSON.parse(lines[0]!)).toEqual({ kind: 'test.item', key: 'misbehaving/größe ✓ 😀 0' });
+    expect(chunks.flatMap((chunk) => chunk.bytes)).toEqual(lines.map((line) => Buffer.byteLength(line)));
+    expect(Buffer.byteLength(lines[0]!)).toBeGreaterThan(lines[0]!.length);
   });
 
   it('an adapter that runs out of heap fails its own attempt while another extraction commits', async () => {

@@ -1,7 +1,7 @@
 /**
  * An adapter that misbehaves on request, for the job-isolation tests: it leaks until its heap is gone,
- * throws inside a timer callback (as a client library bug would), exits its thread, ignores abort, or
- * produces numbered records while logging how many it has produced.
+ * throws inside a timer callback (as a client library bug would), exits its thread, ignores abort,
+ * produces numbered records while logging how many it has produced, or a record without a key.
  */
 import { z } from 'zod';
 import type { MetadataRecord, SourceAdapter } from '../../adapters/types.js';
@@ -9,7 +9,7 @@ import { Codes } from '../../protocol/index.js';
 
 const optionsSchema = z
   .object({
-    mode: z.enum(['records', 'oom', 'callback-throw', 'exit', 'ignore-abort']),
+    mode: z.enum(['records', 'oom', 'callback-throw', 'exit', 'ignore-abort', 'unkeyed']),
     count: z.number().int().nonnegative().default(1_000),
   })
   .strict();
@@ -52,6 +52,12 @@ export function createMisbehavingAdapter(): SourceAdapter<Options> {
         case 'exit':
           yield record(0);
           process.exit(3);
+          return;
+        case 'unkeyed':
+          // A full chunk of multi-byte keys first (their UTF-8 length is not their length in characters).
+          for (let i = 0; i < options.count; i++)
+            yield { kind: 'test.item', key: `${connection.name}/größe ✓ 😀 ${i}` };
+          yield { kind: 'test.item' } as unknown as MetadataRecord;
           return;
         case 'ignore-abort':
           yield record(0);
