@@ -1,13 +1,7 @@
 import { Worker } from 'node:worker_threads';
-import type {
-  AdapterContext,
-  AdapterModule,
-  MetadataRecord,
-  SourceAdapter,
-  SourceConnection,
-} from '../adapters/index.js';
+import type { AdapterContext, MetadataRecord, SourceAdapter, SourceConnection } from '../adapters/index.js';
 import { Codes, SdrError } from '../protocol/index.js';
-import type { ParentMessage, WorkerInput, WorkerMessage } from './job-sandbox-worker.js';
+import type { ParentMessage, UnregisteredAdapter, WorkerInput, WorkerMessage } from './job-sandbox-worker.js';
 
 /** Chunks of records a worker may have in flight to the parent: memory stays bounded by this. */
 const CHUNKS_IN_FLIGHT = 2;
@@ -42,12 +36,13 @@ const workerExecArgv =
  * Runs an adapter's `extract` in a worker thread of its own with a heap cap, so an adapter that leaks,
  * runs out of memory or throws inside a client library's callback ends only its own attempt (with
  * `SDR_ERR_JOB_OUT_OF_MEMORY` or `SDR_ERR_ADAPTER_CRASHED`); the tunnel and the other jobs carry on.
- * `parseOptions` and `check` run in the daemon as before.
+ * `parseOptions` and `check` run in the daemon as before. The worker loads the registered adapter of
+ * `inProcess.type`, or `unregistered` (tests) when given.
  */
 export function sandboxed(
   inProcess: SourceAdapter<unknown>,
-  module: AdapterModule,
   settings: SandboxSettings,
+  unregistered?: UnregisteredAdapter,
 ): SourceAdapter<SandboxedOptions> {
   const checkLimits = inProcess.checkLimits?.bind(inProcess);
   return {
@@ -61,12 +56,12 @@ export function sandboxed(
     }),
     check: (connection, context) => inProcess.check(connection, context),
     extract: (connection, options, context) =>
-      extractInWorker(module, connection, options, context, settings),
+      extractInWorker({ adapterType: inProcess.type, unregistered }, connection, options, context, settings),
   };
 }
 
 async function* extractInWorker(
-  module: AdapterModule,
+  adapter: Pick<WorkerInput, 'adapterType' | 'unregistered'>,
   connection: SourceConnection,
   options: SandboxedOptions,
   context: AdapterContext,
@@ -75,8 +70,7 @@ async function* extractInWorker(
   const { signal } = context;
   if (signal.aborted) throw signal.reason;
   const input: WorkerInput = {
-    moduleUrl: module.url,
-    factory: module.factory,
+    ...adapter,
     connection: {
       ...connection,
       options: { ...connection.options },
