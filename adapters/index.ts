@@ -1,6 +1,7 @@
 /**
  * Source adapters, registered in one place. Adapters never import the runtime. Each adapter's module (and
- * its driver or SDK) is imported only when a connection uses it.
+ * its driver or SDK) is imported only when a connection uses it. A job's worker thread loads its adapter
+ * through `loadAdapters` too: every adapter import is a literal here, so a bundler follows them all.
  */
 import type { SourceAdapter } from './types.js';
 
@@ -12,28 +13,6 @@ export type {
   SourceAdapter,
   SourceConnection,
 } from './types.js';
-
-/** Where an adapter's module lives, so a job's worker thread can load it on its own. */
-export interface AdapterModule {
-  readonly type: string;
-  /** URL of the module, importable from any thread. */
-  readonly url: string;
-  /** Name of the exported factory that returns the adapter. */
-  readonly factory: string;
-}
-
-const moduleOf = (type: string, path: string, factory: string): AdapterModule => ({
-  type,
-  url: new URL(path, import.meta.url).href,
-  factory,
-});
-
-/** The modules of the adapters `builtInAdapters` returns, by connection type. */
-export const builtInAdapterModules: readonly AdapterModule[] = [
-  moduleOf('postgres', './postgres/index.js', 'createPostgresAdapter'),
-  moduleOf('kafka', './kafka/index.js', 'createKafkaAdapter'),
-  moduleOf('sagemaker', './sagemaker/index.js', 'createSagemakerAdapter'),
-];
 
 const factories: Readonly<Record<string, () => Promise<SourceAdapter<unknown>>>> = {
   postgres: async () => (await import('./postgres/index.js')).createPostgresAdapter(),

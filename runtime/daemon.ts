@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
 import type { Logger } from 'pino';
-import { ADAPTER_TYPES, builtInAdapterModules, loadAdapters, type SourceAdapter } from '../adapters/index.js';
+import { ADAPTER_TYPES, loadAdapters, type SourceAdapter } from '../adapters/index.js';
 import {
   Codes,
   DELIVERY_MODES as PROTOCOL_DELIVERY_MODES,
@@ -56,9 +56,8 @@ const RETENTION_SWEEP_MS = 6 * 3_600_000;
 function isolated(adapters: SourceAdapter<unknown>[], config: RuntimeConfig): SourceAdapter<unknown>[] {
   if (config.jobIsolation === 'none') return adapters;
   return adapters.map((adapter) => {
-    const module = builtInAdapterModules.find((candidate) => candidate.type === adapter.type);
-    if (!module) return adapter;
-    return sandboxed(adapter, module, { maxOldSpaceMb: config.jobMaxOldSpaceMb });
+    if (!ADAPTER_TYPES.includes(adapter.type)) return adapter;
+    return sandboxed(adapter, { maxOldSpaceMb: config.jobMaxOldSpaceMb });
   });
 }
 

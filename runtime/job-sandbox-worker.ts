@@ -1,19 +1,41 @@
 /**
- * Entry of a job's extraction worker (see job-sandbox.ts): loads one adapter module, runs `extract`, and
- * sends records to the daemon in chunks, never more than the daemon has asked for. Each record leaves as
- * its JSON text (serialised-records.ts), which the daemon sends and hashes as it is.
+/**
+ * Entry of a job's extraction worker (see job-sandbox.ts): loads one adapter, runs `extract`, and sends
+ * records to the daemon in chunks, never more than the daemon has asked for. Each record leaves as its
+ * JSON text (serialised-records.ts), which the daemon sends and hashes as it is.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { loadAdapters } from '../adapters/index.js';
 import type { AdapterContext, SourceAdapter, SourceConnection } from '../adapters/types.js';
 import { describeError } from '../protocol/index.js';
 import { type SerialisedChunk, serialiseRecord } from './serialised-records.js';
 
 /** What the daemon hands a worker. */
 export interface WorkerInput {
-  moduleUrl: string;
-  factory: string;
+  /** Connection type of the adapter to load through the registry (adapters/index.ts). */
+  adapterType: string;
+  /** An adapter outside the registry instead (the isolation tests' misbehaving one); never set by the daemon. */
+  unregistered?: UnregisteredAdapter;
   connection: SourceConnection;
   rawOptions: Record<string, unknown>;
+}
+
+/** A module outside the registry that exports a factory of an adapter, importable from any thread. */
+export interface UnregisteredAdapter {
+  url: string;
+  factory: string;
+}
+
+async function loadAdapter(input: WorkerInput): Promise<SourceAdapter<unknown>> {
+  if (input.unregistered) {
+    const { url, factory } = input.unregistered;
+    const create = ((await import(url)) as Record<string, unknown>)[factory];
+    if (typeof create !== 'function') throw new Error(`${url} exports no ${factory}()`);
+    return (create as () => SourceAdapter<unknown>)();
+  }
+  const [adapter] = await loadAdapters([input.adapterType]);
+  if (!adapter) throw new Error(`this build has no adapter for connection type ${input.adapterType}`);
+  return adapter;
 }
 
 /** Daemon → worker. */
@@ -76,10 +98,7 @@ async function run(port: NonNullable<typeof parentPort>, input: WorkerInput): Pr
   }, CHUNK_MAX_AGE_MS);
   ageFlush.unref();
   try {
-    const module = (await import(input.moduleUrl)) as Record<string, () => SourceAdapter<unknown>>;
-    const create = module[input.factory];
-    if (typeof create !== 'function') throw new Error(`${input.moduleUrl} exports no ${input.factory}()`);
-    const adapter = create();
+    const adapter = await loadAdapter(input);
     const options = adapter.parseOptions(input.rawOptions, input.connection.name);
     for await (const record of adapter.extract(input.connection, options, context)) {
       if (lines.length === 0) bufferSince = Date.now();

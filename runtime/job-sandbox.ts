@@ -1,13 +1,7 @@
 import { Worker } from 'node:worker_threads';
-import type {
-  AdapterContext,
-  AdapterModule,
-  MetadataRecord,
-  SourceAdapter,
-  SourceConnection,
-} from '../adapters/index.js';
+import type { AdapterContext, MetadataRecord, SourceAdapter, SourceConnection } from '../adapters/index.js';
 import { Codes, SdrError } from '../protocol/index.js';
-import type { ParentMessage, WorkerInput, WorkerMessage } from './job-sandbox-worker.js';
+import type { ParentMessage, UnregisteredAdapter, WorkerInput, WorkerMessage } from './job-sandbox-worker.js';
 import type { SerialisedChunk, SerialisingAdapter } from './serialised-records.js';
 
 /** Chunks of records a worker may have in flight to the parent: memory stays bounded by this. */
@@ -43,13 +37,14 @@ const workerExecArgv =
  * Runs an adapter's `extract` in a worker thread of its own with a heap cap, so an adapter that leaks,
  * runs out of memory or throws inside a client library's callback ends only its own attempt (with
  * `SDR_ERR_JOB_OUT_OF_MEMORY` or `SDR_ERR_ADAPTER_CRASHED`); the tunnel and the other jobs carry on.
- * `parseOptions` and `check` run in the daemon as before. Records arrive serialised (`extractSerialised`,
+ * `parseOptions` and `check` run in the daemon as before. The worker loads the registered adapter of
+ * `inProcess.type`, or `unregistered` (tests) when given. Records arrive serialised (`extractSerialised`,
  * what a job attempt reads); `extract` parses them back, for callers that want objects.
  */
 export function sandboxed(
   inProcess: SourceAdapter<unknown>,
-  module: AdapterModule,
   settings: SandboxSettings,
+  unregistered?: UnregisteredAdapter,
 ): SerialisingAdapter<SandboxedOptions> {
   const checkLimits = inProcess.checkLimits?.bind(inProcess);
   return {
@@ -63,9 +58,17 @@ export function sandboxed(
     }),
     check: (connection, context) => inProcess.check(connection, context),
     extractSerialised: (connection, options, context) =>
-      extractInWorker(module, connection, options, context, settings),
+      extractInWorker({ adapterType: inProcess.type, unregistered }, connection, options, context, settings),
     extract: (connection, options, context) =>
-      parsed(extractInWorker(module, connection, options, context, settings)),
+      parsed(
+        extractInWorker(
+          { adapterType: inProcess.type, unregistered },
+          connection,
+          options,
+          context,
+          settings,
+        ),
+      ),
   };
 }
 
@@ -74,7 +77,7 @@ async function* parsed(chunks: AsyncIterable<SerialisedChunk>): AsyncGenerator<M
 }
 
 async function* extractInWorker(
-  module: AdapterModule,
+  adapter: Pick<WorkerInput, 'adapterType' | 'unregistered'>,
   connection: SourceConnection,
   options: SandboxedOptions,
   context: AdapterContext,
@@ -83,8 +86,7 @@ async function* extractInWorker(
   const { signal } = context;
   if (signal.aborted) throw signal.reason;
   const input: WorkerInput = {
-    moduleUrl: module.url,
-    factory: module.factory,
+    ...adapter,
     connection: {
       ...connection,
       options: { ...connection.options },

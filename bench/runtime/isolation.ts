@@ -12,7 +12,6 @@
  */
 import { loadavg } from 'node:os';
 import { compiledRuntime, printTable, writeResults } from '../harness.js';
-import { builtInAdapterModules } from '../../adapters/index.js';
 import { createPostgresAdapter } from '../../adapters/postgres/index.js';
 import type { AdapterContext, SourceConnection } from '../../adapters/types.js';
 import { sandboxed } from '../../runtime/job-sandbox.js';
@@ -76,8 +75,7 @@ function median(values: number[]): number {
 
 async function sandboxAlone(fixture: PgFixture) {
   const inProcess = createPostgresAdapter();
-  const module = builtInAdapterModules.find((candidate) => candidate.type === 'postgres')!;
-  const isolated = sandboxed(inProcess, module, { maxOldSpaceMb: 256 });
+  const isolated = sandboxed(inProcess, { maxOldSpaceMb: 256 });
   const connection: SourceConnection = {
     name: 'pg',
     type: 'postgres',

@@ -3,7 +3,7 @@
  * memory, throws inside a callback or exits ends only its own attempt, while others go on.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { builtInAdapterModules, type MetadataRecord, type SourceAdapter } from '../../adapters/index.js';
+import type { MetadataRecord, SourceAdapter } from '../../adapters/index.js';
 import { createPostgresAdapter } from '../../adapters/postgres/index.js';
 import type { AdapterContext, SourceConnection } from '../../adapters/types.js';
 import { ResultDigest, SdrError } from '../../protocol/index.js';
@@ -17,11 +17,9 @@ import { runnerDeps } from '../support/runner-deps.js';
 import { waitFor } from '../support/wait.js';
 
 const misbehavingModule = {
-  type: 'misbehaving',
   url: new URL('../support/misbehaving-adapter.ts', import.meta.url).href,
   factory: 'createMisbehavingAdapter',
 };
-const postgresModule = builtInAdapterModules.find((module) => module.type === 'postgres')!;
 const settings = { maxOldSpaceMb: 64 };
 
 let fixture: PgFixture;
@@ -88,18 +86,14 @@ afterAll(async () => {
 describe('job isolation', () => {
   it('extracts in a worker exactly what the adapter extracts in the daemon', async () => {
     const direct = await extract(createPostgresAdapter(), pgConnection, {});
-    const isolated = await extract(
-      sandboxed(createPostgresAdapter(), postgresModule, settings),
-      pgConnection,
-      {},
-    );
+    const isolated = await extract(sandboxed(createPostgresAdapter(), settings), pgConnection, {});
     expect(isolated.records.length).toBeGreaterThan(30);
     expect(isolated.sha256).toBe(direct.sha256);
   });
 
   it('hands the daemon each record as the JSON text the daemon would have made, with its UTF-8 length', async () => {
     const direct = await extract(createPostgresAdapter(), pgConnection, {});
-    const isolated = sandboxed(createPostgresAdapter(), postgresModule, settings);
+    const isolated = sandboxed(createPostgresAdapter(), settings);
     const lines: string[] = [];
     const bytes: number[] = [];
     const options = isolated.parseOptions({}, pgConnection.name);
@@ -112,7 +106,7 @@ describe('job isolation', () => {
   });
 
   it('a record without a string kind and key fails the extraction in the worker', async () => {
-    const odd = sandboxed(createMisbehavingAdapter(), misbehavingModule, settings);
+    const odd = sandboxed(createMisbehavingAdapter(), settings, misbehavingModule);
     const chunks: SerialisedChunk[] = [];
     const options = odd.parseOptions({ mode: 'unkeyed', count: 300 }, 'm');
     const error = await failure(
@@ -132,8 +126,8 @@ describe('job isolation', () => {
   });
 
   it('an adapter that runs out of heap fails its own attempt while another extraction commits', async () => {
-    const leaking = sandboxed(createMisbehavingAdapter(), misbehavingModule, settings);
-    const healthy = sandboxed(createPostgresAdapter(), postgresModule, settings);
+    const leaking = sandboxed(createMisbehavingAdapter(), settings, misbehavingModule);
+    const healthy = sandboxed(createPostgresAdapter(), settings);
     const [oom, other] = await Promise.all([
       failure(extract(leaking, misbehavingConnection, { mode: 'oom' })),
       extract(healthy, pgConnection, {}),
@@ -144,7 +138,7 @@ describe('job isolation', () => {
   });
 
   it('an exception thrown inside a library callback fails the attempt, not the process', async () => {
-    const crashing = sandboxed(createMisbehavingAdapter(), misbehavingModule, settings);
+    const crashing = sandboxed(createMisbehavingAdapter(), settings, misbehavingModule);
     const error = await failure(extract(crashing, misbehavingConnection, { mode: 'callback-throw' }));
     expect(error.code).toBe('SDR_ERR_ADAPTER_CRASHED');
     expect(error.message).toContain("reading '0'");
@@ -152,7 +146,7 @@ describe('job isolation', () => {
   });
 
   it('a worker that exits mid-extraction is reported as crashed', async () => {
-    const exiting = sandboxed(createMisbehavingAdapter(), misbehavingModule, settings);
+    const exiting = sandboxed(createMisbehavingAdapter(), settings, misbehavingModule);
     const error = await failure(extract(exiting, misbehavingConnection, { mode: 'exit' }));
     expect(error.code).toBe('SDR_ERR_ADAPTER_CRASHED');
     expect(error.message).toContain('code 3');
@@ -160,7 +154,7 @@ describe('job isolation', () => {
 
   it('an aborted extraction ends at once even if the adapter ignores the signal', async () => {
     const controller = new AbortController();
-    const stubborn = sandboxed(createMisbehavingAdapter(), misbehavingModule, settings);
+    const stubborn = sandboxed(createMisbehavingAdapter(), settings, misbehavingModule);
     const run = extract(
       stubborn,
       misbehavingConnection,
@@ -177,7 +171,7 @@ describe('job isolation', () => {
 
   it('the worker produces no further than the daemon consumes', async () => {
     const { ctx, logs } = context();
-    const paced = sandboxed(createMisbehavingAdapter(), misbehavingModule, settings);
+    const paced = sandboxed(createMisbehavingAdapter(), settings, misbehavingModule);
     const iterable = paced.extract(
       misbehavingConnection,
       paced.parseOptions({ mode: 'records', count: 100_000 }, 'm'),
@@ -208,7 +202,7 @@ describe('job isolation', () => {
   it('an adapter that stops producing is stopped as stalled, so its job is retried instead of held forever', async () => {
     // The daemon's own attempt around the sandbox, as a queued job runs; the adapter yields once, then
     // waits on something that never settles and ignores its abort signal.
-    const stuck = sandboxed(createMisbehavingAdapter(), misbehavingModule, settings);
+    const stuck = sandboxed(createMisbehavingAdapter(), settings, misbehavingModule);
     const attempt = new JobAttempt(
       runnerDeps({ misbehaving: stuck }, { stallTimeoutMs: 1_000 }),
       { requestId: 'stalled-job', connection: 'misbehaving', options: { mode: 'ignore-abort' } },
