@@ -222,7 +222,8 @@ export const SETTING_NAMES: readonly string[] = [...Object.keys(settingsSchema.s
  * `SDR_*` variables that are not settings and are never reported as unknown: the test suite's and the
  * benchmarks' own (`SDR_TEST_*`, `SDR_PEER_*`, `SDR_BENCH_*`). Documented in the README.
  */
-export const IGNORED_PREFIXES: readonly string[] = ['SDR_TEST_', 'SDR_PEER_', 'SDR_BENCH_'];
+// SDR_COMPOSE_* are compose.yaml's own variables (image names); a .env that sets them reaches the runtime too.
+export const IGNORED_PREFIXES: readonly string[] = ['SDR_TEST_', 'SDR_PEER_', 'SDR_BENCH_', 'SDR_COMPOSE_'];
 
 /** How much of the cloud configuration a command needs. */
 export interface CompileOptions {

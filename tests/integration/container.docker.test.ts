@@ -106,22 +106,22 @@ describe.skipIf(unavailable !== undefined)('the container path (Dockerfile + com
 
   beforeAll(async () => {
     // The image builds as a user would build it; BuildKit's cache makes a second run take seconds.
+    project = new ComposeProject(OVERRIDE);
     const cli = buildKitCli();
     const ca = process.env.SDR_BUILD_CA_FILE ?? '/etc/ssl/certs/ca-certificates.crt';
     const secret = existsSync(ca) ? ['--secret', `id=ca,src=${ca}`] : [];
-    await run(cli.command, ['build', '--quiet', ...secret, '-t', 'sdr-runtime:local', '.'], {
+    await run(cli.command, ['build', '--quiet', ...secret, '-t', project.runtimeImage, '.'], {
       env: cli.env,
       timeoutMs: 1_800_000, // a cold build on a loaded 2-core machine took over 15 min
     });
     await run(
       cli.command,
-      ['build', '--quiet', '-f', 'compose/demo/Dockerfile', '-t', 'sdr-demo-tools:local', '.'],
+      ['build', '--quiet', '-f', 'compose/demo/Dockerfile', '-t', project.demoToolsImage, '.'],
       {
         env: cli.env,
         timeoutMs: 600_000,
       },
     );
-    project = new ComposeProject(OVERRIDE);
     await project.run(['up', '-d', 'demo-runtime'], 300_000);
     await project.waitHealth('demo-runtime', 'healthy');
   }, 2_700_000);

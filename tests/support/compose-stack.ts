@@ -109,6 +109,8 @@ export async function until<T>(
 export class ComposeProject {
   readonly name = `sdrct${randomBytes(4).toString('hex')}`;
   readonly dir = mkdtempSync(join(tmpdir(), 'sdr-compose-'));
+  readonly runtimeImage = `sdr-runtime:${this.name}`;
+  readonly demoToolsImage = `sdr-demo-tools:${this.name}`;
   private readonly compose = composeCommand();
 
   constructor(override: string) {
@@ -117,7 +119,11 @@ export class ComposeProject {
       copyFileSync(join(repoRoot, file), join(this.dir, file));
     }
     // The runtime service (not started here) reads .env and the Docker secrets; compose wants them present.
-    writeFileSync(join(this.dir, '.env'), '');
+    // The images get this project's own tags, so two runs on one Docker engine never run each other's build.
+    writeFileSync(
+      join(this.dir, '.env'),
+      `SDR_COMPOSE_RUNTIME_IMAGE=${this.runtimeImage}\nSDR_COMPOSE_DEMO_TOOLS_IMAGE=${this.demoToolsImage}\n`,
+    );
     mkdirSync(join(this.dir, 'docker-secrets'));
     for (const secret of ['agent-token', 'cloud-public-key.pem', 'pg-password'])
       writeFileSync(join(this.dir, 'docker-secrets', secret), 'unused\n');
@@ -174,6 +180,10 @@ export class ComposeProject {
   async down(): Promise<void> {
     try {
       await this.run(['down', '--volumes', '--remove-orphans', '--timeout', '5'], 120_000);
+      // Only this run's tags go; the layers stay cached for the next build.
+      await run('docker', ['rmi', this.runtimeImage, this.demoToolsImage], { timeoutMs: 60_000 }).catch(
+        () => undefined,
+      );
     } finally {
       if (existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
     }

@@ -148,6 +148,7 @@ describe('names that are not settings', () => {
         SDR_TEST_PEERS: 'redis',
         SDR_PEER_DIR: '/tmp/peers',
         SDR_BENCH_TABLES: '10',
+        SDR_COMPOSE_REDIS_IMAGE: 'registry.example/redis:7',
         SDR_CONNECTIONS_FILE: connections,
         SDR_PG_PASSWORD: 'secret',
         SDR_AWS_SM_REGION: 'eu-west-1',
