@@ -1,7 +1,7 @@
 import pino from 'pino';
 import type { SourceAdapter } from '../../adapters/types.js';
 import { TUNNEL_ONLY } from '../../runtime/delivery/settings.js';
-import type { JobRunnerDeps } from '../../runtime/job-runner.js';
+import type { JobAttempt, JobRunnerDeps } from '../../runtime/job-runner.js';
 import { RuntimeMetrics } from '../../runtime/metrics.js';
 import type { SecretResolver } from '../../secrets/index.js';
 
@@ -33,5 +33,36 @@ export function runnerDeps(
     batchMaxBytes: 1_000_000,
     stallTimeoutMs: 600_000,
     ...overrides,
+  };
+}
+
+/**
+ * A link to a cloud that acknowledges each batch at once and commits on `job.end` (request `job-1`,
+ * attempt 1). `running.attempt` is the attempt to answer; `onFrame` sees every frame sent.
+ */
+export function acknowledgingLink(
+  running: { attempt?: JobAttempt },
+  records: number,
+  onFrame: (frame: { type: string; seq?: number; records?: unknown[] }) => void = () => undefined,
+): JobRunnerDeps['link'] {
+  return {
+    isUp: true,
+    creditWindow: () => 1,
+    send: () => true,
+    sendText: (text) => {
+      const frame = JSON.parse(text) as { type: string; seq?: number; records?: unknown[] };
+      onFrame(frame);
+      queueMicrotask(() => {
+        if (frame.type === 'job.batch') running.attempt?.stream.acknowledge(frame.seq ?? -1);
+        if (frame.type === 'job.end')
+          running.attempt?.stream.committed({
+            type: 'job.committed',
+            requestId: 'job-1',
+            attempt: 1,
+            records,
+          });
+      });
+      return true;
+    },
   };
 }

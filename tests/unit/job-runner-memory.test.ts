@@ -3,7 +3,7 @@ import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import type { MetadataRecord, SourceAdapter } from '../../adapters/types.js';
 import { JobAttempt } from '../../runtime/job-runner.js';
-import { runnerDeps } from '../support/runner-deps.js';
+import { acknowledgingLink, runnerDeps } from '../support/runner-deps.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -42,26 +42,7 @@ describe('JobAttempt memory', () => {
     const deps = runnerDeps(
       { many: adapter },
       {
-        // A cloud that stores and acknowledges each batch at once and commits on job.end.
-        link: {
-          isUp: true,
-          creditWindow: () => 1,
-          send: () => true,
-          sendText: (text) => {
-            const frame = JSON.parse(text) as { type: string; seq?: number; records?: unknown };
-            queueMicrotask(() => {
-              if (frame.type === 'job.batch') running.attempt?.stream.acknowledge(frame.seq ?? -1);
-              if (frame.type === 'job.end')
-                running.attempt?.stream.committed({
-                  type: 'job.committed',
-                  requestId: 'job-1',
-                  attempt: 1,
-                  records: RECORDS,
-                });
-            });
-            return true;
-          },
-        },
+        link: acknowledgingLink(running, RECORDS),
         batchMaxRecords: 100,
       },
     );

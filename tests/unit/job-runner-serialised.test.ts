@@ -4,7 +4,7 @@ import type { MetadataRecord, SourceAdapter } from '../../adapters/types.js';
 import type { SdrError } from '../../protocol/index.js';
 import { JobAttempt } from '../../runtime/job-runner.js';
 import type { SerialisedChunk, SerialisingAdapter } from '../../runtime/serialised-records.js';
-import { runnerDeps } from '../support/runner-deps.js';
+import { acknowledgingLink, runnerDeps } from '../support/runner-deps.js';
 
 const records: MetadataRecord[] = [
   { kind: 'test.table', key: 'public.plain', columns: 3 },
@@ -45,26 +45,7 @@ async function run(adapter: SourceAdapter<unknown>, batchMaxBytes = 1_000_000) {
   const deps = runnerDeps(
     { [adapter.type]: adapter },
     {
-      link: {
-        isUp: true,
-        creditWindow: () => 1,
-        send: () => true,
-        sendText: (text) => {
-          const frame = JSON.parse(text) as { type: string; seq?: number; records?: unknown[] };
-          frames.push(frame);
-          queueMicrotask(() => {
-            if (frame.type === 'job.batch') running.attempt?.stream.acknowledge(frame.seq ?? -1);
-            if (frame.type === 'job.end')
-              running.attempt?.stream.committed({
-                type: 'job.committed',
-                requestId: 'job-1',
-                attempt: 1,
-                records: records.length,
-              });
-          });
-          return true;
-        },
-      },
+      link: acknowledgingLink(running, records.length, (frame) => frames.push(frame)),
       batchMaxRecords: 2,
       batchMaxBytes,
     },
