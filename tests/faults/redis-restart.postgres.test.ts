@@ -30,7 +30,7 @@ describe('Redis restarted without persistence', () => {
   it(
     'loses no job: the cloud re-sends what the queue forgot, and every job commits once',
     async () => {
-      redis = await new RedisServer(16_393, ['--maxmemory-policy', 'noeviction']).start();
+      redis = await new RedisServer(['--maxmemory-policy', 'noeviction']).start();
       fleet = await Fleet.start({
         connectionsYaml: fixture.connectionYaml(),
         redisUrl: redis.url,
@@ -75,7 +75,7 @@ describe('Redis killed with SIGKILL, AOF on', () => {
   it(
     'comes back with its queue mid-run: every job commits once, none lost or stuck',
     async () => {
-      redis = await new RedisServer(16_394, [
+      redis = await new RedisServer([
         '--maxmemory-policy',
         'noeviction',
         '--appendonly',
@@ -121,7 +121,7 @@ describe('Redis down while the runtime runs', () => {
   it(
     'rejects job requests with SDR_ERR_QUEUE_UNAVAILABLE, takes the job once Redis is back, and SIGTERM exits within the drain time while Redis is down',
     async () => {
-      redis = await new RedisServer(16_396, ['--maxmemory-policy', 'noeviction']).start();
+      redis = await new RedisServer(['--maxmemory-policy', 'noeviction']).start();
       fleet = await Fleet.start({
         connectionsYaml: fixture.connectionYaml(),
         redisUrl: redis.url,
@@ -162,7 +162,7 @@ describe('Redis that may evict keys', () => {
   it(
     'is refused at start: exit 78 with a line naming the fix, no job taken',
     async () => {
-      redis = await new RedisServer(16_395, ['--maxmemory-policy', 'allkeys-lru']).start();
+      redis = await new RedisServer(['--maxmemory-policy', 'allkeys-lru']).start();
       fleet = await Fleet.start({
         connectionsYaml: fixture.connectionYaml(),
         redisUrl: redis.url,

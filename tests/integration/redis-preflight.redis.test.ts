@@ -28,7 +28,7 @@ function runtimeOn(redisUrl: string): RuntimeProcess {
 
 describe('Redis start-up check', () => {
   it('refuses a Redis with maxmemory-policy allkeys-lru: exit 78 naming the fix', async () => {
-    redis = await new RedisServer(16_391, ['--maxmemory-policy', 'allkeys-lru']).start();
+    redis = await new RedisServer(['--maxmemory-policy', 'allkeys-lru']).start();
     runtime = runtimeOn(redis.url);
     expect(await runtime.exited()).toBe(78);
     const said = runtime.rawOutput.join('');
@@ -37,7 +37,7 @@ describe('Redis start-up check', () => {
   }, 300_000);
 
   it('runs on a Redis without persistence but shows the warning in /readyz and /metrics', async () => {
-    redis = await new RedisServer(16_392, ['--maxmemory-policy', 'noeviction']).start();
+    redis = await new RedisServer(['--maxmemory-policy', 'noeviction']).start();
     runtime = runtimeOn(redis.url);
     const listening = await runtime.waitForMessage('health server listening', 300_000);
     await runtime.waitForLine((line) => String(line.msg).includes('has no persistence'), 60_000);

@@ -3,26 +3,28 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { portOpen } from '../../scripts/local-stack.js';
+import { freePort } from './cloud-process.js';
 
 /**
  * A private redis-server (Debian's, installed by tests/peers/redis.sh) on its own port, for tests that
- * must kill, restart or misconfigure Redis without touching the shared peer on 6379.
+ * must kill, restart or misconfigure Redis without touching the shared peer on 6379. The port is a free
+ * one picked at the first start and kept for restarts, so two runs on one machine never collide.
  */
 export class RedisServer {
   private child: ChildProcess | undefined;
   private readonly dir = mkdtempSync(join(tmpdir(), 'sdr-redis-'));
 
-  constructor(
-    readonly port: number,
-    private readonly args: readonly string[] = [],
-  ) {}
+  port = 0;
+
+  constructor(private readonly args: readonly string[] = []) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<this> {
-    if (await portOpen(this.port))
+    if (this.port === 0) this.port = await freePort();
+    else if (await portOpen(this.port))
       throw new Error(`port ${this.port} is taken; the test needs it for its own Redis`);
     this.child = spawn(
       'redis-server',
