@@ -39,6 +39,9 @@ export class PgFixture {
       statements.push('CREATE VIEW app.v_first AS SELECT id, name FROM app.t0');
       statements.push(`GRANT USAGE ON SCHEMA app TO ${fixture.user}`);
       await client.query(statements.join(';\n'));
+      // At rest before any job: otherwise autovacuum can grow the new database's catalogs mid-run, and
+      // the crawl truthfully reports a different sizeBytes to later jobs than to earlier ones.
+      await client.query('VACUUM ANALYZE');
     });
     return fixture;
   }
