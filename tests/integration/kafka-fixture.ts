@@ -73,9 +73,11 @@ export async function produce(topic: string, perPartition: Record<number, number
     clientId: 'sdr-test-producer',
     bootstrapBrokers: [peers.kafka.plaintext],
     serializers: stringSerializers,
-    // A leader can still move just after election; ride that out rather than fail the set-up.
+    // A leader can still move just after election; ride that out rather than fail the set-up. Idempotent, so a
+    // retried batch the broker had already written is not written twice (tests count records exactly).
     retries: 10,
     retryDelay: 500,
+    idempotent: true,
   });
   try {
     const messages = Object.entries(perPartition).flatMap(([partition, count]) =>

@@ -99,6 +99,13 @@ const plaintext = compileKafkaSettings({
   credentials: {},
 });
 
+/** What the settle probe last found missing, so a timeout says which group held it up. */
+let unsettled = 'nothing probed yet';
+function notYet(reason: string): undefined {
+  unsettled = reason;
+  return undefined;
+}
+
 async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + ms;
   let last: unknown;
@@ -108,8 +115,10 @@ async function until<T>(what: string, ms: number, probe: () => Promise<T | undef
       if (value !== undefined) return value;
     } catch (error) {
       last = error;
+      unsettled = `probe threw: ${String(error)}`;
     }
-    if (Date.now() > deadline) throw new Error(`${what} not reached within ${ms} ms`, { cause: last });
+    if (Date.now() > deadline)
+      throw new Error(`${what} not reached within ${ms} ms; last: ${unsettled}`, { cause: last });
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
@@ -125,7 +134,8 @@ async function groupsSettled(): Promise<true | undefined> {
     const listed = new Map((await session.groups()).map((x) => [x.id, x]));
     const classicIds = [...expectedMembers.keys()].filter((id) => listed.get(id)?.groupType === 'classic');
     const consumerIds = [...expectedMembers.keys()].filter((id) => listed.get(id)?.groupType === 'consumer');
-    if (classicIds.length + consumerIds.length !== expectedMembers.size) return undefined;
+    if (classicIds.length + consumerIds.length !== expectedMembers.size)
+      return notYet(`listed ${classicIds.length + consumerIds.length} of ${expectedMembers.size} groups`);
     const [classic, consumer] = await Promise.all([
       session.describeClassicGroups(classicIds),
       session.describeConsumerGroups(consumerIds),
@@ -133,7 +143,9 @@ async function groupsSettled(): Promise<true | undefined> {
     for (const [id, count] of expectedMembers) {
       const group = classic.get(id) ?? consumer.get(id);
       if (!group || 'errorId' in group || group.state !== 'Stable' || group.members.length !== count)
-        return undefined;
+        return notYet(
+          `${id}: ${group && !('errorId' in group) ? `${group.state}, ${group.members.length} of ${count} members` : 'not described'}`,
+        );
       const topics =
         id === platformaticGroup ? [topicB] : (javaSpecs.find((s) => s.group === id)?.topics ?? []);
       const lists =
@@ -141,10 +153,11 @@ async function groupsSettled(): Promise<true | undefined> {
           ? group.members.map((m) => m.assignment)
           : group.members.map((m) => decodeConsumerAssignment(m.assignment));
       const assigned = lists.flat().reduce((n, a) => n + a.partitions.length, 0);
-      if (assigned !== partitionsOf(topics)) return undefined;
+      if (assigned !== partitionsOf(topics))
+        return notYet(`${id}: ${assigned} of ${partitionsOf(topics)} partitions assigned`);
       // A KIP-848 group is settled once every member reached the target assignment's epoch.
       if ('groupEpoch' in group && group.members.some((m) => m.memberEpoch !== group.assignmentEpoch))
-        return undefined;
+        return notYet(`${id}: a member short of assignment epoch ${group.assignmentEpoch}`);
     }
     const offsets = await admin.listConsumerGroupOffsets({ groups: [...expectedMembers.keys()] });
     for (const entry of offsets) {
@@ -162,7 +175,7 @@ async function groupsSettled(): Promise<true | undefined> {
               (sum, t) => sum + Object.values(messages[t] ?? {}).reduce((a: number, b: number) => a + b, 0),
               0,
             );
-      if (total !== want) return undefined;
+      if (total !== want) return notYet(`${entry.groupId}: ${total} of ${want} records committed`);
     }
     return true;
   } finally {
@@ -191,7 +204,13 @@ beforeAll(async () => {
   });
   platformaticStream = await platformatic.consume({ topics: [topicB], mode: 'committed', autocommit: false });
   platformaticStream.on('data', () => undefined);
-  await until('every group Stable with its members, assignments and offsets', 240_000, groupsSettled);
+  await until('every group Stable with its members, assignments and offsets', 240_000, groupsSettled).catch(
+    (error: Error) => {
+      throw new Error(`${error.message}; the consumer fleet printed: ${fleet?.output().slice(-4000)}`, {
+        cause: error.cause,
+      });
+    },
+  );
 }, 400_000);
 
 afterAll(async () => {
@@ -224,7 +243,13 @@ function cliAssignment(cell: string | undefined): Assignment {
     .sort((a, b) => (a.topic < b.topic ? -1 : 1));
 }
 
-const describeArgs = ['--bootstrap-server', peers.kafka.plaintext, '--describe', '--all-groups'];
+// Only this run's groups: another run's leftovers (or a group whose topics are gone) must not matter here.
+const describeArgs = [
+  '--bootstrap-server',
+  peers.kafka.plaintext,
+  '--describe',
+  ...[...expectedMembers.keys()].flatMap((id) => ['--group', id]),
+];
 
 describe('consumer groups of live Java, KIP-848 and @platformatic consumers', () => {
   it('extracts every group with members, assignments, epochs and offsets matching kafka-consumer-groups.sh', async () => {

@@ -9,8 +9,11 @@ PORT="${SDR_TEST_PG_RESTART_PORT:-5434}"
 DATA="$SDR_PEER_DIR/pg-restart-$PORT"
 case "${1:-}" in
   stop)
+    if ! port_open "$PORT"; then exit 0; fi
     bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-    runuser -u postgres -- "$bin/pg_ctl" -D "$DATA" -m immediate -w stop >/dev/null 2>&1 || true
+    # A test that "stopped" a server it did not own would go on to test nothing; say so instead.
+    runuser -u postgres -- "$bin/pg_ctl" -D "$DATA" -m immediate -w stop >/dev/null 2>&1 ||
+      die "postgres-restart: 127.0.0.1:$PORT answers but $DATA is not its data directory (started with another SDR_PEER_DIR?); stop that server or use its SDR_PEER_DIR"
     exit 0 ;;
   start | "") ;;
   *) die "usage: postgres-restart.sh [stop|start]" ;;

@@ -35,6 +35,8 @@ export interface JavaConsumerSpec {
 /** A running JVM of live consumers; `stop` closes them (each leaves its group) within a deadline. */
 export interface ConsumerFleet {
   readonly pid: number;
+  /** What the JVM printed so far (a consumer that died says why here). */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -106,15 +108,18 @@ export async function startConsumerFleet(
     await stop();
     throw error;
   }
-  return { pid: child.pid ?? -1, stop };
+  return { pid: child.pid ?? -1, output: () => output, stop };
 }
 
 /** Runs one of Kafka's CLI tools by main class and returns its stdout. */
 export async function kafkaTool(mainClass: string, args: string[], timeoutMs = 180_000): Promise<string> {
-  const { stdout } = await run('java', [...JVM_FLAGS, '-cp', kafkaClasspath(), mainClass, ...args], {
+  const { stdout, stderr } = await run('java', [...JVM_FLAGS, '-cp', kafkaClasspath(), mainClass, ...args], {
     timeout: timeoutMs,
     maxBuffer: 64 * 1024 * 1024,
   });
+  // Some tools (kafka-consumer-groups among them) print "Error: ..." and still exit 0.
+  const failure = /^Error: .*$/m.exec(stderr);
+  if (failure) throw new Error(`${mainClass} ${args.join(' ')}: ${failure[0]}`);
   return stdout;
 }
 

@@ -1,14 +1,19 @@
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 /**
@@ -83,20 +88,51 @@ public class ConsumerFleet {
     long limit = Long.parseLong(spec.getOrDefault("limit", "-1"));
     // One record per poll, so a consumer with a limit commits exactly that many.
     if (limit >= 0) props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1");
-    long consumed = 0;
-    try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props)) {
-      consumer.subscribe(List.of(spec.get("topics").split(";")));
+    long[] consumed = {0};
+    KafkaConsumer<byte[], byte[]> consumer;
+    try {
+      consumer = new KafkaConsumer<>(props);
+    } catch (Exception e) {
+      System.err.println("consumer " + spec.get("client") + " failed to start: " + e);
+      created.countDown();
+      return;
+    }
+    boolean subscribed = false;
+    try {
+      // A rebalance hands partitions back unpaused; a member past its limit pauses them before the next fetch,
+      // or it would commit more than its limit and the group's lag would differ from run to run.
+      consumer.subscribe(List.of(spec.get("topics").split(";")), new ConsumerRebalanceListener() {
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {}
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+          if (limit >= 0 && consumed[0] >= limit) consumer.pause(partitions);
+        }
+      });
+      subscribed = true;
       created.countDown();
       while (running.get()) {
         ConsumerRecords<byte[], byte[]> records = consumer.poll(Duration.ofMillis(200));
         if (records.isEmpty()) continue;
-        consumed += records.count();
-        consumer.commitSync();
-        if (limit >= 0 && consumed >= limit) consumer.pause(consumer.assignment());
+        try {
+          consumer.commitSync();
+        } catch (KafkaException e) {
+          // A rebalance took the partitions mid-commit: their next owner re-reads from the last commit, so
+          // these records do not count. Dying here instead would leave the group a member short.
+          System.err.println("consumer " + spec.get("client") + " commit not taken: " + e);
+          continue;
+        }
+        consumed[0] += records.count();
+        if (limit >= 0 && consumed[0] >= limit) consumer.pause(consumer.assignment());
       }
     } catch (Exception e) {
       System.err.println("consumer " + spec.get("client") + " failed: " + e);
-      created.countDown();
+      if (!subscribed) created.countDown();
+    } finally {
+      // Leave the group even as a static member (which by default stays until its session times out), so
+      // the test can delete its groups at once and no stale group outlives its topics.
+      consumer.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
     }
   }
 }
