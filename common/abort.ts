@@ -14,28 +14,51 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 }
 
 /**
+ * Settles with `promise`, or rejects as soon as `interrupt` fails it first. `interrupt` subscribes to
+ * whatever ends the wait (an abort, a dropped connection) and returns its unsubscribe; the abandoned
+ * promise's outcome is ignored.
+ */
+export function raceInterrupt<T>(
+  promise: Promise<T>,
+  interrupt: (fail: (error: Error) => void) => () => void,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    let unsubscribe: (() => void) | undefined;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      unsubscribe?.();
+      return true;
+    };
+    const off = interrupt((error) => {
+      if (settle()) reject(error);
+    });
+    // Fired while subscribing, before `off` existed.
+    if (settled) off();
+    else unsubscribe = off;
+    promise.then(
+      (value) => {
+        if (settle()) resolve(value);
+      },
+      (error: unknown) => {
+        if (settle()) reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}
+
+/**
  * Settles with `promise`, or rejects with the signal's reason as soon as `signal` aborts (for clients
  * that take no signal of their own; the abandoned promise's outcome is ignored).
  */
 export function raceAbort<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
   if (!signal) return promise;
-  if (signal.aborted) {
-    promise.catch(() => undefined);
-    return Promise.reject(abortReason(signal));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
+  return raceInterrupt(promise, (fail) => {
+    const onAbort = (): void => fail(abortReason(signal));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    return () => signal.removeEventListener('abort', onAbort);
   });
 }
 

@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
-import { abortReason } from '../shared/index.js';
+import { abortReason, raceInterrupt } from '../shared/index.js';
 import type { ErrorTarget } from './errors.js';
 import { mapPgError } from './errors.js';
 import type { PostgresSettings, TlsSettings } from './options.js';
@@ -117,20 +117,11 @@ export async function openReadOnlySession(
   const endedError = (): Error =>
     lastError instanceof Error ? lastError : new Error('Connection terminated unexpectedly');
   const untilEnded = <T>(operation: Promise<T>): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      const onEnd = (): void => reject(endedError());
+    raceInterrupt(operation, (fail) => {
+      const onEnd = (): void => fail(endedError());
       if (clientEnded) onEnd();
       else client.once('end', onEnd);
-      operation.then(
-        (value) => {
-          client.off('end', onEnd);
-          resolve(value);
-        },
-        (error: Error) => {
-          client.off('end', onEnd);
-          reject(error);
-        },
-      );
+      return () => client.off('end', onEnd);
     });
   let ended = false;
   const end = async (): Promise<void> => {

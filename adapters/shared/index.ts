@@ -12,6 +12,7 @@ export {
   MAX_PROBLEM_CHARS,
   quote,
   raceAbort,
+  raceInterrupt,
   scrubSecrets,
   throwIfAborted,
   truncate,

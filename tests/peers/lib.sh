@@ -80,6 +80,13 @@ go_toolchain() {
   version="${SDR_GO_VERSION:-1.26.11}"
   case "$(uname -m)" in x86_64) arch=amd64 ;; aarch64) arch=arm64 ;; *) arch="$(uname -m)" ;; esac
   dir="$SDR_PEER_CACHE/go-$version"
+  local lock=""
+  if [ ! -x "$dir/bin/go" ]; then
+    # Two peers that need Go (fake-gcs, k8s-tools) may start at once: one fetches, the other waits for it.
+    mkdir -p "$SDR_PEER_CACHE"
+    exec {lock}>"$dir.lock"
+    flock "$lock"
+  fi
   if [ ! -x "$dir/bin/go" ]; then
     command -v curl >/dev/null || apt_install curl
     command -v unzip >/dev/null || apt_install unzip
@@ -87,15 +94,17 @@ go_toolchain() {
     proxy="${proxy%%[,|]*}"
     case "$proxy" in http*) ;; *) proxy=https://proxy.golang.org ;; esac
     say "fetching Go $version from the Go module proxy (golang.org/toolchain, $proxy)"
-    tmp="$dir.tmp"
-    rm -rf "$tmp" && mkdir -p "$tmp"
-    curl -fsSL --retry 3 -o "$tmp/go.zip" "$proxy/golang.org/toolchain/@v/v0.0.1-go$version.linux-$arch.zip" \
-      && unzip -q "$tmp/go.zip" -d "$tmp" \
-      || { rm -rf "$tmp"; die "fetching Go $version (golang.org/toolchain) from $proxy failed"; }
+    tmp=$(mktemp -d "$dir.tmp.XXXXXX")
+    curl -fsSL --retry 3 --retry-all-errors -o "$tmp/go.zip" "$proxy/golang.org/toolchain/@v/v0.0.1-go$version.linux-$arch.zip" \
+      || { rm -rf "$tmp"; die "fetching Go $version (golang.org/toolchain) from $proxy failed: curl could not download it (GOPROXY, HTTPS_PROXY and the CA bundle decide where it comes from)"; }
+    unzip -q "$tmp/go.zip" -d "$tmp" \
+      || { rm -rf "$tmp"; die "unpacking Go $version from $proxy failed (is the disk full under $SDR_PEER_CACHE?)"; }
     rm -rf "$dir" && mv "$tmp/golang.org/toolchain@v0.0.1-go$version.linux-$arch" "$dir" && rm -rf "$tmp"
     # Module zips keep no file modes; go's own toolchain switch marks these executable the same way.
     chmod +x "$dir"/bin/* "$dir"/pkg/tool/*/*
   fi
+  # Released here: the peer that fetched may run on (and keep this shell's descriptors) for hours.
+  [ -z "$lock" ] || exec {lock}>&-
   export PATH="$dir/bin:$PATH" GOTOOLCHAIN=local
 }
 

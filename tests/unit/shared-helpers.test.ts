@@ -8,6 +8,7 @@ import {
   isDeadline,
   MAX_PROBLEM_CHARS,
   raceAbort,
+  raceInterrupt,
   scrubSecrets,
   throwIfAborted,
   withDeadline,
@@ -122,6 +123,31 @@ describe('abort helpers', () => {
     controller.abort(reason);
     await expect(raced).rejects.toBe(reason);
     await expect(raceAbort(never, controller.signal)).rejects.toBe(reason);
+  });
+
+  it('raceInterrupt rejects when its event fires first, and leaves no listener behind either way', async () => {
+    const events = new EventTarget();
+    let listening = 0;
+    const onDrop = (fail: (error: Error) => void) => {
+      const listener = (): void => fail(new Error('connection dropped'));
+      events.addEventListener('drop', listener);
+      listening++;
+      return () => {
+        events.removeEventListener('drop', listener);
+        listening--;
+      };
+    };
+    const never = new Promise<never>(() => undefined);
+    const raced = raceInterrupt(never, onDrop);
+    events.dispatchEvent(new Event('drop'));
+    await expect(raced).rejects.toThrow('connection dropped');
+
+    const page = deferred<string>();
+    const reading = raceInterrupt(page.promise, onDrop);
+    page.resolve('rows');
+    expect(await reading).toBe('rows');
+    await settle();
+    expect(listening).toBe(0);
   });
 
   it('delay rejects promptly with the reason when aborted, long before it would have elapsed', async () => {
