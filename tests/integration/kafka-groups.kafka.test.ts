@@ -21,6 +21,7 @@ import {
   parseTables,
   startConsumerFleet,
 } from '../support/kafka-java.js';
+import { scaled } from '../support/wait.js';
 import { byName, extractAll, produce, saslConnection, setupAdmin, testContext } from './kafka-fixture.js';
 
 const prefix = `sdrg${process.pid}-`;
@@ -204,14 +205,16 @@ beforeAll(async () => {
   });
   platformaticStream = await platformatic.consume({ topics: [topicB], mode: 'committed', autocommit: false });
   platformaticStream.on('data', () => undefined);
-  await until('every group Stable with its members, assignments and offsets', 240_000, groupsSettled).catch(
-    (error: Error) => {
-      throw new Error(`${error.message}; the consumer fleet printed: ${fleet?.output().slice(-4000)}`, {
-        cause: error.cause,
-      });
-    },
-  );
-}, 400_000);
+  await until(
+    'every group Stable with its members, assignments and offsets',
+    scaled(240_000),
+    groupsSettled,
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}; the consumer fleet printed: ${fleet?.output().slice(-4000)}`, {
+      cause: error.cause,
+    });
+  });
+}, scaled(400_000));
 
 afterAll(async () => {
   await platformaticStream?.close().catch(() => undefined);
