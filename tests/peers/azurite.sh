@@ -18,5 +18,6 @@ fi
 mkdir -p "$SDR_PEER_DIR/azurite"
 nohup "$PREFIX/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$PORT" \
   --location "$SDR_PEER_DIR/azurite" --skipApiVersionCheck --loose --silent >"$SDR_PEER_DIR/azurite.log" 2>&1 &
+echo $! >"$SDR_PEER_DIR/azurite.pid" # for ctl.sh stop
 wait_for "azurite on 127.0.0.1:$PORT" 60 port_open "$PORT"
 say "started azurite on 127.0.0.1:$PORT"

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The test peers, by hand:
 #   bash tests/peers/ctl.sh start [peer...]   install what is missing and start, in parallel (all when none named)
-#   bash tests/peers/ctl.sh stop [peer...]    stop the peers the peer scripts started (by their pid files)
+#   bash tests/peers/ctl.sh stop [peer...]    stop the peers the peer scripts started (by their pid files);
+#                                             with none named, every peer a test may have started
 #   bash tests/peers/ctl.sh status            which peers answer, their pids, and the disk the cache takes
-# Peers: redis postgres postgres-tls moto vault kafka schema-registry. `npm run peers -- stop` is the same.
+# Peers: redis postgres postgres-tls moto vault kafka schema-registry, started for every run; and those
+# single test files start for themselves: postgres-restart moto-iam redis-sentinel redis-cluster redis-lru
+# azurite fake-gcs. `npm run peers -- stop` is the same.
 # start prints each peer's install and start time and the total, and keeps them in $SDR_PEER_DIR/timings.txt.
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -11,6 +14,8 @@ SDR_PEER_DIR="${SDR_PEER_DIR:-/tmp/sdr-peers}"
 SDR_PEER_CACHE="${SDR_PEER_CACHE:-/opt/sdr-peers}"
 export SDR_PEER_DIR SDR_PEER_CACHE
 ALL=(redis postgres postgres-tls moto vault kafka schema-registry)
+# Started by the test files that need them (global-setup.ts reads the peers from each file's name).
+EXTRA=(postgres-restart moto-iam redis-sentinel redis-cluster redis-lru azurite fake-gcs)
 
 ports() {
   case "$1" in
@@ -23,6 +28,15 @@ ports() {
     vault) echo "${SDR_TEST_VAULT_PORT:-8200}" ;;
     kafka) echo "${SDR_TEST_KAFKA_PORT:-19092} ${SDR_TEST_KAFKA_SSL_PORT:-19093} ${SDR_TEST_KAFKA_SASL_PORT:-19094}" ;;
     schema-registry) echo "${SDR_TEST_SCHEMA_REGISTRY_PORT:-18081}" ;;
+    redis-sentinel)
+      local data="${SDR_TEST_SENTINEL_REDIS_PORT:-6380}" sentinel="${SDR_TEST_SENTINEL_PORT:-26379}"
+      echo "$data $((data + 1)) $sentinel $((sentinel + 1)) $((sentinel + 2))" ;;
+    redis-cluster)
+      local first="${SDR_TEST_REDIS_CLUSTER_PORT:-7000}"
+      echo "$first $((first + 1)) $((first + 2))" ;;
+    redis-lru) echo "${SDR_TEST_REDIS_LRU_PORT:-6390}" ;;
+    azurite) echo "${SDR_TEST_AZURITE_PORT:-10000}" ;;
+    fake-gcs) echo "${SDR_TEST_GCS_PORT:-4443}" ;;
     *) # Another peer script (no port known here): always run; it is idempotent.
       [ -f "$HERE/$1.sh" ] || { echo "peers: unknown peer '$1' (known: ${ALL[*]})" >&2; exit 2; } ;;
   esac
@@ -40,6 +54,15 @@ pidfiles() {
     schema-registry)
       echo "$SDR_PEER_DIR/schema-registry-gateway.pid:schema-registry-gateway"
       echo "$SDR_PEER_DIR/schema-registry.pid:runner.jar" ;;
+    redis-sentinel)
+      local port i
+      for port in $(echo "$p" | cut -d' ' -f1-2); do echo "$SDR_PEER_DIR/redis-sentinel/redis-$port.pid:redis-server"; done
+      for port in $(echo "$p" | cut -d' ' -f3-5); do echo "$SDR_PEER_DIR/redis-sentinel/sentinel-$port.pid:sentinel"; done ;;
+    redis-cluster)
+      for port in $p; do echo "$SDR_PEER_DIR/redis-cluster/redis-$port.pid:redis-server"; done ;;
+    redis-lru) echo "$SDR_PEER_DIR/redis-lru.pid:redis-server" ;;
+    azurite) echo "$SDR_PEER_DIR/azurite.pid:azurite" ;;
+    fake-gcs) echo "$SDR_PEER_DIR/fake-gcs.pid:fake-gcs-server" ;;
   esac
 }
 
@@ -77,7 +100,7 @@ pg_ctl_run() {
 cmd_status() {
   local peer pids entry pid state
   printf '%-16s %-8s %-22s %s\n' peer state ports pids
-  for peer in "${ALL[@]}"; do
+  for peer in "${ALL[@]}" "${EXTRA[@]}"; do
     if up "$peer"; then state=up; else state=down; fi
     pids=""
     case "$peer" in
@@ -168,7 +191,7 @@ shift || true
 if [ $# -eq 0 ]; then set -- "${ALL[@]}"; fi
 case "$command" in
   start) cmd_start "$@" ;;
-  stop) cmd_stop "$@" ;;
+  stop) if [ "$*" = "${ALL[*]}" ]; then cmd_stop "${ALL[@]}" "${EXTRA[@]}"; else cmd_stop "$@"; fi ;;
   status) cmd_status ;;
   *) echo "usage: bash tests/peers/ctl.sh start|stop|status [peer...]" >&2; exit 2 ;;
 esac

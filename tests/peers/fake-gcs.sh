@@ -19,5 +19,6 @@ if [ ! -x "$BIN" ]; then
 fi
 nohup "$BIN" -scheme http -host 127.0.0.1 -port "$PORT" -backend memory \
   -external-url "http://127.0.0.1:$PORT" -public-host "127.0.0.1:$PORT" >"$SDR_PEER_DIR/fake-gcs.log" 2>&1 &
+echo $! >"$SDR_PEER_DIR/fake-gcs.pid" # for ctl.sh stop
 wait_for "fake-gcs-server on 127.0.0.1:$PORT" 60 port_open "$PORT"
 say "started fake-gcs-server on 127.0.0.1:$PORT"
