@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Azurite (Azure Storage emulator, npm `azurite`), Blob service only, on 127.0.0.1:${SDR_TEST_AZURITE_PORT:-10000}
 # with its well-known development account (devstoreaccount1). Installed from the npm registry into
-# ${SDR_PEER_BIN:-/opt/sdr-peers/bin}/../azurite-$VERSION once per machine.
+# ${SDR_PEER_BIN:-$SDR_PEER_CACHE/bin}/../azurite-$VERSION once per machine.
 source "$(dirname "$0")/lib.sh"
 PORT="${SDR_TEST_AZURITE_PORT:-10000}"
 VERSION="${SDR_TEST_AZURITE_VERSION:-3.37.0}"
-BIN_DIR="${SDR_PEER_BIN:-/opt/sdr-peers/bin}"
+BIN_DIR="${SDR_PEER_BIN:-$SDR_PEER_CACHE/bin}"
 PREFIX="$BIN_DIR/../azurite-$VERSION"
 if port_open "$PORT"; then exit 0; fi
 if [ ! -x "$PREFIX/node_modules/.bin/azurite-blob" ]; then

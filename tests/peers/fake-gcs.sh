@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # fake-gcs-server (Google Cloud Storage JSON/XML API emulator, Go module github.com/fsouza/fake-gcs-server)
 # over plain HTTP on 127.0.0.1:${SDR_TEST_GCS_PORT:-4443}. Built with `go install` through the Go module
-# proxy into ${SDR_PEER_BIN:-/opt/sdr-peers/bin} once per machine; data is in memory.
+# proxy into ${SDR_PEER_BIN:-$SDR_PEER_CACHE/bin} once per machine; data is in memory.
 source "$(dirname "$0")/lib.sh"
 PORT="${SDR_TEST_GCS_PORT:-4443}"
 VERSION="${SDR_TEST_GCS_VERSION:-v1.56.1}"
-BIN_DIR="${SDR_PEER_BIN:-/opt/sdr-peers/bin}"
+BIN_DIR="${SDR_PEER_BIN:-$SDR_PEER_CACHE/bin}"
 BIN="$BIN_DIR/fake-gcs-server-$VERSION"
 if port_open "$PORT"; then exit 0; fi
 if [ ! -x "$BIN" ]; then
