@@ -38,13 +38,13 @@ ports() {
     azurite) echo "${SDR_TEST_AZURITE_PORT:-10000}" ;;
     fake-gcs) echo "${SDR_TEST_GCS_PORT:-4443}" ;;
     *) # Another peer script (no port known here): always run; it is idempotent.
-      [ -f "$HERE/$1.sh" ] || { echo "peers: unknown peer '$1' (known: ${ALL[*]})" >&2; exit 2; } ;;
+      [ -f "$HERE/$1.sh" ] || { echo "peers: unknown peer '$1' (known: ${ALL[*]} ${EXTRA[*]})" >&2; exit 2; } ;;
   esac
 }
 
 # pidfile:command-line-fragment pairs: a pid is signalled only while its command line still matches.
 pidfiles() {
-  local p
+  local p port
   p=$(ports "$1")
   case "$1" in
     redis) echo "$SDR_PEER_DIR/redis.pid:redis-server" ;;
@@ -55,7 +55,6 @@ pidfiles() {
       echo "$SDR_PEER_DIR/schema-registry-gateway.pid:schema-registry-gateway"
       echo "$SDR_PEER_DIR/schema-registry.pid:runner.jar" ;;
     redis-sentinel)
-      local port i
       for port in $(echo "$p" | cut -d' ' -f1-2); do echo "$SDR_PEER_DIR/redis-sentinel/redis-$port.pid:redis-server"; done
       for port in $(echo "$p" | cut -d' ' -f3-5); do echo "$SDR_PEER_DIR/redis-sentinel/sentinel-$port.pid:sentinel"; done ;;
     redis-cluster)
