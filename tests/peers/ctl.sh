@@ -7,7 +7,8 @@
 # Peers: redis postgres postgres-tls moto vault kafka schema-registry, started for every run; and those
 # single test files start for themselves: postgres-restart moto-iam redis-sentinel redis-cluster redis-lru
 # azurite fake-gcs. `npm run peers -- stop` is the same.
-# start prints each peer's install and start time and the total, and keeps them in $SDR_PEER_DIR/timings.txt.
+# start prints each peer's install and start time and the total, and appends them to $SDR_PEER_DIR/timings.txt
+# (.ci/run empties it first, so its log shows every start of the run, not only the last).
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 SDR_PEER_DIR="${SDR_PEER_DIR:-/tmp/sdr-peers}"
@@ -181,7 +182,7 @@ cmd_start() {
     done
     printf 'peers: all %d in parallel: %d s%s\n' "$#" "$((SECONDS - started))" \
       "$([ ${#failed[@]} -eq 0 ] || echo "; FAILED: ${failed[*]}")"
-  } | tee "$SDR_PEER_DIR/timings.txt" >&2
+  } | tee -a "$SDR_PEER_DIR/timings.txt" >&2
   [ ${#failed[@]} -eq 0 ]
 }
 
