@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { peers } from '../peers/endpoints.js';
+import { expectAllCommittedOnce } from '../support/fault-assertions.js';
 import { Fleet } from '../support/fleet.js';
 import { PgFixture } from '../support/pg-fixture.js';
 import { scaled } from '../support/wait.js';
@@ -40,15 +41,6 @@ async function startFleet(env: Record<string, string> = {}, cloud: Record<string
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Every job committed, all with the one result the fixture database gives: none doubled, none lost. */
-function expectAllCommittedOnce(jobs: Awaited<ReturnType<Fleet['jobs']>>, count: number) {
-  expect(jobs).toHaveLength(count);
-  const states = jobs.map((job) => `${job.state}${job.error ? ` ${job.error.code}` : ''}`);
-  expect(states.filter((state) => state !== 'committed')).toEqual([]);
-  const digests = new Set(jobs.map((job) => `${job.result?.records}/${job.result?.sha256}`));
-  expect(digests.size).toBe(1);
-}
 
 describe('an agent deployed as several instances', () => {
   it(

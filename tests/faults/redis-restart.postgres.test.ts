@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { expectAllCommittedOnce } from '../support/fault-assertions.js';
+import { expectAllCommittedOnce, resultDigest } from '../support/fault-assertions.js';
 import { eventually, Fleet } from '../support/fleet.js';
 import { PgFixture } from '../support/pg-fixture.js';
 import { scaled } from '../support/wait.js';
@@ -61,7 +61,7 @@ describe('Redis restarted without persistence', () => {
       await redis.start();
       const jobs = await fleet.waitAllFinal(5 * 60_000);
       expect(jobs.map((job) => job.state)).toEqual(Array(6).fill('committed'));
-      expect(new Set(jobs.map((job) => job.result?.sha256)).size).toBe(1);
+      expect(new Set(jobs.map(resultDigest)).size).toBe(1);
       const redisBack = fleet.processes[0]?.lines.filter((line) =>
         String(line.msg).includes('answers again'),
       );
