@@ -21,7 +21,7 @@ import {
   parseTables,
   startConsumerFleet,
 } from '../support/kafka-java.js';
-import { scaled } from '../support/wait.js';
+import { scaled, waitFor } from '../support/wait.js';
 import { byName, extractAll, produce, saslConnection, setupAdmin, testContext } from './kafka-fixture.js';
 
 const prefix = `sdrg${process.pid}-`;
@@ -107,23 +107,6 @@ function notYet(reason: string): undefined {
   return undefined;
 }
 
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-      unsettled = `probe threw: ${String(error)}`;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`${what} not reached within ${ms} ms; last: ${unsettled}`, { cause: last });
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
-
 function partitionsOf(topics: readonly string[]): number {
   return topics.reduce((sum, t) => sum + Object.keys(messages[t] ?? {}).length, 0);
 }
@@ -205,14 +188,12 @@ beforeAll(async () => {
   });
   platformaticStream = await platformatic.consume({ topics: [topicB], mode: 'committed', autocommit: false });
   platformaticStream.on('data', () => undefined);
-  await until(
-    'every group Stable with its members, assignments and offsets',
-    scaled(240_000),
-    groupsSettled,
-  ).catch((error: Error) => {
-    throw new Error(`${error.message}; the consumer fleet printed: ${fleet?.output().slice(-4000)}`, {
-      cause: error.cause,
-    });
+  await waitFor('every group Stable with its members, assignments and offsets', groupsSettled, {
+    timeoutMs: 240_000,
+    intervalMs: 500,
+    seen: () => unsettled,
+  }).catch((error: Error) => {
+    throw new Error(`${error.message}; the consumer fleet printed: ${fleet?.output().slice(-4000)}`);
   });
 }, scaled(400_000));
 

@@ -43,19 +43,6 @@ export class PgFixture {
       // the crawl truthfully reports a different sizeBytes to later jobs than to earlier ones.
       await client.query('VACUUM ANALYZE');
     });
-    // pg_database_size also counts the relation-cache init file (~160 KB) that the next new backend writes
-    // after the VACUUM invalidated it; until one has, a job reads a smaller sizeBytes than the jobs after it.
-    let previous = -1;
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const size = await fixture.query(async (client) => {
-        const result = await client.query<{ size: string }>(
-          'SELECT pg_database_size(current_database()) AS size',
-        );
-        return Number(result.rows[0]?.size);
-      });
-      if (size === previous) break;
-      previous = size;
-    }
     return fixture;
   }
 
