@@ -9,6 +9,14 @@ no_engine() {
   say "$1; the container test will be skipped"
   exit 0
 }
+# clear_stale_pid PIDFILE NAME: removes a pid file whose process is not NAME.
+clear_stale_pid() {
+  local pid
+  pid=$(cat "$1" 2>/dev/null) || return 0
+  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] && return 0
+  say "removing $1: pid ${pid:-?} is not a running $2 (left by an earlier boot)"
+  rm -f "$1"
+}
 if ! docker info >/dev/null 2>&1; then
   # dockerd mounts and makes cgroups: without CAP_SYS_ADMIN (an unprivileged container, such as the
   # fresh-machine test's) it cannot start, so say so before installing it.
@@ -19,11 +27,18 @@ if ! docker info >/dev/null 2>&1; then
     apt_install docker.io
   fi
   if ! docker info >/dev/null 2>&1; then
+    # A machine restored from a snapshot keeps the pid files of an engine that is gone, and their pids
+    # may now belong to anything: dockerd then waits on a "still running" containerd that never answers.
+    clear_stale_pid /var/run/docker.pid dockerd
+    clear_stale_pid /var/run/docker/containerd/containerd.pid containerd
     say "starting dockerd (log: $SDR_PEER_DIR/dockerd.log)"
     setsid nohup dockerd >"$SDR_PEER_DIR/dockerd.log" 2>&1 </dev/null &
-    deadline=$((SECONDS + 60))
+    dockerd_pid=$!
+    deadline=$((SECONDS + 90))
     until docker info >/dev/null 2>&1; do
-      [ "$SECONDS" -lt "$deadline" ] || no_engine "dockerd did not start within 60 s; see $SDR_PEER_DIR/dockerd.log"
+      why=$( (grep -v 'module=grpc' "$SDR_PEER_DIR/dockerd.log" || true) | tail -3 | tr '\n' ' ')
+      [ -d "/proc/$dockerd_pid" ] || no_engine "dockerd exited while starting: $why(log: $SDR_PEER_DIR/dockerd.log)"
+      [ "$SECONDS" -lt "$deadline" ] || no_engine "dockerd did not start within 90 s: $why(log: $SDR_PEER_DIR/dockerd.log)"
       sleep 0.5
     done
   fi

@@ -127,7 +127,7 @@ fi
 # One open file per partition segment: the bench's 30,000 partitions need more than a default limit.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # A modest heap and two GC threads: the machine is shared.
-if ! alive "$DIR/kafka.pid"; then
+if ! alive "$DIR/kafka.pid" kafka.Kafka; then
 setsid nohup java -Xms256m -Xmx"${SDR_TEST_KAFKA_HEAP:-512m}" -XX:+UseSerialGC -XX:ActiveProcessorCount=2 -Djava.awt.headless=true \
   -Dlog4j2.configurationFile="$DIR/log4j2.yaml" -cp "$CP" kafka.Kafka "$DIR/server.properties" \
   >"$DIR/stdout.log" 2>&1 &

@@ -91,7 +91,7 @@ bash "$(dirname "$0")/kafka.sh" || die "the Kafka peer (which makes the TLS mate
 
 BACKEND=$((PORT + 1))
 if ! port_open "$BACKEND"; then
-  if ! alive "$SDR_PEER_DIR/schema-registry.pid"; then
+  if ! alive "$SDR_PEER_DIR/schema-registry.pid" runner.jar; then
     setsid nohup java -Xms64m -Xmx384m -XX:+UseSerialGC -XX:ActiveProcessorCount=2 \
       -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$BACKEND" -Dquarkus.log.level=WARN \
       -jar "$RUNNER" </dev/null >"$LOG" 2>&1 &
