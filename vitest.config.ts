@@ -29,7 +29,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['tests/integration/**/*.test.ts'],
-          globalSetup: ['tests/peers/global-setup.ts'],
+          globalSetup: ['tests/peers/global-setup.ts', 'tests/support/compiled-entries.setup.ts'],
           testTimeout: 60_000 * scale,
           hookTimeout: 120_000 * scale,
         },
@@ -41,7 +41,7 @@ export default defineConfig({
         test: {
           name: 'faults',
           include: ['tests/faults/**/*.test.ts'],
-          globalSetup: ['tests/peers/global-setup.ts', 'tests/faults/global-setup.ts'],
+          globalSetup: ['tests/peers/global-setup.ts', 'tests/support/compiled-entries.setup.ts'],
           testTimeout: 600_000 * scale,
           hookTimeout: 120_000 * scale,
         },

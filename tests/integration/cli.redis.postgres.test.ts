@@ -25,12 +25,17 @@ interface CliRun {
   stderr: string;
 }
 
-/** Runs `sdr <args>` from the sources, with exactly `env` (plus PATH and HOME). */
+/** Runs `sdr <args>` (the compiled CLI the global setup built, else the sources), with exactly `env` (plus PATH and HOME). */
 function sdr(args: string[], env: Record<string, string>): Promise<CliRun> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', 'runtime/cli.ts', ...args],
+      [
+        ...(process.env.SDR_TEST_CLI_ENTRY
+          ? [process.env.SDR_TEST_CLI_ENTRY]
+          : ['--import', 'tsx', 'runtime/cli.ts']),
+        ...args,
+      ],
       {
         cwd: repoRoot,
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },

@@ -75,7 +75,8 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
-  cloud = spawn(process.execPath, ['--import', 'tsx', 'cloud/main.ts'], {
+  const cloudEntry = process.env.SDR_TEST_CLOUD_ENTRY;
+  cloud = spawn(process.execPath, cloudEntry ? [cloudEntry] : ['--import', 'tsx', 'cloud/main.ts'], {
     cwd: repoRoot,
     env: {
       PATH: process.env.PATH ?? '',
