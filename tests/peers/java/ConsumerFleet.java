@@ -118,9 +118,16 @@ public class ConsumerFleet {
         try {
           consumer.commitSync();
         } catch (KafkaException e) {
-          // A rebalance took the partitions mid-commit: their next owner re-reads from the last commit, so
-          // these records do not count. Dying here instead would leave the group a member short.
-          System.err.println("consumer " + spec.get("client") + " commit not taken: " + e);
+          // A rebalance refused the commit (classic: the partitions moved; KIP-848: a stale member epoch,
+          // often with the partitions kept). Rewind what is still ours to the batch's first offset so it is
+          // read and committed again, or the group's committed total falls short for good. Dying here
+          // instead would leave the group a member short.
+          System.err.println("consumer " + spec.get("client") + " commit not taken, rewinding: " + e);
+          for (TopicPartition partition : records.partitions()) {
+            if (consumer.assignment().contains(partition)) {
+              consumer.seek(partition, records.records(partition).get(0).offset());
+            }
+          }
           continue;
         }
         consumed[0] += records.count();
