@@ -11,9 +11,11 @@ import { compiledBuild, compiledCloud, compiledRuntime } from '../../scripts/com
  */
 export default function compileEntries(): (() => void) | undefined {
   if (process.env.SDR_TEST_RUNTIME === 'tsx') return undefined;
+  const build = compiledBuild();
   const runtime = compiledRuntime();
+  process.env.SDR_TEST_BUILD_DIR = build;
   process.env.SDR_TEST_RUNTIME_ENTRY = runtime;
   process.env.SDR_TEST_CLI_ENTRY = join(dirname(runtime), 'cli.js');
   process.env.SDR_TEST_CLOUD_ENTRY = compiledCloud();
-  return () => rmSync(compiledBuild(), { recursive: true, force: true });
+  return () => rmSync(build, { recursive: true, force: true });
 }
