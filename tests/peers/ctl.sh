@@ -14,6 +14,7 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 SDR_PEER_DIR="${SDR_PEER_DIR:-/tmp/sdr-peers}"
 SDR_PEER_CACHE="${SDR_PEER_CACHE:-/opt/sdr-peers}"
 export SDR_PEER_DIR SDR_PEER_CACHE
+source "$HERE/pids.sh"
 ALL=(redis postgres postgres-tls moto vault kafka schema-registry)
 # Started by the test files that need them (global-setup.ts reads the peers from each file's name).
 EXTRA=(postgres-restart moto-iam redis-sentinel redis-cluster redis-lru azurite fake-gcs)
@@ -75,12 +76,6 @@ up() {
   for port in $list; do port_open "$port" || return 1; done
 }
 
-pid_of() { # pidfile fragment -> pid if alive and matching
-  local file="$1" fragment="$2" pid
-  [ -f "$file" ] || return 1
-  pid=$(cat "$file")
-  [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$fragment" && echo "$pid"
-}
 
 postgres_data() {
   case "$1" in

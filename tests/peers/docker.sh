@@ -11,10 +11,9 @@ no_engine() {
 }
 # clear_stale_pid PIDFILE NAME: removes a pid file whose process is not NAME.
 clear_stale_pid() {
-  local pid
-  pid=$(cat "$1" 2>/dev/null) || return 0
-  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] && return 0
-  say "removing $1: pid ${pid:-?} is not a running $2 (left by an earlier boot)"
+  [ -f "$1" ] || return 0
+  alive "$1" "$2" && return 0
+  say "removing $1: pid $(cat "$1") is not a running $2 (left by an earlier boot)"
   rm -f "$1"
 }
 if ! docker info >/dev/null 2>&1; then

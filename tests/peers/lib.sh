@@ -123,13 +123,10 @@ wait_for() {
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# alive PIDFILE PATTERN: the process a previous start left is still running (starting up, perhaps
-# slowly), so starting a second one would only fight it for its ports and data directory. The command
-# line must match too: a pid file restored from a snapshot (a CI machine) can name a reused pid.
-alive() {
-  local pid
-  pid=$(cat "$1" 2>/dev/null) && [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/pids.sh"
+# alive PIDFILE FRAGMENT: the process a previous start left is still running (starting up, perhaps
+# slowly), so starting a second one would only fight it for its ports and data directory.
+alive() { pid_of "$1" "$2" >/dev/null; }
 
 # http_ok PORT PATH: a plain-HTTP GET on 127.0.0.1 answers 200 (bash only: curl is not on a minimal Debian).
 http_ok() {
