@@ -72,6 +72,8 @@ export const settingsSchema = z.object({
   SDR_JOB_RETENTION_HOURS: integer(1).default(168),
   SDR_JOB_ISOLATION: z.enum(['worker', 'none'], { error: 'expected worker or none' }).default('worker'),
   SDR_JOB_MAX_OLD_SPACE_MB: integer(16, 65_536).default(256),
+  SDR_JOB_WORKER_MAX_JOBS: integer(1, 100_000).default(50),
+  SDR_JOB_WORKER_IDLE_MS: integer(0, 3_600_000).default(10_000),
   SDR_JOB_STALL_TIMEOUT_MS: integer(1_000).default(600_000),
   SDR_BATCH_MAX_RECORDS: integer(1, 100_000).default(1_000),
   SDR_BATCH_MAX_BYTES: integer(1_024).default(1_048_576),
@@ -170,6 +172,8 @@ export interface RuntimeConfig {
   /** `worker`: each job's extraction runs in a worker thread with its own heap cap. */
   readonly jobIsolation: 'worker' | 'none';
   readonly jobMaxOldSpaceMb: number;
+  readonly jobWorkerMaxJobs: number;
+  readonly jobWorkerIdleMs: number;
   /** Longest wait for an adapter's next record before the attempt is stopped as stalled. */
   readonly jobStallTimeoutMs: number;
   readonly jobAttempts: number;
@@ -473,6 +477,8 @@ export function compileConfig(
     concurrency: s.SDR_CONCURRENCY,
     jobIsolation: s.SDR_JOB_ISOLATION,
     jobMaxOldSpaceMb: s.SDR_JOB_MAX_OLD_SPACE_MB,
+    jobWorkerMaxJobs: s.SDR_JOB_WORKER_MAX_JOBS,
+    jobWorkerIdleMs: s.SDR_JOB_WORKER_IDLE_MS,
     jobStallTimeoutMs: s.SDR_JOB_STALL_TIMEOUT_MS,
     jobAttempts: s.SDR_JOB_ATTEMPTS,
     jobBackoffMs: s.SDR_JOB_BACKOFF_MS,

@@ -52,12 +52,21 @@ export const DELIVERY_MODES = PROTOCOL_DELIVERY_MODES;
 /** How often buckets with `retentionDays` are swept of this agent's old results. */
 const RETENTION_SWEEP_MS = 6 * 3_600_000;
 
-/** Built-in adapters, each job's extraction in a worker of its own unless isolation is off. */
-function isolated(adapters: SourceAdapter<unknown>[], config: RuntimeConfig): SourceAdapter<unknown>[] {
+/** Built-in adapters, each job's extraction in a worker thread unless isolation is off. */
+function isolated(
+  adapters: SourceAdapter<unknown>[],
+  config: RuntimeConfig,
+  metrics: RuntimeMetrics,
+): SourceAdapter<unknown>[] {
   if (config.jobIsolation === 'none') return adapters;
   return adapters.map((adapter) => {
     if (!ADAPTER_TYPES.includes(adapter.type)) return adapter;
-    return sandboxed(adapter, { maxOldSpaceMb: config.jobMaxOldSpaceMb });
+    return sandboxed(adapter, {
+      maxOldSpaceMb: config.jobMaxOldSpaceMb,
+      workerMaxJobs: config.jobWorkerMaxJobs,
+      workerIdleMs: config.jobWorkerIdleMs,
+      onWorkerStart: () => metrics.jobWorkersStarted.inc(),
+    });
   });
 }
 
@@ -246,7 +255,8 @@ export class Daemon {
       loadAdapters([...types].filter((type) => !this.adapters.has(type))),
       builtInSecretProviders({ ...this.config.secretProviders, logger: this.log }),
     ]);
-    for (const adapter of isolated(adapters, this.config)) this.adapters.set(adapter.type, adapter);
+    for (const adapter of isolated(adapters, this.config, this.metrics))
+      this.adapters.set(adapter.type, adapter);
     this.checkConnectionLimits();
     this.secrets = new SecretResolver(providers, this.config.secretCacheTtlMs);
     this.log.info(

@@ -62,6 +62,11 @@ export class RuntimeMetrics {
     labelNames: ['code'] as const,
     registers: [this.registry],
   });
+  readonly jobWorkersStarted = new Counter({
+    name: 'sdr_job_workers_started_total',
+    help: 'Extraction worker threads started (each serves up to SDR_JOB_WORKER_MAX_JOBS jobs)',
+    registers: [this.registry],
+  });
   readonly uncaughtExceptions = new Counter({
     name: 'sdr_uncaught_exceptions_total',
     help: 'Exceptions no try/catch reached; `failed_job` says whether one was traced to a job and failed it',

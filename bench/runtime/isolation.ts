@@ -1,11 +1,12 @@
 /**
  * Part of `npm run bench:runtime` (alone: `npm run bench:isolation`): what job isolation costs per job.
- * Each job's extraction runs in a worker thread of its own (SDR_JOB_ISOLATION=worker, the default), which
- * starts a V8 isolate and loads the adapter's module for every job; `none` runs it in the daemon.
+ * Each job's extraction runs in a worker thread (SDR_JOB_ISOLATION=worker, the default), reused for up to
+ * SDR_JOB_WORKER_MAX_JOBS jobs; `worker per job` (SDR_JOB_WORKER_MAX_JOBS=1) starts a V8 isolate and loads
+ * the adapter's module for every job; `none` runs it in the daemon.
  *
  * 1. End to end: one runtime process and the reference cloud, SDR_CONCURRENCY=1, SDR_BENCH_ISOLATION_JOBS
- *    (default 30) small PostgreSQL jobs after two warm-up jobs, per mode: jobs/s and wall time per job.
- *    SDR_BENCH_COMPILED=1 runs the compiled runtime (what the image ships) instead of tsx.
+ *    (default 30) small PostgreSQL jobs after two warm-up jobs, per mode: jobs/s, wall time and the runtime
+ *    process's CPU per job. SDR_BENCH_COMPILED=1 runs the compiled runtime (what the image ships).
  * 2. The sandbox alone, in this process: the same extraction through `sandboxed()` and in-process, one at
  *    a time, median per job: the worker start without the queue, tunnel and cloud around it.
  * The machine's load average is recorded with every number.
@@ -37,13 +38,21 @@ async function untilFinal(fleet: Fleet, count: number): Promise<void> {
   }
 }
 
-async function endToEnd(fixture: PgFixture, isolation: 'worker' | 'none') {
+/** The modes compared: their runtime settings. */
+const MODES = {
+  none: { SDR_JOB_ISOLATION: 'none' },
+  'worker (reused)': { SDR_JOB_ISOLATION: 'worker' },
+  'worker per job': { SDR_JOB_ISOLATION: 'worker', SDR_JOB_WORKER_MAX_JOBS: '1' },
+} as const;
+type Mode = keyof typeof MODES;
+
+async function endToEnd(fixture: PgFixture, mode: Mode) {
   const fleet = await Fleet.start({
     connectionsYaml: fixture.connectionYaml(),
     redisUrl: peers.redisUrl,
     env: {
       ...fixture.secretEnv,
-      SDR_JOB_ISOLATION: isolation,
+      ...MODES[mode],
       SDR_CONCURRENCY: '1',
       SDR_BATCH_MAX_RECORDS: '500',
       SDR_LOG_LEVEL: 'warn',
@@ -51,18 +60,20 @@ async function endToEnd(fixture: PgFixture, isolation: 'worker' | 'none') {
     cloud: { recordFrames: false },
   });
   try {
-    fleet.startInstance({}, compiled ? { compiledEntry: compiledRuntime() } : {});
+    const runtime = fleet.startInstance({}, compiled ? { compiledEntry: compiledRuntime() } : {});
     await fleet.waitForInstances(1);
     // Warm-up: the first jobs load modules and open pools that later jobs reuse.
     for (let i = 0; i < 2; i++) await fleet.submit('pg');
     await untilFinal(fleet, 2);
     const loadBefore = load();
+    const cpuBefore = runtime.cpuSeconds() ?? NaN;
     const started = process.hrtime.bigint();
     for (let i = 0; i < JOBS; i++) await fleet.submit('pg');
     await untilFinal(fleet, JOBS + 2);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const cpuSeconds = (runtime.cpuSeconds() ?? NaN) - cpuBefore;
     const records = (await fleet.jobs())[0]?.result?.records ?? 0;
-    return { seconds, records, load: `${loadBefore} → ${load()}` };
+    return { seconds, cpuSeconds, records, load: `${loadBefore} → ${load()}` };
   } finally {
     await fleet.close();
   }
@@ -75,7 +86,8 @@ function median(values: number[]): number {
 
 async function sandboxAlone(fixture: PgFixture) {
   const inProcess = createPostgresAdapter();
-  const isolated = sandboxed(inProcess, { maxOldSpaceMb: 256 });
+  const reused = sandboxed(inProcess, { maxOldSpaceMb: 256, workerMaxJobs: 50 });
+  const perJob = sandboxed(inProcess, { maxOldSpaceMb: 256, workerMaxJobs: 1 });
   const connection: SourceConnection = {
     name: 'pg',
     type: 'postgres',
@@ -90,7 +102,7 @@ async function sandboxAlone(fixture: PgFixture) {
     log: { debug: () => undefined, info: () => undefined, warn: () => undefined },
     warn: () => undefined,
   };
-  const timeOne = async (adapter: typeof inProcess | typeof isolated): Promise<number> => {
+  const timeOne = async (adapter: typeof inProcess | typeof reused): Promise<number> => {
     const started = process.hrtime.bigint();
     const options = adapter.parseOptions({}, 'pg') as never;
     for await (const record of adapter.extract(connection, options, context)) void record;
@@ -99,7 +111,8 @@ async function sandboxAlone(fixture: PgFixture) {
   const result: Record<string, { medianMs: number; load: string }> = {};
   for (const [mode, adapter] of [
     ['none', inProcess],
-    ['worker', isolated],
+    ['worker (reused)', reused],
+    ['worker per job', perJob],
   ] as const) {
     await timeOne(adapter);
     const loadBefore = load();
@@ -112,13 +125,12 @@ async function sandboxAlone(fixture: PgFixture) {
 
 const fixture = await PgFixture.create('sdr_bench_iso', 3);
 try {
-  const none = await endToEnd(fixture, 'none');
-  const worker = await endToEnd(fixture, 'worker');
+  const runs = [];
+  for (const mode of Object.keys(MODES) as Mode[])
+    runs.push({ isolation: mode, ...(await endToEnd(fixture, mode)) });
   const perJob = (seconds: number) => (seconds / JOBS) * 1_000;
-  const rows = [
-    { isolation: 'none', ...none },
-    { isolation: 'worker', ...worker },
-  ].map((run) => ({
+  const none = runs[0]!;
+  const rows = runs.map((run) => ({
     isolation: run.isolation,
     jobs: JOBS,
     'records/job': run.records,
@@ -126,6 +138,7 @@ try {
     'jobs/s': JOBS / run.seconds,
     'ms/job': perJob(run.seconds),
     'overhead ms/job': perJob(run.seconds) - perJob(none.seconds),
+    'runtime CPU ms/job': perJob(run.cpuSeconds),
     'load (1 min)': run.load,
   }));
   printTable(
@@ -133,7 +146,7 @@ try {
     rows,
   );
   const alone = await sandboxAlone(fixture);
-  const sandboxRows = (['none', 'worker'] as const).map((mode) => ({
+  const sandboxRows = (Object.keys(MODES) as Mode[]).map((mode) => ({
     isolation: mode,
     runs: SANDBOX_RUNS,
     'median ms/extraction': alone[mode]!.medianMs,

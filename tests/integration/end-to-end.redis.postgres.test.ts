@@ -210,16 +210,21 @@ describe('end to end through the reference cloud', () => {
   });
 
   it('serves readiness and Prometheus metrics on its local health port', async () => {
-    const s = await startStack();
-    await waitForJob(s.cloud, await submit(s));
-    await s.runtime.waitForMessage('committed by the cloud');
+    // Idle workers kept for the whole test, so the three jobs below share one whatever the machine's pace.
+    const s = await startStack({ env: { SDR_JOB_WORKER_IDLE_MS: '600000' } });
+    for (let i = 0; i < 3; i++) expect((await waitForJob(s.cloud, await submit(s))).state).toBe('committed');
+    await waitFor('the runtime to see its 3 jobs committed', () =>
+      s.runtime.lines.filter((line) => line.msg === 'committed by the cloud').length >= 3 ? true : undefined,
+    );
     const health = await s.runtime.waitForMessage('health server listening');
     const base = String(health.url);
     expect((await fetch(`${base}/livez`)).status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/^sdr_tunnel_up 1$/m);
-    expect(metrics).toMatch(/^sdr_jobs_total\{event="committed"\} 1$/m);
+    expect(metrics).toMatch(/^sdr_jobs_total\{event="committed"\} 3$/m);
+    // One extraction worker served all three jobs, one after another.
+    expect(metrics).toMatch(/^sdr_job_workers_started_total 1$/m);
     expect(metrics).toMatch(/^sdr_batches_sent_total [1-9]/m);
     expect(metrics).toMatch(/^process_resident_memory_bytes /m);
   });

@@ -216,3 +216,73 @@ describe('job isolation', () => {
     expect(error.message).toContain('SDR_JOB_STALL_TIMEOUT_MS');
   });
 });
+
+describe('worker reuse', () => {
+  /** The thread a run of the misbehaving adapter ran in, and how many runs that thread has served. */
+  async function identify(adapter: SourceAdapter<unknown>, retainMb = 0) {
+    const { records } = await extract(adapter, misbehavingConnection, { mode: 'identify', retainMb });
+    const [record] = records as unknown as { threadId: number; runsInThread: number }[];
+    return { thread: record!.threadId, runs: record!.runsInThread };
+  }
+
+  it('serves up to workerMaxJobs extractions in one worker, then starts a fresh one', async () => {
+    let started = 0;
+    const reusing = sandboxed(
+      createMisbehavingAdapter(),
+      { ...settings, workerMaxJobs: 3, workerIdleMs: 60_000, onWorkerStart: () => started++ },
+      misbehavingModule,
+    );
+    const runs = [];
+    for (let i = 0; i < 4; i++) runs.push(await identify(reusing));
+    expect(runs.map((run) => run.runs)).toEqual([1, 2, 3, 1]);
+    expect(new Set(runs.slice(0, 3).map((run) => run.thread)).size).toBe(1);
+    expect(runs[3]!.thread).not.toBe(runs[0]!.thread);
+    expect(started).toBe(2);
+  });
+
+  it('gives the job after a failed one a fresh worker', async () => {
+    const reusing = sandboxed(
+      createMisbehavingAdapter(),
+      { ...settings, workerMaxJobs: 100, workerIdleMs: 60_000 },
+      misbehavingModule,
+    );
+    const first = await identify(reusing);
+    const error = await failure(extract(reusing, misbehavingConnection, { mode: 'unkeyed', count: 1 }));
+    expect(error.code).toBe('SDR_ERR_SOURCE_FAILED');
+    const next = await identify(reusing);
+    expect(next.thread).not.toBe(first.thread);
+    expect(next.runs).toBe(1);
+  });
+
+  it('retires a worker whose run leaves its heap over half the cap, so a leak never reaches the next job', async () => {
+    const reusing = sandboxed(
+      createMisbehavingAdapter(),
+      { ...settings, workerMaxJobs: 100, workerIdleMs: 60_000 },
+      misbehavingModule,
+    );
+    // 40 MiB kept in module state under a 64 MiB cap: another such run in the same worker would run out.
+    const leaky = await identify(reusing, 40);
+    const next = await identify(reusing, 40);
+    expect(next.thread).not.toBe(leaky.thread);
+    expect(next.runs).toBe(1);
+  });
+
+  it('ends a worker left idle for workerIdleMs', async () => {
+    const reusing = sandboxed(
+      createMisbehavingAdapter(),
+      { ...settings, workerMaxJobs: 100, workerIdleMs: 100 },
+      misbehavingModule,
+    );
+    const first = await identify(reusing);
+    // Each probe waits longer than the idle time first; a worker that never ends keeps the first thread.
+    const next = await waitFor(
+      'a fresh worker after the first sat idle',
+      async () => {
+        const run = await identify(reusing);
+        return run.thread !== first.thread ? run : undefined;
+      },
+      { intervalMs: 400 },
+    );
+    expect(next.runs).toBe(1);
+  });
+});

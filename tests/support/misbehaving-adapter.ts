@@ -1,19 +1,27 @@
 /**
  * An adapter that misbehaves on request, for the job-isolation tests: it leaks until its heap is gone,
  * throws inside a timer callback (as a client library bug would), exits its thread, ignores abort,
- * produces numbered records while logging how many it has produced, or a record without a key.
+ * produces numbered records while logging how many it has produced, or a record without a key; or it
+ * names the thread it runs in and how many runs that thread has served, optionally keeping `retainMb` of
+ * heap in module state afterwards (a leak that outlives its run).
  */
+import { threadId } from 'node:worker_threads';
 import { z } from 'zod';
 import type { MetadataRecord, SourceAdapter } from '../../adapters/types.js';
 import { Codes } from '../../protocol/index.js';
 
 const optionsSchema = z
   .object({
-    mode: z.enum(['records', 'oom', 'callback-throw', 'exit', 'ignore-abort', 'unkeyed']),
+    mode: z.enum(['records', 'oom', 'callback-throw', 'exit', 'ignore-abort', 'unkeyed', 'identify']),
     count: z.number().int().nonnegative().default(1_000),
+    retainMb: z.number().int().nonnegative().default(0),
   })
   .strict();
 type Options = z.infer<typeof optionsSchema>;
+
+/** Module state of the thread: what an earlier run in the same worker left behind. */
+let runsInThread = 0;
+const retained: number[][] = [];
 
 export function createMisbehavingAdapter(): SourceAdapter<Options> {
   return {
@@ -58,6 +66,12 @@ export function createMisbehavingAdapter(): SourceAdapter<Options> {
           for (let i = 0; i < options.count; i++)
             yield { kind: 'test.item', key: `${connection.name}/größe ✓ 😀 ${i}` };
           yield { kind: 'test.item' } as unknown as MetadataRecord;
+          return;
+        case 'identify':
+          runsInThread += 1;
+          for (let mb = 0; mb < options.retainMb; mb++)
+            retained.push(new Array<number>(131_072).fill(mb + 0.5)); // 1 MiB of doubles on the heap
+          yield { kind: 'test.thread', key: `${connection.name}/${threadId}`, threadId, runsInThread };
           return;
         case 'ignore-abort':
           yield record(0);
