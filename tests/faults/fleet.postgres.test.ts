@@ -41,6 +41,7 @@ async function startFleet(env: Record<string, string> = {}, cloud: Record<string
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const FINAL = ['committed', 'failed', 'rejected', 'cancelled'];
 
 describe('an agent deployed as several instances', () => {
   it(
@@ -57,13 +58,19 @@ describe('an agent deployed as several instances', () => {
       );
       expect(downs).toEqual([0, 0, 0]);
 
+      // Slow acknowledgements while the kills happen, so each lands with jobs in flight; then fast.
+      f.cloud.setAckDelay(scaled(2_000));
       for (let i = 0; i < 60; i++) await f.submit('pg');
+      let midRunKills = 0;
       for (let kill = 0; kill < 3; kill++) {
         await sleep(1_000 + Math.random() * 2_000);
+        if (!(await f.jobs()).every((job) => FINAL.includes(job.state))) midRunKills++;
         const [victim] = f.processes.splice(Math.floor(Math.random() * f.processes.length), 1);
         await victim?.stop('SIGKILL');
         f.startInstance();
       }
+      f.cloud.setAckDelay(20);
+      expect(midRunKills, 'kills while jobs were still running').toBe(3);
       const jobs = await f.waitAllFinal(8 * 60_000);
       expectAllCommittedOnce(jobs, 60);
     },
@@ -77,13 +84,14 @@ describe('an agent deployed as several instances', () => {
       for (let i = 0; i < 3; i++) f.startInstance();
       const instances = await f.waitForInstances(3);
       expect(instances.map((instance) => instance.connections.of)).toEqual([2, 2, 2]);
+      // Slow acknowledgements while the kills happen, so cuts and kills land with jobs in flight.
+      f.cloud.setAckDelay(scaled(1_000));
       for (let i = 0; i < 60; i++) await f.submit('pg');
       let cuts = 0;
       const cutting = (async () => {
         for (;;) {
           const jobs = await f.jobs();
-          if (jobs.every((job) => ['committed', 'failed', 'rejected', 'cancelled'].includes(job.state)))
-            return;
+          if (jobs.every((job) => FINAL.includes(job.state))) return;
           if (f.cloud.dropConnection(f.agentId)) cuts++;
           await sleep(700);
         }
@@ -94,6 +102,7 @@ describe('an agent deployed as several instances', () => {
         await victim?.stop('SIGKILL');
         f.startInstance();
       }
+      f.cloud.setAckDelay(30);
       const jobs = await f.waitAllFinal(8 * 60_000);
       await cutting;
       expect(cuts).toBeGreaterThan(3);

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { peers } from '../peers/endpoints.js';
 import { expectAllCommittedOnce } from '../support/fault-assertions.js';
 import { eventually, faultSeed, Fleet, seeded } from '../support/fleet.js';
@@ -52,7 +52,11 @@ describe('kill -9 of a runtime at random points', () => {
         const f = fleet;
         for (let i = 0; i < instances; i++) f.startInstance();
         await f.waitForInstances(instances);
+        // Jobs held at a slow pace (each batch acknowledged after 2 s) while the kills happen, so every
+        // kill lands in a run that still has jobs in flight however fast the runtime gets; then fast.
+        f.cloud.setAckDelay(scaled(2_000));
         for (let i = 0; i < JOBS; i++) await f.submit('pg');
+        let kills = 0;
         for (let kill = 0; kill < KILLS; kill++) {
           // A random point of the run: a job mid-batch, between jobs, or while the queue is read.
           const newest = f.processes.at(-1)!;
@@ -68,8 +72,11 @@ describe('kill -9 of a runtime at random points', () => {
           await sleep(200 + random() * 2_500);
           const [victim] = f.processes.splice(Math.floor(random() * f.processes.length), 1);
           await victim?.stop('SIGKILL');
+          kills++;
           f.startInstance();
         }
+        f.cloud.setAckDelay(20);
+        expect(kills, 'kills that landed while jobs were still running').toBe(KILLS);
         expectAllCommittedOnce(await f.waitAllFinal(8 * 60_000), JOBS);
       },
       scaled(12 * 60_000),

@@ -63,6 +63,8 @@ describe('link faults between runtime and cloud', () => {
     'connections reset again and again: 20 jobs commit exactly once',
     async () => {
       const { f, p } = await startBehindProxy({ SDR_BATCH_MAX_RECORDS: '10' });
+      // Late acknowledgements keep jobs in flight across several resets, however fast the runtime.
+      f.cloud.setAckDelay(scaled(150));
       for (let i = 0; i < 20; i++) await f.submit('pg');
       let drops = 0;
       for (;;) {
