@@ -21,16 +21,26 @@ const unavailable = dockerUnavailable();
 if (unavailable && process.env.CI === 'true') throw new Error(`container test: ${unavailable}`);
 if (unavailable) process.stderr.write(`container test skipped: ${unavailable}\n`);
 
-// Test timing only: faster health transitions, and retries that outlast a stack restart.
+// Test timing only: faster health transitions (`up` waits for its dependencies' healthchecks), and
+// retries that outlast a stack restart.
 const OVERRIDE = `services:
   demo-runtime:
     environment:
       SDR_JOB_ATTEMPTS: '50'
       SDR_JOB_BACKOFF_MS: '1000'
     healthcheck:
-      interval: 2s
+      interval: 1s
       retries: 2
       start_period: 5s
+  demo-postgres:
+    healthcheck:
+      interval: 1s
+  cloud:
+    healthcheck:
+      interval: 1s
+  redis:
+    healthcheck:
+      interval: 1s
 `;
 
 /** Calls the reference cloud's admin API from inside the cloud container (no port is published). */

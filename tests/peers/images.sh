@@ -22,6 +22,8 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+# An image made here carries the version of its recipe; a machine holding an older one rebuilds it.
+have_image_version() { [ "$(docker image inspect --format '{{index .Config.Labels "org.sdr.recipe"}}' "$1" 2>/dev/null)" = "$2" ]; }
 # Builds read Debian's mirror over plain http (apt verifies signatures), so no CA is needed here.
 build() { docker build --quiet --network host -t "$1" "$2" >"$WORK/build-${1//[:\/]/_}.log" 2>&1 || die "building $1 failed; see $WORK/build-${1//[:\/]/_}.log"; }
 
@@ -99,7 +101,9 @@ EOF
   say "tagged redis:7-bookworm"
 fi
 
-if ! have_image postgres:15-bookworm; then
+# Recipe 2: the server runs as PID 1 (setpriv execs; runuser stayed the parent and swallowed the stop
+# signal, so every `docker stop` waited out its timeout).
+if ! have_image_version postgres:15-bookworm 2; then
   ctx="$WORK/postgres"
   rm -rf "$ctx" && mkdir -p "$ctx"
   # The subset of the official entrypoint the demo relies on.
@@ -110,7 +114,7 @@ export PGDATA="${PGDATA:-/var/lib/postgresql/data}"
 if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then POSTGRES_PASSWORD=$(cat "$POSTGRES_PASSWORD_FILE"); export POSTGRES_PASSWORD; fi
 if [ "$(id -u)" = 0 ]; then
   mkdir -p "$PGDATA" /var/run/postgresql && chown -R postgres:postgres "$PGDATA" /var/run/postgresql && chmod 700 "$PGDATA"
-  exec runuser -u postgres -- "$0" "$@"
+  exec setpriv --reuid=postgres --regid=postgres --init-groups -- "$0" "$@"
 fi
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   : "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is required}"
@@ -140,6 +144,7 @@ ENV PATH=/usr/lib/postgresql/15/bin:$PATH PGDATA=/var/lib/postgresql/data
 COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 ENTRYPOINT ["docker-entrypoint.sh"]
 STOPSIGNAL SIGINT
+LABEL org.sdr.recipe=2
 EXPOSE 5432
 CMD ["postgres", "-c", "listen_addresses=*"]
 EOF

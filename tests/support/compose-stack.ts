@@ -112,6 +112,8 @@ export class ComposeProject {
   readonly runtimeImage = `sdr-runtime:${this.name}`;
   readonly demoToolsImage = `sdr-demo-tools:${this.name}`;
   private readonly compose = composeCommand();
+  /** Container ids by service, from `ps`; forgotten by any other compose command (it may recreate). */
+  private readonly containers = new Map<string, string>();
 
   constructor(override: string) {
     for (const file of ['compose.yaml', 'compose/demo/postgres-init.sh', 'scripts/demo-schema.sql']) {
@@ -135,6 +137,7 @@ export class ComposeProject {
   }
 
   async run(args: string[], timeoutMs = 180_000): Promise<string> {
+    if (args[0] !== 'ps') this.containers.clear();
     const [command = 'docker-compose', ...prefix] = this.compose;
     return await run(
       command,
@@ -156,8 +159,12 @@ export class ComposeProject {
 
   /** The container id of a service's first replica. */
   async container(service: string): Promise<string> {
+    // docker-compose 1.29 is a Python program: a `ps` costs ~1 s of CPU, and polls ask for ids often.
+    const known = this.containers.get(service);
+    if (known) return known;
     const id = (await this.run(['ps', '-q', service])).trim().split('\n')[0];
     if (!id) throw new Error(`service ${service} has no container`);
+    this.containers.set(service, id);
     return id;
   }
 
