@@ -8,7 +8,7 @@ import { createPostgresAdapter } from '../../adapters/postgres/index.js';
 import type { AdapterContext, SourceConnection } from '../../adapters/types.js';
 import { ResultDigest, SdrError } from '../../protocol/index.js';
 import { JobAttempt } from '../../runtime/job-runner.js';
-import { sandboxed } from '../../runtime/job-sandbox.js';
+import { type SandboxSettings, sandboxed } from '../../runtime/job-sandbox.js';
 import type { SerialisedChunk } from '../../runtime/serialised-records.js';
 import { peers } from '../peers/endpoints.js';
 import { withoutLiveSize } from '../support/fault-assertions.js';
@@ -218,6 +218,14 @@ describe('job isolation', () => {
 });
 
 describe('worker reuse', () => {
+  /** The misbehaving adapter in workers that serve up to 100 runs and idle for a minute, unless overridden. */
+  const reusingSandbox = (overrides: Partial<SandboxSettings>) =>
+    sandboxed(
+      createMisbehavingAdapter(),
+      { ...settings, workerMaxJobs: 100, workerIdleMs: 60_000, ...overrides },
+      misbehavingModule,
+    );
+
   /** The thread a run of the misbehaving adapter ran in, and how many runs that thread has served. */
   async function identify(adapter: SourceAdapter<unknown>, retainMb = 0) {
     const { records } = await extract(adapter, misbehavingConnection, { mode: 'identify', retainMb });
@@ -227,11 +235,7 @@ describe('worker reuse', () => {
 
   it('serves up to workerMaxJobs extractions in one worker, then starts a fresh one', async () => {
     let started = 0;
-    const reusing = sandboxed(
-      createMisbehavingAdapter(),
-      { ...settings, workerMaxJobs: 3, workerIdleMs: 60_000, onWorkerStart: () => started++ },
-      misbehavingModule,
-    );
+    const reusing = reusingSandbox({ workerMaxJobs: 3, onWorkerStart: () => started++ });
     const runs = [];
     for (let i = 0; i < 4; i++) runs.push(await identify(reusing));
     expect(runs.map((run) => run.runs)).toEqual([1, 2, 3, 1]);
@@ -241,11 +245,7 @@ describe('worker reuse', () => {
   });
 
   it('gives the job after a failed one a fresh worker', async () => {
-    const reusing = sandboxed(
-      createMisbehavingAdapter(),
-      { ...settings, workerMaxJobs: 100, workerIdleMs: 60_000 },
-      misbehavingModule,
-    );
+    const reusing = reusingSandbox({});
     const first = await identify(reusing);
     const error = await failure(extract(reusing, misbehavingConnection, { mode: 'unkeyed', count: 1 }));
     expect(error.code).toBe('SDR_ERR_SOURCE_FAILED');
@@ -255,11 +255,7 @@ describe('worker reuse', () => {
   });
 
   it('retires a worker whose run leaves its heap over half the cap, so a leak never reaches the next job', async () => {
-    const reusing = sandboxed(
-      createMisbehavingAdapter(),
-      { ...settings, workerMaxJobs: 100, workerIdleMs: 60_000 },
-      misbehavingModule,
-    );
+    const reusing = reusingSandbox({});
     // 40 MiB kept in module state under a 64 MiB cap: another such run in the same worker would run out.
     const leaky = await identify(reusing, 40);
     const next = await identify(reusing, 40);
@@ -268,11 +264,7 @@ describe('worker reuse', () => {
   });
 
   it('ends a worker left idle for workerIdleMs', async () => {
-    const reusing = sandboxed(
-      createMisbehavingAdapter(),
-      { ...settings, workerMaxJobs: 100, workerIdleMs: 100 },
-      misbehavingModule,
-    );
+    const reusing = reusingSandbox({ workerIdleMs: 100 });
     const first = await identify(reusing);
     // Each probe waits longer than the idle time first; a worker that never ends keeps the first thread.
     const next = await waitFor(
