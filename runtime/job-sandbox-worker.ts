@@ -1,5 +1,4 @@
 /**
-/**
  * Entry of a job's extraction worker (see job-sandbox.ts): serves extractions one at a time, each on a
  * `run` message: loads the adapter, runs `extract`, and sends records to the daemon in chunks, never more
  * than the daemon has asked for. Each record leaves as its JSON text (serialised-records.ts), which the
