@@ -67,9 +67,9 @@ export function sandboxed(
     }),
     check: (connection, context) => inProcess.check(connection, context),
     extractSerialised: (connection, options, context) =>
-      extractInWorker(pool, adapter, connection, options, context, settings),
+      extractInWorker(pool, adapter, connection, options, context),
     extract: (connection, options, context) =>
-      parsed(extractInWorker(pool, adapter, connection, options, context, settings)),
+      parsed(extractInWorker(pool, adapter, connection, options, context)),
   };
 }
 
@@ -126,7 +126,7 @@ class WorkerPool {
   private readonly idleMs: number;
   private readonly heapLimitBytes: number;
 
-  constructor(private readonly settings: SandboxSettings) {
+  constructor(readonly settings: SandboxSettings) {
     this.maxRuns = settings.workerMaxJobs ?? 1;
     this.idleMs = settings.workerIdleMs ?? 10_000;
     this.heapLimitBytes = (settings.maxOldSpaceMb * 1_048_576) / 2;
@@ -174,7 +174,6 @@ async function* extractInWorker(
   connection: SourceConnection,
   options: SandboxedOptions,
   context: AdapterContext,
-  settings: SandboxSettings,
 ): AsyncGenerator<SerialisedChunk> {
   const { signal } = context;
   if (signal.aborted) throw signal.reason;
@@ -230,7 +229,7 @@ async function* extractInWorker(
     error(error) {
       failure ??=
         error.code === 'ERR_WORKER_OUT_OF_MEMORY'
-          ? new Codes.SDR_ERR_JOB_OUT_OF_MEMORY(connection.name, settings.maxOldSpaceMb)
+          ? new Codes.SDR_ERR_JOB_OUT_OF_MEMORY(connection.name, pool.settings.maxOldSpaceMb)
           : new Codes.SDR_ERR_ADAPTER_CRASHED(connection.name, `uncaught ${error.name}: ${error.message}`);
       notify();
     },

@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Cloud, createCloud } from '../cloud/index.js';
+import { FINAL_STATES } from '../cloud/store.js';
 import { RuntimeProcess } from './runtime-process.js';
 import { scaled, timeScale } from './time-scale.js';
 
@@ -161,11 +162,16 @@ export interface CloudJob {
   warnings?: string[];
 }
 
+/** Whether the cloud is done with a job (committed, failed, rejected or cancelled). */
+export function isFinal(job: { state: string }): boolean {
+  return (FINAL_STATES as ReadonlySet<string>).has(job.state);
+}
+
 /** Polls a job until it reaches one of `states`; throws after `timeoutMs`. */
 export async function waitForJob(
   cloud: Cloud,
   jobId: string,
-  states: readonly string[] = ['committed', 'failed', 'rejected', 'cancelled'],
+  states: readonly string[] = [...FINAL_STATES],
   timeoutMs = 120_000,
 ): Promise<CloudJob> {
   const waitMs = scaled(timeoutMs);

@@ -16,6 +16,7 @@ import { compiledRuntime, printTable, writeResults } from '../harness.js';
 import { createPostgresAdapter } from '../../adapters/postgres/index.js';
 import type { AdapterContext, SourceConnection } from '../../adapters/types.js';
 import { sandboxed } from '../../runtime/job-sandbox.js';
+import { isFinal } from '../../scripts/local-stack.js';
 import { peers } from '../../tests/peers/endpoints.js';
 import { Fleet } from '../../tests/support/fleet.js';
 import { PgFixture } from '../../tests/support/pg-fixture.js';
@@ -24,12 +25,11 @@ const JOBS = Number(process.env.SDR_BENCH_ISOLATION_JOBS ?? '30');
 const SANDBOX_RUNS = Number(process.env.SDR_BENCH_ISOLATION_RUNS ?? '20');
 const compiled = process.env.SDR_BENCH_COMPILED === '1';
 const load = () => loadavg()[0]!.toFixed(1);
-const final = new Set(['committed', 'failed', 'rejected', 'cancelled']);
 
 async function untilFinal(fleet: Fleet, count: number): Promise<void> {
   for (;;) {
     const jobs = await fleet.jobs();
-    if (jobs.length >= count && jobs.every((job) => final.has(job.state))) {
+    if (jobs.length >= count && jobs.every(isFinal)) {
       const bad = jobs.filter((job) => job.state !== 'committed');
       if (bad.length > 0) throw new Error(`bench jobs did not commit: ${JSON.stringify(bad[0])}`);
       return;

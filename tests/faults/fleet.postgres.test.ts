@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { isFinal } from '../../scripts/local-stack.js';
 import { peers } from '../peers/endpoints.js';
 import { expectAllCommittedOnce } from '../support/fault-assertions.js';
 import { Fleet } from '../support/fleet.js';
@@ -41,7 +42,6 @@ async function startFleet(env: Record<string, string> = {}, cloud: Record<string
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const FINAL = ['committed', 'failed', 'rejected', 'cancelled'];
 
 describe('an agent deployed as several instances', () => {
   it(
@@ -64,7 +64,7 @@ describe('an agent deployed as several instances', () => {
       let midRunKills = 0;
       for (let kill = 0; kill < 3; kill++) {
         await sleep(1_000 + Math.random() * 2_000);
-        if (!(await f.jobs()).every((job) => FINAL.includes(job.state))) midRunKills++;
+        if (!(await f.jobs()).every(isFinal)) midRunKills++;
         const [victim] = f.processes.splice(Math.floor(Math.random() * f.processes.length), 1);
         await victim?.stop('SIGKILL');
         f.startInstance();
@@ -91,7 +91,7 @@ describe('an agent deployed as several instances', () => {
       const cutting = (async () => {
         for (;;) {
           const jobs = await f.jobs();
-          if (jobs.every((job) => FINAL.includes(job.state))) return;
+          if (jobs.every(isFinal)) return;
           if (f.cloud.dropConnection(f.agentId)) cuts++;
           await sleep(700);
         }

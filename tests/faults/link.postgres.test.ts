@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { isFinal } from '../../scripts/local-stack.js';
 import { peers } from '../peers/endpoints.js';
 import { expectAllCommittedOnce } from '../support/fault-assertions.js';
 import { eventually, Fleet } from '../support/fleet.js';
@@ -69,7 +70,7 @@ describe('link faults between runtime and cloud', () => {
       let drops = 0;
       for (;;) {
         const jobs = await f.jobs();
-        if (jobs.every((job) => ['committed', 'failed', 'rejected', 'cancelled'].includes(job.state))) break;
+        if (jobs.every(isFinal)) break;
         if (p.dropAll() > 0) drops++;
         await sleep(1_500);
       }

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { isFinal } from '../../scripts/local-stack.js';
 import {
   ComposeProject,
   buildKitCli,
@@ -110,7 +111,7 @@ describe.skipIf(unavailable !== undefined)('the container path (Dockerfile + com
   const finished = async (jobId: string, timeoutMs: number) =>
     await until(`job ${jobId} finishing`, timeoutMs, async () => {
       const job = await cloud<CloudJob>('GET', `/v1/jobs/${jobId}`);
-      return ['committed', 'failed', 'rejected', 'cancelled'].includes(job.state) ? job : undefined;
+      return isFinal(job) ? job : undefined;
     });
   const redis = async (...args: string[]) => (await project.exec('redis', ['redis-cli', ...args])).trim();
 

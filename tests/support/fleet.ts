@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Cloud, createCloud } from '../../cloud/index.js';
-import { type CloudJob, cloudApi } from '../../scripts/local-stack.js';
+import { type CloudJob, cloudApi, isFinal } from '../../scripts/local-stack.js';
 import { RuntimeProcess } from '../../scripts/runtime-process.js';
 import { scaled } from '../../scripts/time-scale.js';
 import type { CloudProcess } from './cloud-process.js';
@@ -139,18 +139,17 @@ export class Fleet {
 
   /** Waits until every job of the agent is final; returns them. */
   async waitAllFinal(timeoutMs: number): Promise<CloudJob[]> {
-    const final = new Set(['committed', 'failed', 'rejected', 'cancelled']);
     return await eventually(
       async () => {
         const jobs = await this.jobs();
-        return jobs.every((job) => final.has(job.state)) ? jobs : undefined;
+        return jobs.every(isFinal) ? jobs : undefined;
       },
       timeoutMs,
       'every job final',
       async () => {
         const jobs = await this.jobs();
         return jobs
-          .filter((job) => !final.has(job.state))
+          .filter((job) => !isFinal(job))
           .map((job) => `${job.jobId} ${job.state}`)
           .join(', ');
       },
