@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RuntimeProcess } from '../../scripts/runtime-process.js';
 import { peers } from '../peers/endpoints.js';
 import { ScriptedCloud } from '../support/scripted-cloud.js';
+import { waitFor } from '../support/wait.js';
 
 let cloud: ScriptedCloud | undefined;
 let runtime: RuntimeProcess | undefined;
@@ -76,9 +77,13 @@ describe('tunnel', () => {
     cloud.send({ type: 'job.request', request: cloud.request({ connection: 'nope' }) });
     await cloud.until(() => cloud.framesOf('job.rejected').length === 1, 'a rejection');
     expect(cloud.connections).toHaveLength(1);
-    expect(
-      runtime.lines.filter((line) => line.level === 'warn' && String(line.msg).startsWith('refused a frame')),
-    ).toHaveLength(4);
+    // The log lines come through the child's stdout pipe and may trail the error frames.
+    const refusals = () =>
+      runtime.lines.filter((line) => line.level === 'warn' && String(line.msg).startsWith('refused a frame'));
+    await waitFor('four "refused a frame" warnings', () => refusals().length >= 4, {
+      seen: () => refusals().length,
+    });
+    expect(refusals()).toHaveLength(4);
   });
 
   it('refuses a frame over the size limit without dropping the link', async () => {
