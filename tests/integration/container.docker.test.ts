@@ -3,14 +3,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { isFinal } from '../../scripts/local-stack.js';
-import {
-  ComposeProject,
-  buildKitCli,
-  dockerUnavailable,
-  repoRoot,
-  run,
-  until,
-} from '../support/compose-stack.js';
+import { ComposeProject, buildKitCli, dockerUnavailable, repoRoot, run } from '../support/compose-stack.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * The container path as customers run it: the image built from the Dockerfile, `docker compose --profile
@@ -23,14 +17,15 @@ if (unavailable && process.env.CI === 'true') throw new Error(`container test: $
 if (unavailable) process.stderr.write(`container test skipped: ${unavailable}\n`);
 
 // Test timing only: faster health transitions (`up` waits for its dependencies' healthchecks), and
-// retries that outlast a stack restart.
+// retries that outlast a stack restart. The node-based checks (runtime, cloud) cost ~0.15 CPU-s a probe,
+// so they run every 2 s, the shell ones (pg_isready, redis-cli) every second.
 const OVERRIDE = `services:
   demo-runtime:
     environment:
       SDR_JOB_ATTEMPTS: '50'
       SDR_JOB_BACKOFF_MS: '1000'
     healthcheck:
-      interval: 1s
+      interval: 2s
       retries: 2
       start_period: 5s
   demo-postgres:
@@ -38,7 +33,7 @@ const OVERRIDE = `services:
       interval: 1s
   cloud:
     healthcheck:
-      interval: 1s
+      interval: 2s
   redis:
     healthcheck:
       interval: 1s
@@ -72,6 +67,10 @@ console.log(JSON.stringify({
   runtimeArgv: fs.readFileSync('/proc/1/cmdline', 'utf8').split('\\0').filter(Boolean),
 }));
 `;
+
+/** Waits for `probe`, which runs a command in a container (`docker exec`, often a node), once a second. */
+const pollInContainers = async <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>) =>
+  await waitFor(what, probe, { timeoutMs, intervalMs: 1_000 });
 
 /** One instance in GET /v1/agents/:id. */
 interface Instance {
@@ -109,7 +108,7 @@ describe.skipIf(unavailable !== undefined)('the container path (Dockerfile + com
       })
     ).jobId;
   const finished = async (jobId: string, timeoutMs: number) =>
-    await until(`job ${jobId} finishing`, timeoutMs, async () => {
+    await pollInContainers(`job ${jobId} finishing`, timeoutMs, async () => {
       const job = await cloud<CloudJob>('GET', `/v1/jobs/${jobId}`);
       return isFinal(job) ? job : undefined;
     });
@@ -169,7 +168,7 @@ describe.skipIf(unavailable !== undefined)('the container path (Dockerfile + com
     expect(self.uid).not.toBe(0);
     expect(self.heapLimitMb).toBeLessThanOrEqual(200);
 
-    const ids = (await project.run(['ps', '-q'])).trim().split('\n').filter(Boolean);
+    const ids = await project.containerIds();
     expect(ids.length).toBeGreaterThanOrEqual(5);
     for (const id of ids) {
       const [bindings, ports] = (
@@ -228,7 +227,7 @@ describe.skipIf(unavailable !== undefined)('the container path (Dockerfile + com
     const seen = (listed: Instance[]) => listed.map((i) => `${i.instanceId}@${i.connectedSince}`).sort();
 
     await scale(3);
-    const three = await until('3 instances connected', 180_000, connected(3));
+    const three = await pollInContainers('3 instances connected', 180_000, connected(3));
     expect(new Set(three.map((i) => i.instanceId)).size).toBe(3);
     // Version 1 replaced one token's connections 2–3 times a second: with nothing failing, 10 s later
     // every instance must still be on the connection it had.
@@ -236,7 +235,7 @@ describe.skipIf(unavailable !== undefined)('the container path (Dockerfile + com
     expect(seen(await instances())).toEqual(seen(three));
 
     await scale(1);
-    await until('back to 1 instance', 180_000, connected(1));
+    await pollInContainers('back to 1 instance', 180_000, connected(1));
   }, 600_000);
 
   it('is healthy only while Redis answers: stopping Redis turns the healthcheck unhealthy', async () => {
@@ -251,12 +250,12 @@ describe.skipIf(unavailable !== undefined)('the container path (Dockerfile + com
     await project.run(['stop', 'demo-postgres']);
     const jobId = await submit();
     const key = `bull:sdr-jobs:${jobId}`;
-    await until(`job ${jobId} queued in Redis`, 60_000, async () =>
+    await pollInContainers(`job ${jobId} queued in Redis`, 60_000, async () =>
       (await redis('EXISTS', key)) === '1' ? true : undefined,
     );
     await project.run(['stop', '--timeout', '40'], 240_000);
     await project.run(['start', 'redis']);
-    await until('redis answering after restart', 60_000, async () =>
+    await pollInContainers('redis answering after restart', 60_000, async () =>
       (await redis('PING')) === 'PONG' ? true : undefined,
     );
     expect(await redis('CONFIG', 'GET', 'appendonly')).toMatch(/yes/);

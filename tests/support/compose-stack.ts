@@ -4,6 +4,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from './wait.js';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -79,29 +80,6 @@ export async function run(
   });
 }
 
-/** Polls `probe` until it returns a value other than undefined; throws `what` after `timeoutMs`. */
-export async function until<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: Error | undefined;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error instanceof Error ? error : new Error(String(error));
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `${what} did not happen within ${timeoutMs} ms${last ? ` (last error: ${last.message})` : ''}`,
-      );
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
-
 /**
  * The repository's compose.yaml run as its own project (own network and volumes) from a scratch
  * directory holding the files it mounts, plus an override file for test timing.
@@ -112,8 +90,6 @@ export class ComposeProject {
   readonly runtimeImage = `sdr-runtime:${this.name}`;
   readonly demoToolsImage = `sdr-demo-tools:${this.name}`;
   private readonly compose = composeCommand();
-  /** Container ids by service, from `ps`; forgotten by any other compose command (it may recreate). */
-  private readonly containers = new Map<string, string>();
 
   constructor(override: string) {
     for (const file of ['compose.yaml', 'compose/demo/postgres-init.sh', 'scripts/demo-schema.sql']) {
@@ -137,7 +113,6 @@ export class ComposeProject {
   }
 
   async run(args: string[], timeoutMs = 180_000): Promise<string> {
-    if (args[0] !== 'ps') this.containers.clear();
     const [command = 'docker-compose', ...prefix] = this.compose;
     return await run(
       command,
@@ -157,14 +132,25 @@ export class ComposeProject {
     );
   }
 
+  /**
+   * This project's container ids, stopped ones included, narrowed by compose's labels (a service, a
+   * replica). The docker CLI reads them in milliseconds; docker-compose 1.29 is a Python program whose
+   * `ps` costs about a second of CPU.
+   */
+  async containerIds(labels: Record<string, string> = {}): Promise<string[]> {
+    const filters = Object.entries({ 'com.docker.compose.project': this.name, ...labels }).flatMap(
+      ([key, value]) => ['--filter', `label=${key}=${value}`],
+    );
+    return (await run('docker', ['ps', '-a', '-q', ...filters])).trim().split('\n').filter(Boolean);
+  }
+
   /** The container id of a service's first replica. */
   async container(service: string): Promise<string> {
-    // docker-compose 1.29 is a Python program: a `ps` costs ~1 s of CPU, and polls ask for ids often.
-    const known = this.containers.get(service);
-    if (known) return known;
-    const id = (await this.run(['ps', '-q', service])).trim().split('\n')[0];
+    const [id] = await this.containerIds({
+      'com.docker.compose.service': service,
+      'com.docker.compose.container-number': '1',
+    });
     if (!id) throw new Error(`service ${service} has no container`);
-    this.containers.set(service, id);
     return id;
   }
 
@@ -179,9 +165,12 @@ export class ComposeProject {
   }
 
   async waitHealth(service: string, status: 'healthy' | 'unhealthy', timeoutMs = 120_000): Promise<void> {
-    await until(`${service} ${status}`, timeoutMs, async () =>
-      (await this.health(service)) === status ? true : undefined,
-    );
+    let seen = '';
+    await waitFor(`${service} ${status}`, async () => (seen = await this.health(service)) === status, {
+      timeoutMs,
+      intervalMs: 500,
+      seen: () => seen,
+    });
   }
 
   async down(): Promise<void> {
