@@ -5,6 +5,19 @@ import { scaled, timeScale } from './time-scale.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
+/**
+ * What a test's child node process inherits besides its own settings: PATH, HOME and, when the suite set
+ * one (tests/support/compiled-entries.setup.ts), the V8 code cache directory, so the dozens of runtime,
+ * CLI and cloud starts compile the bundle once between them.
+ */
+export function childProcessEnv(): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    ...(process.env.NODE_COMPILE_CACHE ? { NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE } : {}),
+  };
+}
+
 /** A log line the runtime wrote, parsed. */
 export type LogLine = Record<string, unknown> & { msg?: string; level?: string };
 
@@ -38,7 +51,7 @@ export class RuntimeProcess {
     const entry = compiled ? [compiled] : ['--import', 'tsx', 'runtime/main.ts'];
     const child = spawn(process.execPath, [...(this.launch.nodeOptions ?? []), ...entry], {
       cwd: root,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...this.env },
+      env: { ...childProcessEnv(), ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;

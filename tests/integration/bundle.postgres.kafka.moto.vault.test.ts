@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compiledBuild } from '../../scripts/compiled-build.js';
+import { childProcessEnv } from '../../scripts/runtime-process.js';
 import { peers } from '../peers/endpoints.js';
 import { closedPort } from '../support/http-double.js';
 import { PgFixture } from '../support/pg-fixture.js';
@@ -41,7 +42,7 @@ function sdr(args: string[]): Promise<Run> {
       [join(build, 'dist/runtime/cli.js'), ...args],
       {
         cwd: build,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+        env: { ...childProcessEnv(), ...env },
         timeout: 120_000,
         maxBuffer: 64 * 1024 * 1024,
       },

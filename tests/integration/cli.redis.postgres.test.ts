@@ -16,6 +16,7 @@ import {
   waitForJob,
   type LocalStack,
 } from '../../scripts/local-stack.js';
+import { childProcessEnv } from '../../scripts/runtime-process.js';
 import { peers } from '../peers/endpoints.js';
 import { PgFixture } from '../support/pg-fixture.js';
 
@@ -38,7 +39,7 @@ function sdr(args: string[], env: Record<string, string>): Promise<CliRun> {
       ],
       {
         cwd: repoRoot,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+        env: { ...childProcessEnv(), ...env },
         timeout: 120_000,
         maxBuffer: 64 * 1024 * 1024,
       },

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../scripts/local-stack.js';
-import { RuntimeProcess } from '../../scripts/runtime-process.js';
+import { RuntimeProcess, childProcessEnv } from '../../scripts/runtime-process.js';
 import { scaled } from '../../scripts/time-scale.js';
 import { peers } from '../peers/endpoints.js';
 import { PgFixture } from '../support/pg-fixture.js';
@@ -79,8 +79,7 @@ beforeAll(async () => {
   cloud = spawn(process.execPath, cloudEntry ? [cloudEntry] : ['--import', 'tsx', 'cloud/main.ts'], {
     cwd: repoRoot,
     env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '/tmp',
+      ...childProcessEnv(),
       CLOUD_PORT: '0',
       CLOUD_DATA_DIR: join(dir, 'cloud'),
       CLOUD_HEARTBEAT_MS: '1000',

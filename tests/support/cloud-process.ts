@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { repoRoot } from '../../scripts/local-stack.js';
+import { childProcessEnv } from '../../scripts/runtime-process.js';
 import { scaled } from '../../scripts/time-scale.js';
 
 /** A free TCP port on 127.0.0.1, for a server that must come back on the same port after a kill. */
@@ -56,8 +57,7 @@ export class CloudProcess {
     const child = spawn(process.execPath, compiled ? [compiled] : ['--import', 'tsx', 'cloud/main.ts'], {
       cwd: repoRoot,
       env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '/tmp',
+        ...childProcessEnv(),
         CLOUD_PORT: String(this.port),
         CLOUD_DATA_DIR: this.dataDir,
         CLOUD_ADMIN_TOKEN: this.adminToken,
