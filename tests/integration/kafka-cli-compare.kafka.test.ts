@@ -11,7 +11,7 @@ import {
   createKafkaAdapter,
 } from '../../adapters/kafka/index.js';
 import { peers } from '../peers/endpoints.js';
-import { kafkaTool, KafkaTools } from '../support/kafka-java.js';
+import { kafkaTools, KafkaTools } from '../support/kafka-java.js';
 import { byName, extractAll, produce, saslConnection, setupAdmin, testContext } from './kafka-fixture.js';
 
 const prefix = `sdrc${process.pid}-`;
@@ -125,22 +125,16 @@ describe('topic records against the Kafka CLI tools', () => {
       allText,
       brokerText,
       defaultsText,
-    ] = await Promise.all([
-      kafkaTool(KafkaTools.topics, [...bootstrap, '--describe', '--topic', regex]),
-      kafkaTool(KafkaTools.getOffsetShell, [...bootstrap, '--topic', regex, '--time', '-2']),
-      kafkaTool(KafkaTools.getOffsetShell, [...bootstrap, '--topic', regex, '--time', '-1']),
-      kafkaTool(KafkaTools.logDirs, [...bootstrap, '--describe', '--topic-list', names.join(',')]),
-      // Without --entity-name, kafka-configs describes every topic: one JVM for each view.
-      kafkaTool(KafkaTools.configs, [...bootstrap, '--describe', '--entity-type', 'topics']),
-      kafkaTool(KafkaTools.configs, [...bootstrap, '--describe', '--all', '--entity-type', 'topics']),
-      kafkaTool(KafkaTools.configs, [...bootstrap, '--describe', '--all', '--entity-type', 'brokers']),
-      kafkaTool(KafkaTools.configs, [
-        ...bootstrap,
-        '--describe',
-        '--entity-type',
-        'brokers',
-        '--entity-default',
-      ]),
+    ] = await kafkaTools([
+      [KafkaTools.topics, [...bootstrap, '--describe', '--topic', regex]],
+      [KafkaTools.getOffsetShell, [...bootstrap, '--topic', regex, '--time', '-2']],
+      [KafkaTools.getOffsetShell, [...bootstrap, '--topic', regex, '--time', '-1']],
+      [KafkaTools.logDirs, [...bootstrap, '--describe', '--topic-list', names.join(',')]],
+      // Without --entity-name, kafka-configs describes every topic: one call for each view.
+      [KafkaTools.configs, [...bootstrap, '--describe', '--entity-type', 'topics']],
+      [KafkaTools.configs, [...bootstrap, '--describe', '--all', '--entity-type', 'topics']],
+      [KafkaTools.configs, [...bootstrap, '--describe', '--all', '--entity-type', 'brokers']],
+      [KafkaTools.configs, [...bootstrap, '--describe', '--entity-type', 'brokers', '--entity-default']],
     ]);
 
     const fields = { topics: 0, partitions: 0, partitionFields: 0, configEntries: 0 };

@@ -16,7 +16,7 @@ import { peers } from '../peers/endpoints.js';
 import {
   type ConsumerFleet,
   type JavaConsumerSpec,
-  kafkaTool,
+  kafkaTools,
   KafkaTools,
   parseTables,
   startConsumerFleet,
@@ -248,10 +248,10 @@ describe('consumer groups of live Java, KIP-848 and @platformatic consumers', ()
     const groups = byName(records, 'kafka.consumer_group');
     expect([...groups.keys()].sort()).toEqual([...expectedMembers.keys()].sort());
 
-    const [stateText, membersText, offsetsText] = await Promise.all([
-      kafkaTool(KafkaTools.consumerGroups, [...describeArgs, '--state']),
-      kafkaTool(KafkaTools.consumerGroups, [...describeArgs, '--members', '--verbose']),
-      kafkaTool(KafkaTools.consumerGroups, [...describeArgs, '--offsets']),
+    const [stateText, membersText, offsetsText] = await kafkaTools([
+      [KafkaTools.consumerGroups, [...describeArgs, '--state']],
+      [KafkaTools.consumerGroups, [...describeArgs, '--members', '--verbose']],
+      [KafkaTools.consumerGroups, [...describeArgs, '--offsets']],
     ]);
     const mine = (rows: Record<string, string>[]) => rows.filter((r) => r.GROUP?.startsWith(prefix));
     const states = mine(parseTables(stateText));

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Kafka's own Java clients and CLI tools for the group and CLI-comparison tests: kafka-tools (kafka-topics,
 # kafka-consumer-groups, kafka-configs, kafka-console-consumer as classes), kafka-clients and kafka-streams
-# from Maven Central, on the Java the Kafka peer runs on, plus a JDK so tests can launch
-# tests/peers/java/*.java from source. Idempotent; prints the classpath directory on stdout.
+# from Maven Central, on the Java the Kafka peer runs on, plus a JDK so tests can compile
+# tests/peers/java/*.java (tests/support/kafka-java.ts does, once per version of the sources). Idempotent; prints
+# the jar directory on stdout.
 # Cached in ${SDR_PEER_CACHE:-/opt/sdr-peers}/kafka-clients-<version> and never committed.
 source "$(dirname "$0")/lib.sh"
 VERSION="${SDR_TEST_KAFKA_VERSION:-4.1.1}"

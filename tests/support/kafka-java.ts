@@ -3,6 +3,9 @@
  * fleets written with kafka-clients, and the kafka-topics / kafka-consumer-groups / kafka-configs commands.
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -13,11 +16,41 @@ const run = promisify(execFile);
 /** A small JVM: the machine is shared, and a fleet or a CLI call needs little. */
 const JVM_FLAGS = ['-Xms32m', '-Xmx192m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto'];
 
+const javaSources = join(repo, 'tests/peers/java');
 let classpath: string | undefined;
 
-/** The jar directory of the peer script (fetched once, cached), as a java `-cp` wildcard. */
+/**
+ * The jars of the peer script (fetched once, cached) and tests/peers/java compiled beside them, as a java
+ * `-cp`. The classes are compiled once per version of the sources: launching a .java file compiles it at
+ * every start, about two seconds of CPU.
+ */
 export function kafkaClasspath(): string {
-  classpath ??= `${execFileSync('bash', [join(repo, 'tests/peers/kafka-clients.sh')], { encoding: 'utf8', timeout: 15 * 60_000 }).trim()}/*`;
+  if (classpath) return classpath;
+  const libs = execFileSync('bash', [join(repo, 'tests/peers/kafka-clients.sh')], {
+    encoding: 'utf8',
+    timeout: 15 * 60_000,
+  }).trim();
+  const sources = readdirSync(javaSources)
+    .filter((name) => name.endsWith('.java'))
+    .sort()
+    .map((name) => join(javaSources, name));
+  const hash = createHash('sha256');
+  for (const file of sources) hash.update(readFileSync(file));
+  const classes = join(dirname(libs), `classes-${hash.digest('hex').slice(0, 16)}`);
+  if (!existsSync(classes)) {
+    // Compiled aside and renamed into place: parallel test workers may race to do it.
+    const scratch = mkdtempSync(join(tmpdir(), 'sdr-java-classes-'));
+    execFileSync('javac', ['-nowarn', '-cp', `${libs}/*`, '-d', scratch, ...sources], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 5 * 60_000,
+    });
+    try {
+      renameSync(scratch, classes);
+    } catch {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  }
+  classpath = `${classes}:${libs}/*`;
   return classpath;
 }
 
@@ -63,18 +96,9 @@ export async function startConsumerFleet(
       .map(([k, v]) => `${k}=${String(v)}`)
       .join(','),
   );
-  const child = spawn(
-    'java',
-    [
-      ...JVM_FLAGS,
-      '-cp',
-      kafkaClasspath(),
-      join(repo, 'tests/peers/java/ConsumerFleet.java'),
-      bootstrap,
-      ...args,
-    ],
-    { stdio: ['pipe', 'pipe', 'pipe'] },
-  );
+  const child = spawn('java', [...JVM_FLAGS, '-cp', kafkaClasspath(), 'ConsumerFleet', bootstrap, ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let output = '';
   const stop = async () => {
     child.stdin?.end();
@@ -111,16 +135,34 @@ export async function startConsumerFleet(
   return { pid: child.pid ?? -1, output: () => output, stop };
 }
 
-/** Runs one of Kafka's CLI tools by main class and returns its stdout. */
-export async function kafkaTool(mainClass: string, args: string[], timeoutMs = 180_000): Promise<string> {
-  const { stdout, stderr } = await run('java', [...JVM_FLAGS, '-cp', kafkaClasspath(), mainClass, ...args], {
-    timeout: timeoutMs,
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  // Some tools (kafka-consumer-groups among them) print "Error: ..." and still exit 0.
-  const failure = /^Error: .*$/m.exec(stderr);
-  if (failure) throw new Error(`${mainClass} ${args.join(' ')}: ${failure[0]}`);
-  return stdout;
+/**
+ * Runs Kafka's CLI tools (main class and arguments each) one after another in one JVM
+ * (tests/peers/java/ToolBatch.java) and returns each one's stdout.
+ */
+export async function kafkaTools<const Calls extends readonly (readonly [string, readonly string[]])[]>(
+  calls: Calls,
+  timeoutMs = 180_000,
+): Promise<{ [K in keyof Calls]: string }> {
+  const outDir = mkdtempSync(join(tmpdir(), 'sdr-kafka-tools-'));
+  try {
+    const batch = calls.flatMap(([mainClass, args], i) => [...(i ? ['::next::'] : []), mainClass, ...args]);
+    await run('java', [...JVM_FLAGS, '-cp', kafkaClasspath(), 'ToolBatch', outDir, ...batch], {
+      timeout: timeoutMs,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return calls.map(([mainClass, args], i) => {
+      const read = (suffix: string) => readFileSync(join(outDir, `${i}.${suffix}`), 'utf8');
+      const command = `${mainClass} ${args.join(' ')}`;
+      const status = Number(read('status'));
+      // Some tools (kafka-consumer-groups among them) print "Error: ..." and still exit 0.
+      const failure = /^Error: .*$/m.exec(read('err'));
+      if (failure) throw new Error(`${command}: ${failure[0]}`);
+      if (status !== 0) throw new Error(`${command} exited with ${status}: ${read('err').trim()}`);
+      return read('out');
+    }) as { [K in keyof Calls]: string };
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
+  }
 }
 
 /** Main classes of the scripts in Kafka's bin/ directory. */

@@ -18,7 +18,8 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 /**
  * Live consumers written with Kafka's own Java client, for tests that describe groups while they run.
- * Usage: java -cp 'kafka-clients-libs/*' ConsumerFleet.java BOOTSTRAP SPEC...
+ * Usage: java -cp CLASSES:kafka-clients-libs/* ConsumerFleet BOOTSTRAP SPEC... (tests/support/kafka-java.ts
+ * compiles it into CLASSES)
  * A SPEC is comma-separated key=value: group, topics (a;b), client, and optional assignor (range,
  * roundrobin, sticky, cooperative-sticky), protocol (classic|consumer), instance (group.instance.id) and
  * limit (stop fetching after committing this many records, which leaves a known lag).
