@@ -34,6 +34,9 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
+          // As in the unit project: one module graph per worker (a fresh one per file cost ~60 s of imports).
+          // Files that set process.env restore it; every child process gets an explicit environment.
+          isolate: false,
           include: ['tests/integration/**/*.test.ts'],
           globalSetup: ['tests/peers/global-setup.ts', 'tests/support/compiled-entries.setup.ts'],
           testTimeout: 60_000 * scale,
@@ -46,6 +49,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'faults',
+          isolate: false,
           include: ['tests/faults/**/*.test.ts'],
           globalSetup: ['tests/peers/global-setup.ts', 'tests/support/compiled-entries.setup.ts'],
           testTimeout: 600_000 * scale,
