@@ -146,13 +146,20 @@ export async function kafkaTools<const Calls extends readonly (readonly [string,
   const outDir = mkdtempSync(join(tmpdir(), 'sdr-kafka-tools-'));
   try {
     const batch = calls.flatMap(([mainClass, args], i) => [...(i ? ['::next::'] : []), mainClass, ...args]);
-    await run('java', [...JVM_FLAGS, '-cp', kafkaClasspath(), 'ToolBatch', outDir, ...batch], {
+    const jvm = await run('java', [...JVM_FLAGS, '-cp', kafkaClasspath(), 'ToolBatch', outDir, ...batch], {
       timeout: timeoutMs,
       maxBuffer: 64 * 1024 * 1024,
     });
     return calls.map(([mainClass, args], i) => {
-      const read = (suffix: string) => readFileSync(join(outDir, `${i}.${suffix}`), 'utf8');
       const command = `${mainClass} ${args.join(' ')}`;
+      const read = (suffix: string) => {
+        const file = join(outDir, `${i}.${suffix}`);
+        if (!existsSync(file))
+          throw new Error(
+            `${command}: the tool batch ended before this call; the JVM said: ${jvm.stderr.trim()}`,
+          );
+        return readFileSync(file, 'utf8');
+      };
       const status = Number(read('status'));
       // Some tools (kafka-consumer-groups among them) print "Error: ..." and still exit 0.
       const failure = /^Error: .*$/m.exec(read('err'));
