@@ -23,12 +23,10 @@ public class ToolBatch {
   /** The status of the running call's first Exit.exit, or null. */
   private static volatile Integer exitStatus;
 
+  /** Unwinds a tool from its Exit.exit; the status is in exitStatus. */
   private static final class ExitCalled extends RuntimeException {
-    final int status;
-
-    ExitCalled(int status) {
+    ExitCalled() {
       super(null, null, false, false);
-      this.status = status;
     }
   }
 
@@ -75,7 +73,7 @@ public class ToolBatch {
         out.target = OutputStream.nullOutputStream();
         err.target = OutputStream.nullOutputStream();
       }
-      throw new ExitCalled(status);
+      throw new ExitCalled();
     };
     Exit.setExitProcedure(exitProcedure);
     Exit.setHaltProcedure(exitProcedure);
