@@ -5,12 +5,7 @@
 # and ~1 GiB, which beside a cold run's peer builds and test workers took its peak to 2.8 GiB.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-# On an older node the product's own code fails in a dozen tests (no zstd in node:zlib, no TypeScript in
-# workers): one line instead.
-if ! node -e 'const [major, minor] = process.versions.node.split(".").map(Number); process.exit(major > 22 || (major === 22 && minor >= 12) ? 0 : 1)'; then
-  echo "npm test: sdr needs Node.js >= 22.12 and this is $(node --version); run '. scripts/use-node-22.sh' first (it fetches Node 22 from the npm registry)" >&2
-  exit 1
-fi
+bash scripts/require-node-22.sh "npm test" || exit 1
 run_tests() { vitest run --project unit --project integration --project faults "$@"; }
 if [ ! -f node_modules/.cache/tsc/typecheck.tsbuildinfo ] || [ ! -d node_modules/.cache/eslint ]; then
   npm run --silent lint && npm run --silent typecheck && run_tests "$@"
