@@ -1,13 +1,20 @@
 import { defineConfig } from 'vitest/config';
 import { timeScale } from './scripts/time-scale.js';
+import { useRunTempDir } from './tests/support/run-temp-dir.js';
 
 // One time scale for the whole run, fixed at its start (the machine's load per core unless
 // SDR_TEST_TIME_SCALE is set) and handed to the workers, which inherit this environment.
 const scale = timeScale();
 process.env.SDR_TEST_TIME_SCALE = String(scale);
 
+useRunTempDir();
+
 const reporting = {
-  reporters: process.env.SDR_TEST_SUMMARY_FILE ? ['default', 'json'] : ['default'],
+  reporters: [
+    'default',
+    ...(process.env.SDR_TEST_SUMMARY_FILE ? ['json'] : []),
+    './tests/support/run-temp-dir.ts',
+  ],
   ...(process.env.SDR_TEST_SUMMARY_FILE ? { outputFile: { json: process.env.SDR_TEST_SUMMARY_FILE } } : {}),
 };
 

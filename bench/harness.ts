@@ -2,7 +2,7 @@
  * Shared benchmark harness: one full extraction through the real runtime process and the reference
  * cloud, timed from submission to commit, with the runtime's peak RSS read from /proc.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { compiledRuntime } from '../scripts/compiled-build.js';
@@ -45,8 +45,9 @@ export interface ExtractionBenchOptions {
 
 /** Runs one extraction end to end and returns its measurements; throws if the job does not commit. */
 export async function measureExtraction(options: ExtractionBenchOptions): Promise<ExtractionMeasurement> {
+  const workDir = mkdtempSync(join(tmpdir(), 'sdr-bench-'));
   const stack = await startLocalStack({
-    workDir: mkdtempSync(join(tmpdir(), 'sdr-bench-')),
+    workDir,
     connectionsYaml: options.connectionsYaml,
     cloud: { recordFrames: false, ackDelayMs: options.ackDelayMs ?? 0, ...options.cloud },
     connectTimeoutMs: 180_000,
@@ -93,6 +94,8 @@ export async function measureExtraction(options: ExtractionBenchOptions): Promis
     };
   } finally {
     await stack.close();
+    // The committed result: ~550 MB at the 50k-table scale, left in /tmp by every run before.
+    rmSync(workDir, { recursive: true, force: true });
   }
 }
 

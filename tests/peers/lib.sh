@@ -6,6 +6,9 @@ set -euo pipefail
 SDR_PEER_DIR="${SDR_PEER_DIR:-/tmp/sdr-peers}"
 SDR_PEER_CACHE="${SDR_PEER_CACHE:-/opt/sdr-peers}"
 mkdir -p "$SDR_PEER_DIR" "$SDR_PEER_CACHE"
+# Peers outlive the test run, whose TMPDIR (vitest.config.ts) goes when it ends: theirs is here.
+export TMPDIR="$SDR_PEER_DIR/tmp"
+mkdir -p "$TMPDIR" && chmod 1777 "$TMPDIR"
 SDR_PEER_NAME="$(basename "$0" .sh)"
 # When this script started (kept across peer_lock's re-run, so waiting for the lock counts).
 if [ "${SDR_PEER_T0_FOR:-}" != "$SDR_PEER_NAME" ]; then
