@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { isFinal } from '../../scripts/local-stack.js';
 import { peers } from '../peers/endpoints.js';
 import { CloudProcess } from '../support/cloud-process.js';
 import { expectAllCommittedOnce } from '../support/fault-assertions.js';
@@ -60,9 +61,18 @@ describe('the cloud killed with SIGKILL', () => {
       await f.waitForInstances(1);
       for (let i = 0; i < 15; i++) await f.submit('pg');
       const c = cloud;
+      const started = () => runtime.lines.filter((line) => line.msg === 'extraction started').length;
+      // Jobs the cloud had not finished when each kill came: a kill after the last commit proves nothing.
+      const unfinishedAtKill: number[] = [];
       for (let kill = 0; kill < 3; kill++) {
-        await runtime.waitForMessage('extraction started', 180_000);
+        const startedBefore = started();
+        await eventually(
+          async () => started() > startedBefore || undefined,
+          180_000,
+          kill === 0 ? 'an extraction started' : `an extraction started after kill ${kill}`,
+        );
         await sleep(300 + kill * 400);
+        unfinishedAtKill.push((await f.jobs()).filter((job) => !isFinal(job)).length);
         await c.kill();
         await sleep(500);
         await c.start();
@@ -81,6 +91,10 @@ describe('the cloud killed with SIGKILL', () => {
               .filter(([state]) => state !== 'committed'),
           ),
       );
+      expect(
+        unfinishedAtKill.every((count) => count > 0),
+        `unfinished jobs at each kill: ${unfinishedAtKill.join(', ')}`,
+      ).toBe(true);
       expectAllCommittedOnce(jobs, 15);
       expect(
         runtime.lines.filter((line) => line.code === 'SDR_ERR_ATTEMPT_REFUSED' && line.willRetry === false),
