@@ -5,14 +5,15 @@ import type { Reporter, TestRunEndReason } from 'vitest/node';
 
 /**
  * One temporary directory per test run, made the run's TMPDIR so every mkdtemp of the suite lands in it:
- * runs left ~25 MB each behind in /tmp (7,351 directories after a few weeks here). Set in the config, so
- * the workers inherit it; a second evaluation of the config reuses it.
+ * runs left ~25 MB each behind in /tmp (7,351 directories here). Set in the config, so the workers inherit
+ * it; a second evaluation of the config in the same process reuses it, a vitest started below makes its own.
  */
 export function useRunTempDir(): string {
   const existing = process.env.SDR_TEST_RUN_DIR;
-  if (existing) return existing;
+  if (existing && process.env.SDR_TEST_RUN_DIR_PID === String(process.pid)) return existing;
   const dir = mkdtempSync(join(tmpdir(), 'sdr-test-run-'));
   process.env.SDR_TEST_RUN_DIR = dir;
+  process.env.SDR_TEST_RUN_DIR_PID = String(process.pid);
   process.env.TMPDIR = dir;
   return dir;
 }
