@@ -2,6 +2,7 @@ import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeProcess } from '../../scripts/runtime-process.js';
 import { peers } from '../peers/endpoints.js';
+import { expectAllCommittedOnce } from '../support/fault-assertions.js';
 import { Fleet } from '../support/fleet.js';
 import { PgFixture } from '../support/pg-fixture.js';
 
@@ -43,10 +44,9 @@ describe('a runtime on Redis Cluster', () => {
     for (let i = 0; i < 12; i++) await fleet.submit('pg');
     const jobs = await fleet.waitAllFinal(4 * 60_000);
 
-    expect(jobs.map((job) => `${job.state}${job.error ? ` ${job.error.code}` : ''}`)).toEqual(
-      Array(12).fill('committed'),
-    );
-    expect(new Set(jobs.map((job) => `${job.result?.records}/${job.result?.sha256}`)).size).toBe(1);
+    // By content less the database's live size, as the fault tests compare: the sha256 the cloud reports
+    // covers pg_database_size, which the server's own relcache init file can move between two jobs.
+    expectAllCommittedOnce(jobs, 12);
     // Both instances ran jobs from the one queue on the cluster.
     const ran = fleet.processes.map(
       (p) => p.lines.filter((line) => String(line.msg).startsWith('extraction started')).length,
