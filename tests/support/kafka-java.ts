@@ -38,16 +38,18 @@ export function kafkaClasspath(): string {
   for (const file of sources) hash.update(readFileSync(file));
   const classes = join(dirname(libs), `classes-${hash.digest('hex').slice(0, 16)}`);
   if (!existsSync(classes)) {
-    // Compiled aside and renamed into place: parallel test workers may race to do it.
-    const scratch = mkdtempSync(join(tmpdir(), 'sdr-java-classes-'));
+    // Compiled aside and renamed into place (beside it, so the rename never crosses file systems):
+    // parallel test workers may race to do it, and the loser's rename fails on the winner's directory.
+    const scratch = mkdtempSync(`${classes}.tmp-`);
     execFileSync('javac', ['-nowarn', '-cp', `${libs}/*`, '-d', scratch, ...sources], {
       stdio: ['ignore', 'ignore', 'pipe'],
       timeout: 5 * 60_000,
     });
     try {
       renameSync(scratch, classes);
-    } catch {
+    } catch (error) {
       rmSync(scratch, { recursive: true, force: true });
+      if (!existsSync(classes)) throw error;
     }
   }
   classpath = `${classes}:${libs}/*`;

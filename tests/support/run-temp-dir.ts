@@ -8,14 +8,12 @@ import type { Reporter, TestRunEndReason } from 'vitest/node';
  * runs left ~25 MB each behind in /tmp (7,351 directories here). Set in the config, so the workers inherit
  * it; a second evaluation of the config in the same process reuses it, a vitest started below makes its own.
  */
-export function useRunTempDir(): string {
-  const existing = process.env.SDR_TEST_RUN_DIR;
-  if (existing && process.env.SDR_TEST_RUN_DIR_PID === String(process.pid)) return existing;
+export function useRunTempDir(): void {
+  if (process.env.SDR_TEST_RUN_DIR && process.env.SDR_TEST_RUN_DIR_PID === String(process.pid)) return;
   const dir = mkdtempSync(join(tmpdir(), 'sdr-test-run-'));
   process.env.SDR_TEST_RUN_DIR = dir;
   process.env.SDR_TEST_RUN_DIR_PID = String(process.pid);
   process.env.TMPDIR = dir;
-  return dir;
 }
 
 /** Removes the run's directory when every test passed; keeps it, and says where, for a failed run's post-mortem. */
